@@ -1,0 +1,192 @@
+//! The five scenarios of the simulation spec and their moments.
+
+use std::fmt;
+
+use crate::analysis::{AreaView, DoorConditions, DoorView, area_views, door_view};
+use crate::physics::{CommandInputs, Millis, PowerInputs, PowerTimeline, commanded};
+use crate::site::Site;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scenario {
+    /// All power on, no alarm, every door at rest.
+    Normal,
+    /// Mains lost at t = 0.
+    Outage,
+    /// Fire alarm active from t = 0, mains on.
+    Fire,
+    /// Mains lost and fire alarm, from t = 0.
+    OutageFire,
+    /// Lockdown active, power on.
+    Lockdown,
+}
+
+impl Scenario {
+    /// The order in which the checker looks for the first moment a finding holds.
+    pub const CHECK_ORDER: [Scenario; 5] = [
+        Scenario::Normal,
+        Scenario::Fire,
+        Scenario::Lockdown,
+        Scenario::Outage,
+        Scenario::OutageFire,
+    ];
+
+    pub const ALL: [(&'static str, Scenario); 5] = [
+        ("normal", Scenario::Normal),
+        ("outage", Scenario::Outage),
+        ("fire", Scenario::Fire),
+        ("outage-fire", Scenario::OutageFire),
+        ("lockdown", Scenario::Lockdown),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
+    }
+
+    pub fn from_name(name: &str) -> Option<Scenario> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+    }
+
+    fn mains_lost(self) -> bool {
+        matches!(self, Scenario::Outage | Scenario::OutageFire)
+    }
+
+    fn fire_alarm(self) -> bool {
+        matches!(self, Scenario::Fire | Scenario::OutageFire)
+    }
+
+    fn lockdown(self) -> bool {
+        self == Scenario::Lockdown
+    }
+
+    fn first_cause(self) -> &'static str {
+        match self {
+            Scenario::Normal => "normal operation",
+            Scenario::Outage => "mains lost",
+            Scenario::Fire => "fire alarm",
+            Scenario::OutageFire => "mains lost and fire alarm",
+            Scenario::Lockdown => "lockdown",
+        }
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The state of the site at one moment of a scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Moment {
+    pub at: Millis,
+    pub cause: String,
+    /// By door index.
+    pub doors: Vec<DoorView>,
+    /// By area index.
+    pub areas: Vec<AreaView>,
+}
+
+/// Every moment of one scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScenarioRun {
+    pub scenario: Scenario,
+    pub moments: Vec<Moment>,
+}
+
+/// Plays a scenario: t = 0 and each later instant at which some circuit goes down.
+///
+/// The spec says `fire` has the single moment t = 0; that holds unless a circuit cut by the fire
+/// alarm feeds another circuit that has a battery. That battery then runs out later, and
+/// Keyway reports that moment too, because the locks on it change.
+pub fn run(site: &Site, scenario: Scenario) -> ScenarioRun {
+    let mut inputs = if scenario.mains_lost() {
+        PowerInputs::mains_lost(site, 0)
+    } else {
+        PowerInputs::normal(site)
+    };
+    if scenario.fire_alarm() {
+        inputs.fire_alarm_since = Some(0);
+    }
+    let timeline = PowerTimeline::new(site, &inputs);
+    let mut instants = vec![0];
+    instants.extend(timeline.down_instants().into_iter().filter(|t| *t > 0));
+
+    let moments = instants
+        .into_iter()
+        .map(|at| {
+            let cause = if at == 0 {
+                scenario.first_cause().to_string()
+            } else {
+                later_cause(site, &timeline, at)
+            };
+            moment(site, scenario, &timeline, at, cause)
+        })
+        .collect();
+    ScenarioRun { scenario, moments }
+}
+
+fn moment(
+    site: &Site,
+    scenario: Scenario,
+    timeline: &PowerTimeline,
+    at: Millis,
+    cause: String,
+) -> Moment {
+    let live = timeline.live_at(at);
+    let controller_alive = live[site.controller_power.index()];
+    let doors: Vec<DoorView> = site
+        .doors
+        .iter()
+        .map(|door| {
+            // In a scenario every door is at rest: only the fire alarm and lockdown command it.
+            let command = commanded(&CommandInputs {
+                fire_alarm_release: scenario.fire_alarm() && door.release.fire_alarm,
+                lockdown: scenario.lockdown(),
+                ..CommandInputs::default()
+            });
+            let circuit_live = door
+                .lock
+                .as_ref()
+                .is_some_and(|lock| live[lock.power.index()]);
+            door_view(
+                door,
+                DoorConditions {
+                    circuit_live,
+                    controller_alive,
+                    command,
+                    lockdown: scenario.lockdown(),
+                    power_path_opened: false,
+                },
+            )
+        })
+        .collect();
+    let areas = area_views(site, &doors);
+    Moment {
+        at,
+        cause,
+        doors,
+        areas,
+    }
+}
+
+/// Says which circuits went down at `at`, and why.
+fn later_cause(site: &Site, timeline: &PowerTimeline, at: Millis) -> String {
+    let parts: Vec<String> = site
+        .circuits_feed_first()
+        .iter()
+        .filter(|c| timeline.down_at(**c) == Some(at))
+        .map(|c| {
+            let circuit = site.circuit(*c);
+            if circuit.battery_minutes > 0.0 {
+                format!("battery of {} ran out", circuit.id)
+            } else {
+                format!("{} lost its feed", circuit.id)
+            }
+        })
+        .collect();
+    parts.join(", ")
+}

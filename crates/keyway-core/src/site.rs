@@ -1,0 +1,517 @@
+//! The site model: one property's circuits, areas, doors and schedules, validated and indexed.
+//!
+//! A [`Site`] only exists in a valid state: every reference is resolved to an index, ids are
+//! unique, the `fed_by` graph has no cycle. It is built by [`crate::load::parse_site`].
+//! The field meanings are those of the site file format (`docs/site-format.md`).
+
+use crate::schedule::WeeklySpan;
+
+macro_rules! index_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub u32);
+
+        impl $name {
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+    };
+}
+
+index_type!(
+    /// Position of an area in [`Site::areas`].
+    AreaIdx
+);
+index_type!(
+    /// Position of a door in [`Site::doors`].
+    DoorIdx
+);
+index_type!(
+    /// Position of a power circuit in [`Site::circuits`].
+    CircuitIdx
+);
+index_type!(
+    /// Position of a schedule in [`Site::schedules`].
+    ScheduleIdx
+);
+
+/// A code edition the checker cites and applies (`site.codes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CodeEdition {
+    Ibc2021,
+    Ibc2024,
+    Nfpa101_2021,
+}
+
+impl CodeEdition {
+    pub const ALL: [(&'static str, CodeEdition); 3] = [
+        ("IBC-2021", CodeEdition::Ibc2021),
+        ("IBC-2024", CodeEdition::Ibc2024),
+        ("NFPA101-2021", CodeEdition::Nfpa101_2021),
+    ];
+}
+
+/// IBC occupancy group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Occupancy {
+    A,
+    B,
+    E,
+    F,
+    H,
+    I1,
+    I2,
+    I3,
+    M,
+    R,
+    S,
+    U,
+}
+
+impl Occupancy {
+    pub const ALL: [(&'static str, Occupancy); 12] = [
+        ("A", Occupancy::A),
+        ("B", Occupancy::B),
+        ("E", Occupancy::E),
+        ("F", Occupancy::F),
+        ("H", Occupancy::H),
+        ("I-1", Occupancy::I1),
+        ("I-2", Occupancy::I2),
+        ("I-3", Occupancy::I3),
+        ("M", Occupancy::M),
+        ("R", Occupancy::R),
+        ("S", Occupancy::S),
+        ("U", Occupancy::U),
+    ];
+
+    pub fn name(self) -> &'static str {
+        name_of(&Self::ALL, self)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AreaKind {
+    Interior,
+    /// A safe place at the end of egress.
+    Exterior,
+    Stair,
+}
+
+impl AreaKind {
+    pub const ALL: [(&'static str, AreaKind); 3] = [
+        ("interior", AreaKind::Interior),
+        ("exterior", AreaKind::Exterior),
+        ("stair", AreaKind::Stair),
+    ];
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Assets {
+    Low,
+    Medium,
+    High,
+}
+
+impl Assets {
+    pub const ALL: [(&'static str, Assets); 3] = [
+        ("low", Assets::Low),
+        ("medium", Assets::Medium),
+        ("high", Assets::High),
+    ];
+}
+
+/// Mechanical hardware on the inside (egress side) of a door.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExitHardware {
+    Lever,
+    Panic,
+    Knob,
+    /// A key is needed to get out.
+    Key,
+    /// Only an electric release opens the door.
+    None,
+}
+
+impl ExitHardware {
+    pub const ALL: [(&'static str, ExitHardware); 5] = [
+        ("lever", ExitHardware::Lever),
+        ("panic", ExitHardware::Panic),
+        ("knob", ExitHardware::Knob),
+        ("key", ExitHardware::Key),
+        ("none", ExitHardware::None),
+    ];
+
+    pub fn name(self) -> &'static str {
+        name_of(&Self::ALL, self)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LockType {
+    Maglock,
+    ElectricStrike,
+    ElectrifiedLockset,
+    /// Electric latch retraction on an exit device.
+    ElectrifiedPanic,
+    ElectricBolt,
+}
+
+impl LockType {
+    pub const ALL: [(&'static str, LockType); 5] = [
+        ("maglock", LockType::Maglock),
+        ("electric_strike", LockType::ElectricStrike),
+        ("electrified_lockset", LockType::ElectrifiedLockset),
+        ("electrified_panic", LockType::ElectrifiedPanic),
+        ("electric_bolt", LockType::ElectricBolt),
+    ];
+
+    /// Words a facility manager uses for this lock.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LockType::Maglock => "maglock",
+            LockType::ElectricStrike => "electric strike",
+            LockType::ElectrifiedLockset => "electrified lockset",
+            LockType::ElectrifiedPanic => "electrified panic bar",
+            LockType::ElectricBolt => "electric bolt",
+        }
+    }
+}
+
+/// Which position a lock takes without power.
+///
+/// This is configuration, and it is read in exactly one place: [`crate::physics::lock_state`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FailMode {
+    /// Unlocked without power; power locks it.
+    Safe,
+    /// Locked without power; power unlocks it.
+    Secure,
+}
+
+impl FailMode {
+    pub const ALL: [(&'static str, FailMode); 2] =
+        [("safe", FailMode::Safe), ("secure", FailMode::Secure)];
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            FailMode::Safe => "fail-safe",
+            FailMode::Secure => "fail-secure",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Listing {
+    Ul294,
+    Ul1034,
+}
+
+impl Listing {
+    pub const ALL: [(&'static str, Listing); 2] =
+        [("UL294", Listing::Ul294), ("UL1034", Listing::Ul1034)];
+}
+
+/// The code-permitted special locking arrangement of a door (`release.arrangement`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Arrangement {
+    #[default]
+    None,
+    Sensor,
+    DoorHardware,
+    Delayed,
+    Controlled,
+    ElevatorLobby,
+}
+
+impl Arrangement {
+    pub const ALL: [(&'static str, Arrangement); 6] = [
+        ("none", Arrangement::None),
+        ("sensor", Arrangement::Sensor),
+        ("door_hardware", Arrangement::DoorHardware),
+        ("delayed", Arrangement::Delayed),
+        ("controlled", Arrangement::Controlled),
+        ("elevator_lobby", Arrangement::ElevatorLobby),
+    ];
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReaderKind {
+    Osdp,
+    Wiegand,
+}
+
+impl ReaderKind {
+    pub const ALL: [(&'static str, ReaderKind); 2] =
+        [("osdp", ReaderKind::Osdp), ("wiegand", ReaderKind::Wiegand)];
+}
+
+fn name_of<T: PartialEq + Copy>(table: &[(&'static str, T)], value: T) -> &'static str {
+    table
+        .iter()
+        .find(|(_, v)| *v == value)
+        .map(|(name, _)| *name)
+        .unwrap_or("?")
+}
+
+/// The `[site]` table.
+#[derive(Clone, Debug)]
+pub struct SiteInfo {
+    pub name: String,
+    pub timezone: jiff::tz::TimeZone,
+    pub timezone_name: String,
+    pub codes: Vec<CodeEdition>,
+    pub occupancy: Occupancy,
+    pub stories: u32,
+    pub sprinklered: bool,
+    pub fire_alarm: bool,
+    pub key_box: bool,
+}
+
+impl SiteInfo {
+    pub fn cites(&self, edition: CodeEdition) -> bool {
+        self.codes.contains(&edition)
+    }
+
+    /// Any IBC edition is selected: the clauses marked (IBC) in the rules apply.
+    pub fn ibc(&self) -> bool {
+        self.cites(CodeEdition::Ibc2021) || self.cites(CodeEdition::Ibc2024)
+    }
+}
+
+/// A `[[power]]` circuit.
+#[derive(Clone, Debug)]
+pub struct Circuit {
+    pub id: String,
+    pub name: String,
+    /// Upstream circuit; `None` is mains, what an outage cuts.
+    pub fed_by: Option<CircuitIdx>,
+    pub battery_minutes: f64,
+    pub fire_alarm_cutoff: bool,
+}
+
+impl Circuit {
+    pub fn is_mains(&self) -> bool {
+        self.fed_by.is_none()
+    }
+
+    /// How long the battery keeps the circuit live after its feed is lost.
+    pub fn battery_millis(&self) -> i64 {
+        (self.battery_minutes * 60_000.0).round() as i64
+    }
+}
+
+/// An `[[area]]`.
+#[derive(Clone, Debug)]
+pub struct Area {
+    pub id: String,
+    pub name: String,
+    pub kind: AreaKind,
+    pub occupants: u32,
+    pub occupancy: Occupancy,
+    pub assets: Assets,
+}
+
+impl Area {
+    pub fn is_exterior(&self) -> bool {
+        self.kind == AreaKind::Exterior
+    }
+}
+
+/// A `[door.lock]`.
+#[derive(Clone, Debug)]
+pub struct Lock {
+    pub kind: LockType,
+    pub fail: FailMode,
+    pub power: CircuitIdx,
+    /// Stops a person on the inside from opening the door. Derived from the lock type and the
+    /// door's exit hardware; a site file may only set it where the derivation says `false`.
+    pub locks_egress: bool,
+    pub listed: Vec<Listing>,
+}
+
+/// A `push_to_exit` device. A missing measurement is `None` and fails `SR-PUSH-TO-EXIT`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PushToExit {
+    pub height_in: Option<f64>,
+    pub distance_in: Option<f64>,
+    /// Cuts the lock's power without the controller.
+    pub direct_power_cut: bool,
+    pub hold_seconds: Option<f64>,
+}
+
+/// A `[door.release]`; all defaults when the table is absent.
+#[derive(Clone, Debug, Default)]
+pub struct Release {
+    pub arrangement: Arrangement,
+    pub rex_sensor: bool,
+    pub push_to_exit: Option<PushToExit>,
+    pub fire_alarm: bool,
+    pub remote: bool,
+    pub delay_seconds: Option<f64>,
+    pub ahj_approved_delay: bool,
+    pub sign: bool,
+}
+
+/// A `[door.reader]`.
+#[derive(Clone, Debug)]
+pub struct Reader {
+    pub kind: ReaderKind,
+    pub address: u32,
+    pub bus: String,
+}
+
+/// A `[[door]]`.
+#[derive(Clone, Debug)]
+pub struct Door {
+    pub id: String,
+    pub name: String,
+    /// Egress side.
+    pub inside: AreaIdx,
+    /// Access side: reader, key cylinder.
+    pub outside: AreaIdx,
+    pub egress: bool,
+    pub main_entrance: bool,
+    pub fire_rated: bool,
+    pub exit_hardware: ExitHardware,
+    pub key_override: bool,
+    pub exit_only: bool,
+    pub dps: bool,
+    pub unlock_seconds: f64,
+    pub held_open_seconds: f64,
+    pub schedule: Option<ScheduleIdx>,
+    pub lock: Option<Lock>,
+    pub release: Release,
+    pub reader: Option<Reader>,
+}
+
+/// A `[[schedule]]`.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    pub id: String,
+    pub weekly: Vec<WeeklySpan>,
+    pub holidays: Vec<jiff::civil::Date>,
+}
+
+/// A validated site.
+#[derive(Clone, Debug)]
+pub struct Site {
+    pub info: SiteInfo,
+    /// The circuit that feeds the controller.
+    pub controller_power: CircuitIdx,
+    pub circuits: Vec<Circuit>,
+    pub areas: Vec<Area>,
+    pub doors: Vec<Door>,
+    pub schedules: Vec<Schedule>,
+    /// Every circuit once, each after the circuit that feeds it.
+    pub(crate) circuits_feed_first: Vec<CircuitIdx>,
+    /// Doors by their `inside` area: `doors_by_inside[area]` lists the doors whose inside is it.
+    pub(crate) doors_by_inside: Vec<Vec<DoorIdx>>,
+    pub(crate) doors_by_outside: Vec<Vec<DoorIdx>>,
+}
+
+impl Site {
+    pub fn area(&self, idx: AreaIdx) -> &Area {
+        &self.areas[idx.index()]
+    }
+
+    pub fn door(&self, idx: DoorIdx) -> &Door {
+        &self.doors[idx.index()]
+    }
+
+    pub fn circuit(&self, idx: CircuitIdx) -> &Circuit {
+        &self.circuits[idx.index()]
+    }
+
+    pub fn door_indices(&self) -> impl Iterator<Item = DoorIdx> + '_ {
+        (0..self.doors.len() as u32).map(DoorIdx)
+    }
+
+    pub fn area_indices(&self) -> impl Iterator<Item = AreaIdx> + '_ {
+        (0..self.areas.len() as u32).map(AreaIdx)
+    }
+
+    pub fn find_door(&self, id: &str) -> Option<DoorIdx> {
+        self.doors
+            .iter()
+            .position(|d| d.id == id)
+            .map(|i| DoorIdx(i as u32))
+    }
+
+    pub fn find_circuit(&self, id: &str) -> Option<CircuitIdx> {
+        self.circuits
+            .iter()
+            .position(|c| c.id == id)
+            .map(|i| CircuitIdx(i as u32))
+    }
+
+    /// Every circuit once, each after the circuit that feeds it.
+    pub fn circuits_feed_first(&self) -> &[CircuitIdx] {
+        &self.circuits_feed_first
+    }
+
+    /// The doors whose `inside` is this area (the ways out of it, in the egress direction).
+    pub fn doors_with_inside(&self, area: AreaIdx) -> &[DoorIdx] {
+        &self.doors_by_inside[area.index()]
+    }
+
+    /// The doors whose `outside` is this area.
+    pub fn doors_with_outside(&self, area: AreaIdx) -> &[DoorIdx] {
+        &self.doors_by_outside[area.index()]
+    }
+
+    /// A lock's circuit and every circuit upstream of it through `fed_by`, nearest first.
+    pub fn circuit_chain(&self, circuit: CircuitIdx) -> impl Iterator<Item = CircuitIdx> + '_ {
+        std::iter::successors(Some(circuit), |c| self.circuit(*c).fed_by)
+    }
+
+    /// Builds the indexes a valid site carries. The loader calls it once every reference is
+    /// resolved and the `fed_by` graph is known to be acyclic.
+    pub(crate) fn index(
+        info: SiteInfo,
+        controller_power: CircuitIdx,
+        circuits: Vec<Circuit>,
+        areas: Vec<Area>,
+        doors: Vec<Door>,
+        schedules: Vec<Schedule>,
+    ) -> Site {
+        let mut doors_by_inside = vec![Vec::new(); areas.len()];
+        let mut doors_by_outside = vec![Vec::new(); areas.len()];
+        for (i, door) in doors.iter().enumerate() {
+            doors_by_inside[door.inside.index()].push(DoorIdx(i as u32));
+            doors_by_outside[door.outside.index()].push(DoorIdx(i as u32));
+        }
+        let circuits_feed_first = feed_first_order(&circuits);
+        Site {
+            info,
+            controller_power,
+            circuits,
+            areas,
+            doors,
+            schedules,
+            circuits_feed_first,
+            doors_by_inside,
+            doors_by_outside,
+        }
+    }
+}
+
+/// Orders circuits so that each comes after its feed. The graph must be acyclic.
+fn feed_first_order(circuits: &[Circuit]) -> Vec<CircuitIdx> {
+    let mut children: Vec<Vec<CircuitIdx>> = vec![Vec::new(); circuits.len()];
+    let mut order = Vec::with_capacity(circuits.len());
+    for (i, circuit) in circuits.iter().enumerate() {
+        match circuit.fed_by {
+            Some(feed) => children[feed.index()].push(CircuitIdx(i as u32)),
+            None => order.push(CircuitIdx(i as u32)),
+        }
+    }
+    let mut next = 0;
+    while next < order.len() {
+        let circuit = order[next];
+        order.extend_from_slice(&children[circuit.index()]);
+        next += 1;
+    }
+    order
+}
