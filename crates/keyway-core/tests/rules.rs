@@ -9,7 +9,10 @@ fn assert_fires(text: &str, rule: &str, target: &str) {
     let (site, found) = findings(text);
     let keys = finding_keys(&site, &found);
     let wanted = format!("{rule} {target}");
-    assert!(keys.contains(&wanted), "expected {wanted}, found {keys:#?}\n---\n{text}");
+    assert!(
+        keys.contains(&wanted),
+        "expected {wanted}, found {keys:#?}\n---\n{text}"
+    );
 }
 
 /// Asserts that `rule` does not fire anywhere.
@@ -29,7 +32,9 @@ fn room_door(site_fields: &str, psu_fields: &str, door_fields: &str) -> String {
     site_text(
         site_fields,
         psu_fields,
-        &format!("{ROOM}\n[[door]]\nid = \"d\"\ninside = \"room\"\noutside = \"street\"\ndps = true\n{door_fields}"),
+        &format!(
+            "{ROOM}\n[[door]]\nid = \"d\"\ninside = \"room\"\noutside = \"street\"\ndps = true\n{door_fields}"
+        ),
     )
 }
 
@@ -61,16 +66,31 @@ fn egress_no_arrangement() {
 
 #[test]
 fn egress_fail_secure() {
-    assert_fires(&room_door("", "", &SENSOR_MAGLOCK.replace("\"safe\"", "\"secure\"")), "EGRESS-FAIL-SECURE", "d");
+    assert_fires(
+        &room_door("", "", &SENSOR_MAGLOCK.replace("\"safe\"", "\"secure\"")),
+        "EGRESS-FAIL-SECURE",
+        "d",
+    );
     assert_quiet(&room_door("", "", SENSOR_MAGLOCK), "EGRESS-FAIL-SECURE");
 }
 
 #[test]
 fn egress_fire_alarm_counts_a_cutoff_circuit_as_a_release() {
     let no_release = SENSOR_MAGLOCK.replace("fire_alarm = true", "");
-    assert_fires(&room_door("fire_alarm = true", "", &no_release), "EGRESS-FIRE-ALARM", "d");
-    assert_fires(&room_door("sprinklered = true", "", &no_release), "EGRESS-FIRE-ALARM", "d");
-    assert_quiet(&room_door("fire_alarm = true", "fire_alarm_cutoff = true", &no_release), "EGRESS-FIRE-ALARM");
+    assert_fires(
+        &room_door("fire_alarm = true", "", &no_release),
+        "EGRESS-FIRE-ALARM",
+        "d",
+    );
+    assert_fires(
+        &room_door("sprinklered = true", "", &no_release),
+        "EGRESS-FIRE-ALARM",
+        "d",
+    );
+    assert_quiet(
+        &room_door("fire_alarm = true", "fire_alarm_cutoff = true", &no_release),
+        "EGRESS-FIRE-ALARM",
+    );
     assert_quiet(&room_door("", "", &no_release), "EGRESS-FIRE-ALARM");
 }
 
@@ -82,7 +102,9 @@ fn egress_fire_alarm_a_battery_below_the_cutoff_keeps_the_lock_powered() {
         "fire_alarm_cutoff = true",
         &format!(
             "[[power]]\nid = \"local\"\nfed_by = \"psu\"\nbattery_minutes = 5\n{ROOM}\n[[door]]\nid = \"d\"\ninside = \"room\"\noutside = \"street\"\n{}",
-            SENSOR_MAGLOCK.replace("fire_alarm = true", "").replace("\"psu\"", "\"local\"")
+            SENSOR_MAGLOCK
+                .replace("fire_alarm = true", "")
+                .replace("\"psu\"", "\"local\"")
         ),
     );
     assert_fires(&text, "EGRESS-FIRE-ALARM", "d");
@@ -91,28 +113,49 @@ fn egress_fire_alarm_a_battery_below_the_cutoff_keeps_the_lock_powered() {
 #[test]
 fn egress_battery_hold() {
     let no_release = SENSOR_MAGLOCK.replace("fire_alarm = true", "");
-    assert_fires(&room_door("", "battery_minutes = 30", &no_release), "EGRESS-BATTERY-HOLD", "d");
-    assert_quiet(&room_door("", "battery_minutes = 10", &no_release), "EGRESS-BATTERY-HOLD");
-    assert_quiet(&room_door("", "battery_minutes = 30", SENSOR_MAGLOCK), "EGRESS-BATTERY-HOLD");
+    assert_fires(
+        &room_door("", "battery_minutes = 30", &no_release),
+        "EGRESS-BATTERY-HOLD",
+        "d",
+    );
+    assert_quiet(
+        &room_door("", "battery_minutes = 10", &no_release),
+        "EGRESS-BATTERY-HOLD",
+    );
+    assert_quiet(
+        &room_door("", "battery_minutes = 30", SENSOR_MAGLOCK),
+        "EGRESS-BATTERY-HOLD",
+    );
 }
 
 #[test]
 fn egress_key() {
-    assert_fires(&room_door("", "", "exit_hardware = \"key\""), "EGRESS-KEY", "d");
-    let signed_main = "exit_hardware = \"key\"\nmain_entrance = true\n[door.release]\nsign = true\n";
+    assert_fires(
+        &room_door("", "", "exit_hardware = \"key\""),
+        "EGRESS-KEY",
+        "d",
+    );
+    let signed_main =
+        "exit_hardware = \"key\"\nmain_entrance = true\n[door.release]\nsign = true\n";
     assert_quiet(&room_door("", "", signed_main), "EGRESS-KEY");
     // Group A over 300 occupants may not use it even at the signed main entrance.
     let big_assembly = site_text(
         "occupancy = \"A\"",
         "",
-        &format!("[[area]]\nid = \"hall\"\noccupants = 400\n[[door]]\nid = \"d\"\ninside = \"hall\"\noutside = \"street\"\nexit_hardware = \"panic\"\n[[door]]\nid = \"k\"\ninside = \"hall\"\noutside = \"street\"\n{signed_main}"),
+        &format!(
+            "[[area]]\nid = \"hall\"\noccupants = 400\n[[door]]\nid = \"d\"\ninside = \"hall\"\noutside = \"street\"\nexit_hardware = \"panic\"\n[[door]]\nid = \"k\"\ninside = \"hall\"\noutside = \"street\"\n{signed_main}"
+        ),
     );
     assert_fires(&big_assembly, "EGRESS-KEY", "k");
 }
 
 #[test]
 fn sr_sensor() {
-    assert_fires(&room_door("", "", &SENSOR_MAGLOCK.replace("rex_sensor = true", "")), "SR-SENSOR", "d");
+    assert_fires(
+        &room_door("", "", &SENSOR_MAGLOCK.replace("rex_sensor = true", "")),
+        "SR-SENSOR",
+        "d",
+    );
     assert_quiet(&room_door("", "", SENSOR_MAGLOCK), "SR-SENSOR");
 }
 
@@ -131,7 +174,11 @@ fn sr_push_to_exit() {
         );
         assert_fires(&room_door("", "", &door), "SR-PUSH-TO-EXIT", "d");
     }
-    let without = SENSOR_MAGLOCK.lines().filter(|l| !l.starts_with("push_to_exit")).collect::<Vec<_>>().join("\n");
+    let without = SENSOR_MAGLOCK
+        .lines()
+        .filter(|l| !l.starts_with("push_to_exit"))
+        .collect::<Vec<_>>()
+        .join("\n");
     assert_fires(&room_door("", "", &without), "SR-PUSH-TO-EXIT", "d");
     assert_quiet(&room_door("", "", SENSOR_MAGLOCK), "SR-PUSH-TO-EXIT");
 }
@@ -142,7 +189,9 @@ fn sr_panic_only_with_ibc_2024() {
         site_text(
             &format!("codes = [{codes}]\noccupancy = \"A\""),
             "",
-            &format!("[[area]]\nid = \"hall\"\noccupants = 60\n[[door]]\nid = \"d\"\ninside = \"hall\"\noutside = \"street\"\n{SENSOR_MAGLOCK}"),
+            &format!(
+                "[[area]]\nid = \"hall\"\noccupants = 60\n[[door]]\nid = \"d\"\ninside = \"hall\"\noutside = \"street\"\n{SENSOR_MAGLOCK}"
+            ),
         )
     };
     assert_fires(&assembly("\"IBC-2024\""), "SR-PANIC", "d");
@@ -152,7 +201,9 @@ fn sr_panic_only_with_ibc_2024() {
 #[test]
 fn dhr_hardware() {
     let release = |hardware: &str| {
-        format!("exit_hardware = \"{hardware}\"\n[door.lock]\ntype = \"maglock\"\nfail = \"safe\"\npower = \"psu\"\nlisted = [\"UL294\"]\n[door.release]\narrangement = \"door_hardware\"\n")
+        format!(
+            "exit_hardware = \"{hardware}\"\n[door.lock]\ntype = \"maglock\"\nfail = \"safe\"\npower = \"psu\"\nlisted = [\"UL294\"]\n[door.release]\narrangement = \"door_hardware\"\n"
+        )
     };
     assert_fires(&room_door("", "", &release("none")), "DHR-HARDWARE", "d");
     assert_quiet(&room_door("", "", &release("panic")), "DHR-HARDWARE");
@@ -164,7 +215,9 @@ fn elock_group_h() {
         site_text(
             "",
             "",
-            &format!("[[area]]\nid = \"lab\"\noccupancy = \"{group}\"\noccupants = 5\n[[door]]\nid = \"d\"\ninside = \"lab\"\noutside = \"street\"\n{SENSOR_MAGLOCK}"),
+            &format!(
+                "[[area]]\nid = \"lab\"\noccupancy = \"{group}\"\noccupants = 5\n[[door]]\nid = \"d\"\ninside = \"lab\"\noutside = \"street\"\n{SENSOR_MAGLOCK}"
+            ),
         )
     };
     assert_fires(&hazard("H"), "ELOCK-GROUP-H", "d");
@@ -177,7 +230,10 @@ fn elock_listing_accepts_ul1034_only_with_ibc_2024() {
     assert_fires(&room_door("", "", &unlisted), "ELOCK-LISTING", "d");
     let ul1034 = SENSOR_MAGLOCK.replace("\"UL294\"", "\"UL1034\"");
     assert_fires(&room_door("", "", &ul1034), "ELOCK-LISTING", "d");
-    assert_quiet(&room_door("codes = [\"IBC-2024\"]", "", &ul1034), "ELOCK-LISTING");
+    assert_quiet(
+        &room_door("codes = [\"IBC-2024\"]", "", &ul1034),
+        "ELOCK-LISTING",
+    );
     assert_quiet(&room_door("", "", SENSOR_MAGLOCK), "ELOCK-LISTING");
 }
 
@@ -198,39 +254,90 @@ sign = true
 #[test]
 fn de_protection() {
     assert_fires(&room_door("", "", DELAYED_MAGLOCK), "DE-PROTECTION", "d");
-    assert_quiet(&room_door("sprinklered = true", "", DELAYED_MAGLOCK), "DE-PROTECTION");
+    assert_quiet(
+        &room_door("sprinklered = true", "", DELAYED_MAGLOCK),
+        "DE-PROTECTION",
+    );
     let assembly = site_text(
         "sprinklered = true\noccupancy = \"A\"",
         "",
-        &format!("{ROOM}\n[[door]]\nid = \"d\"\ninside = \"room\"\noutside = \"street\"\n{DELAYED_MAGLOCK}"),
+        &format!(
+            "{ROOM}\n[[door]]\nid = \"d\"\ninside = \"room\"\noutside = \"street\"\n{DELAYED_MAGLOCK}"
+        ),
     );
     assert_fires(&assembly, "DE-PROTECTION", "d");
 }
 
 #[test]
 fn de_delay() {
-    let delay = |fields: &str| room_door("sprinklered = true", "", &DELAYED_MAGLOCK.replace("delay_seconds = 15", fields));
+    let delay = |fields: &str| {
+        room_door(
+            "sprinklered = true",
+            "",
+            &DELAYED_MAGLOCK.replace("delay_seconds = 15", fields),
+        )
+    };
     assert_fires(&delay("delay_seconds = 20"), "DE-DELAY", "d");
-    assert_fires(&delay("delay_seconds = 31\nahj_approved_delay = true"), "DE-DELAY", "d");
+    assert_fires(
+        &delay("delay_seconds = 31\nahj_approved_delay = true"),
+        "DE-DELAY",
+        "d",
+    );
     assert_fires(&delay(""), "DE-DELAY", "d");
-    assert_quiet(&delay("delay_seconds = 20\nahj_approved_delay = true"), "DE-DELAY");
+    assert_quiet(
+        &delay("delay_seconds = 20\nahj_approved_delay = true"),
+        "DE-DELAY",
+    );
     assert_quiet(&delay("delay_seconds = 15"), "DE-DELAY");
 }
 
 #[test]
 fn de_releases_remote_is_an_ibc_clause() {
     let no_remote = DELAYED_MAGLOCK.replace("remote = true", "");
-    assert_fires(&room_door("sprinklered = true", "", &no_remote), "DE-RELEASES", "d");
-    assert_quiet(&room_door("sprinklered = true\ncodes = [\"NFPA101-2021\"]", "", &no_remote), "DE-RELEASES");
+    assert_fires(
+        &room_door("sprinklered = true", "", &no_remote),
+        "DE-RELEASES",
+        "d",
+    );
+    assert_quiet(
+        &room_door(
+            "sprinklered = true\ncodes = [\"NFPA101-2021\"]",
+            "",
+            &no_remote,
+        ),
+        "DE-RELEASES",
+    );
     let no_fire = DELAYED_MAGLOCK.replace("fire_alarm = true", "");
-    assert_fires(&room_door("sprinklered = true\ncodes = [\"NFPA101-2021\"]", "", &no_fire), "DE-RELEASES", "d");
-    assert_quiet(&room_door("sprinklered = true", "", DELAYED_MAGLOCK), "DE-RELEASES");
+    assert_fires(
+        &room_door(
+            "sprinklered = true\ncodes = [\"NFPA101-2021\"]",
+            "",
+            &no_fire,
+        ),
+        "DE-RELEASES",
+        "d",
+    );
+    assert_quiet(
+        &room_door("sprinklered = true", "", DELAYED_MAGLOCK),
+        "DE-RELEASES",
+    );
 }
 
 #[test]
 fn de_sign() {
-    assert_fires(&room_door("sprinklered = true", "", &DELAYED_MAGLOCK.replace("sign = true", "")), "DE-SIGN", "d");
-    assert_quiet(&room_door("sprinklered = true", "", DELAYED_MAGLOCK), "DE-SIGN");
+    assert_fires(
+        &room_door(
+            "sprinklered = true",
+            "",
+            &DELAYED_MAGLOCK.replace("sign = true", ""),
+        ),
+        "DE-SIGN",
+        "d",
+    );
+    assert_quiet(
+        &room_door("sprinklered = true", "", DELAYED_MAGLOCK),
+        "DE-SIGN",
+    );
 }
 
 /// room -> hall -> street, both doors with the given door fields; the room's occupancy given.
@@ -248,12 +355,29 @@ fn two_in_series(occupancy: &str, first: &str, second: &str) -> String {
 
 #[test]
 fn de_one_per_path() {
-    assert_fires(&two_in_series("B", DELAYED_MAGLOCK, DELAYED_MAGLOCK), "DE-ONE-PER-PATH", "room");
-    assert_quiet(&two_in_series("B", DELAYED_MAGLOCK, "exit_hardware = \"panic\""), "DE-ONE-PER-PATH");
+    assert_fires(
+        &two_in_series("B", DELAYED_MAGLOCK, DELAYED_MAGLOCK),
+        "DE-ONE-PER-PATH",
+        "room",
+    );
+    assert_quiet(
+        &two_in_series("B", DELAYED_MAGLOCK, "exit_hardware = \"panic\""),
+        "DE-ONE-PER-PATH",
+    );
     // Group I-2 may pass two delayed doors, but not more than 30 s of delay in all.
-    assert_quiet(&two_in_series("I-2", DELAYED_MAGLOCK, DELAYED_MAGLOCK), "DE-ONE-PER-PATH");
-    let longer = DELAYED_MAGLOCK.replace("delay_seconds = 15", "delay_seconds = 16\nahj_approved_delay = true");
-    assert_fires(&two_in_series("I-2", DELAYED_MAGLOCK, &longer), "DE-ONE-PER-PATH", "room");
+    assert_quiet(
+        &two_in_series("I-2", DELAYED_MAGLOCK, DELAYED_MAGLOCK),
+        "DE-ONE-PER-PATH",
+    );
+    let longer = DELAYED_MAGLOCK.replace(
+        "delay_seconds = 15",
+        "delay_seconds = 16\nahj_approved_delay = true",
+    );
+    assert_fires(
+        &two_in_series("I-2", DELAYED_MAGLOCK, &longer),
+        "DE-ONE-PER-PATH",
+        "room",
+    );
 }
 
 #[test]
@@ -278,14 +402,25 @@ remote = true
 
 #[test]
 fn ce_occupancy() {
-    assert_fires(&two_in_series("B", CONTROLLED_MAGLOCK, ""), "CE-OCCUPANCY", "first");
-    assert_quiet(&two_in_series("I-2", CONTROLLED_MAGLOCK, ""), "CE-OCCUPANCY");
+    assert_fires(
+        &two_in_series("B", CONTROLLED_MAGLOCK, ""),
+        "CE-OCCUPANCY",
+        "first",
+    );
+    assert_quiet(
+        &two_in_series("I-2", CONTROLLED_MAGLOCK, ""),
+        "CE-OCCUPANCY",
+    );
 }
 
 #[test]
 fn ce_releases() {
     let no_remote = CONTROLLED_MAGLOCK.replace("remote = true", "");
-    assert_fires(&two_in_series("I-2", &no_remote, ""), "CE-RELEASES", "first");
+    assert_fires(
+        &two_in_series("I-2", &no_remote, ""),
+        "CE-RELEASES",
+        "first",
+    );
     let no_fire = CONTROLLED_MAGLOCK.replace("fire_alarm = true", "");
     assert_fires(&two_in_series("I-2", &no_fire, ""), "CE-RELEASES", "first");
     assert_quiet(&two_in_series("I-2", CONTROLLED_MAGLOCK, ""), "CE-RELEASES");
@@ -293,16 +428,38 @@ fn ce_releases() {
 
 #[test]
 fn ce_one_before_exit() {
-    assert_fires(&two_in_series("I-2", CONTROLLED_MAGLOCK, CONTROLLED_MAGLOCK), "CE-ONE-BEFORE-EXIT", "room");
-    assert_quiet(&two_in_series("I-2", CONTROLLED_MAGLOCK, ""), "CE-ONE-BEFORE-EXIT");
+    assert_fires(
+        &two_in_series("I-2", CONTROLLED_MAGLOCK, CONTROLLED_MAGLOCK),
+        "CE-ONE-BEFORE-EXIT",
+        "room",
+    );
+    assert_quiet(
+        &two_in_series("I-2", CONTROLLED_MAGLOCK, ""),
+        "CE-ONE-BEFORE-EXIT",
+    );
 }
 
 #[test]
 fn elev_lobby() {
     let lobby = CONTROLLED_MAGLOCK.replace("\"controlled\"", "\"elevator_lobby\"");
-    assert_fires(&room_door("fire_alarm = true", "", &lobby), "ELEV-LOBBY", "d");
-    assert_fires(&room_door("sprinklered = true\nfire_alarm = true", "", &lobby.replace("fire_alarm = true", "")), "ELEV-LOBBY", "d");
-    assert_quiet(&room_door("sprinklered = true\nfire_alarm = true", "", &lobby), "ELEV-LOBBY");
+    assert_fires(
+        &room_door("fire_alarm = true", "", &lobby),
+        "ELEV-LOBBY",
+        "d",
+    );
+    assert_fires(
+        &room_door(
+            "sprinklered = true\nfire_alarm = true",
+            "",
+            &lobby.replace("fire_alarm = true", ""),
+        ),
+        "ELEV-LOBBY",
+        "d",
+    );
+    assert_quiet(
+        &room_door("sprinklered = true\nfire_alarm = true", "", &lobby),
+        "ELEV-LOBBY",
+    );
 }
 
 fn stair_site(door_from: &str, door_to: &str, door_fields: &str) -> String {
@@ -319,7 +476,11 @@ fn stair_site(door_from: &str, door_to: &str, door_fields: &str) -> String {
 
 #[test]
 fn stair_discharge() {
-    assert_fires(&stair_site("stair", "street", SENSOR_MAGLOCK), "STAIR-DISCHARGE", "d");
+    assert_fires(
+        &stair_site("stair", "street", SENSOR_MAGLOCK),
+        "STAIR-DISCHARGE",
+        "d",
+    );
     let strike = "exit_hardware = \"panic\"\n[door.lock]\ntype = \"electric_strike\"\nfail = \"secure\"\npower = \"psu\"\n";
     assert_quiet(&stair_site("stair", "street", strike), "STAIR-DISCHARGE");
 }
@@ -328,15 +489,40 @@ fn stair_discharge() {
 fn stair_reentry() {
     let strike = "[door.lock]\ntype = \"electric_strike\"\nfail = \"secure\"\npower = \"psu\"\n";
     assert_fires(&stair_site("room", "stair", strike), "STAIR-REENTRY", "d");
-    assert_quiet(&stair_site("room", "stair", &format!("{strike}[door.release]\nremote = true\n")), "STAIR-REENTRY");
-    assert_quiet(&stair_site("room", "stair", &format!("{strike}[door.release]\nfire_alarm = true\n")), "STAIR-REENTRY");
+    assert_quiet(
+        &stair_site(
+            "room",
+            "stair",
+            &format!("{strike}[door.release]\nremote = true\n"),
+        ),
+        "STAIR-REENTRY",
+    );
+    assert_quiet(
+        &stair_site(
+            "room",
+            "stair",
+            &format!("{strike}[door.release]\nfire_alarm = true\n"),
+        ),
+        "STAIR-REENTRY",
+    );
 }
 
 #[test]
 fn fire_door_failsafe_strike() {
-    let strike = |fail: &str| format!("fire_rated = true\n[door.lock]\ntype = \"electric_strike\"\nfail = \"{fail}\"\npower = \"psu\"\n");
-    assert_fires(&room_door("", "", &strike("safe")), "FIRE-DOOR-FAILSAFE-STRIKE", "d");
-    assert_quiet(&room_door("", "", &strike("secure")), "FIRE-DOOR-FAILSAFE-STRIKE");
+    let strike = |fail: &str| {
+        format!(
+            "fire_rated = true\n[door.lock]\ntype = \"electric_strike\"\nfail = \"{fail}\"\npower = \"psu\"\n"
+        )
+    };
+    assert_fires(
+        &room_door("", "", &strike("safe")),
+        "FIRE-DOOR-FAILSAFE-STRIKE",
+        "d",
+    );
+    assert_quiet(
+        &room_door("", "", &strike("secure")),
+        "FIRE-DOOR-FAILSAFE-STRIKE",
+    );
 }
 
 #[test]
@@ -346,8 +532,19 @@ fn fire_door_unlatch() {
     assert_fires(&room_door("", "", released), "FIRE-DOOR-UNLATCH", "d");
     // A fail-safe panic bar on a circuit the fire alarm cuts unlatches too.
     let cut = "fire_rated = true\nexit_hardware = \"panic\"\n[door.lock]\ntype = \"electrified_panic\"\nfail = \"safe\"\npower = \"psu\"\n";
-    assert_fires(&room_door("", "fire_alarm_cutoff = true", cut), "FIRE-DOOR-UNLATCH", "d");
-    assert_quiet(&room_door("", "", &released.replace("[door.release]\nfire_alarm = true\n", "")), "FIRE-DOOR-UNLATCH");
+    assert_fires(
+        &room_door("", "fire_alarm_cutoff = true", cut),
+        "FIRE-DOOR-UNLATCH",
+        "d",
+    );
+    assert_quiet(
+        &room_door(
+            "",
+            "",
+            &released.replace("[door.release]\nfire_alarm = true\n", ""),
+        ),
+        "FIRE-DOOR-UNLATCH",
+    );
 }
 
 #[test]
@@ -356,36 +553,56 @@ fn panic_required_thresholds_depend_on_the_codes() {
         site_text(
             &format!("codes = [{codes}]\noccupancy = \"A\""),
             "",
-            &format!("[[area]]\nid = \"hall\"\noccupants = {occupants}\n[[door]]\nid = \"d\"\ninside = \"hall\"\noutside = \"street\"\nexit_hardware = \"{hardware}\"\n"),
+            &format!(
+                "[[area]]\nid = \"hall\"\noccupants = {occupants}\n[[door]]\nid = \"d\"\ninside = \"hall\"\noutside = \"street\"\nexit_hardware = \"{hardware}\"\n"
+            ),
         )
     };
     assert_fires(&hall("\"IBC-2021\"", 50, "lever"), "PANIC-REQUIRED", "d");
     assert_quiet(&hall("\"IBC-2021\"", 49, "lever"), "PANIC-REQUIRED");
     assert_quiet(&hall("\"NFPA101-2021\"", 99, "lever"), "PANIC-REQUIRED");
-    assert_fires(&hall("\"NFPA101-2021\"", 100, "lever"), "PANIC-REQUIRED", "d");
+    assert_fires(
+        &hall("\"NFPA101-2021\"", 100, "lever"),
+        "PANIC-REQUIRED",
+        "d",
+    );
     assert_quiet(&hall("\"IBC-2021\"", 50, "panic"), "PANIC-REQUIRED");
 }
 
-const SECURE_STRIKE: &str = "[door.lock]\ntype = \"electric_strike\"\nfail = \"secure\"\npower = \"psu\"\n";
+const SECURE_STRIKE: &str =
+    "[door.lock]\ntype = \"electric_strike\"\nfail = \"secure\"\npower = \"psu\"\n";
 
 #[test]
 fn override_missing() {
     assert_fires(&room_door("", "", SECURE_STRIKE), "OVERRIDE-MISSING", "d");
-    assert_quiet(&room_door("", "", &format!("key_override = true\n{SECURE_STRIKE}")), "OVERRIDE-MISSING");
+    assert_quiet(
+        &room_door("", "", &format!("key_override = true\n{SECURE_STRIKE}")),
+        "OVERRIDE-MISSING",
+    );
 }
 
 #[test]
 fn outage_perimeter_open() {
     let safe_strike = SECURE_STRIKE.replace("secure", "safe");
-    assert_fires(&room_door("", "", &safe_strike), "OUTAGE-PERIMETER-OPEN", "d");
+    assert_fires(
+        &room_door("", "", &safe_strike),
+        "OUTAGE-PERIMETER-OPEN",
+        "d",
+    );
     assert_quiet(&room_door("", "", SECURE_STRIKE), "OUTAGE-PERIMETER-OPEN");
 }
 
 #[test]
 fn fd_key_box() {
     assert_fires(&room_door("", "", SECURE_STRIKE), "FD-KEY-BOX", "site");
-    assert_quiet(&room_door("key_box = true", "", SECURE_STRIKE), "FD-KEY-BOX");
-    assert_quiet(&room_door("", "", "exit_hardware = \"panic\""), "FD-KEY-BOX");
+    assert_quiet(
+        &room_door("key_box = true", "", SECURE_STRIKE),
+        "FD-KEY-BOX",
+    );
+    assert_quiet(
+        &room_door("", "", "exit_hardware = \"panic\""),
+        "FD-KEY-BOX",
+    );
 }
 
 #[test]
@@ -395,7 +612,13 @@ fn egress_trapped() {
     assert_fires(&room_door("", "", trap), "EGRESS-TRAPPED", "room");
     assert_quiet(&room_door("", "", SECURE_STRIKE), "EGRESS-TRAPPED");
     // An empty room cannot trap anyone.
-    let empty = site_text("", "", &format!("[[area]]\nid = \"room\"\n[[door]]\nid = \"d\"\ninside = \"room\"\noutside = \"street\"\n{trap}"));
+    let empty = site_text(
+        "",
+        "",
+        &format!(
+            "[[area]]\nid = \"room\"\n[[door]]\nid = \"d\"\ninside = \"room\"\noutside = \"street\"\n{trap}"
+        ),
+    );
     assert_quiet(&empty, "EGRESS-TRAPPED");
 }
 
@@ -405,7 +628,9 @@ fn outage_exposed() {
         site_text(
             "",
             "",
-            &format!("[[area]]\nid = \"vault\"\nassets = \"high\"\n[[door]]\nid = \"d\"\ninside = \"vault\"\noutside = \"street\"\n[door.lock]\ntype = \"electric_strike\"\nfail = \"{fail}\"\npower = \"psu\"\n"),
+            &format!(
+                "[[area]]\nid = \"vault\"\nassets = \"high\"\n[[door]]\nid = \"d\"\ninside = \"vault\"\noutside = \"street\"\n[door.lock]\ntype = \"electric_strike\"\nfail = \"{fail}\"\npower = \"psu\"\n"
+            ),
         )
     };
     assert_fires(&vault("safe"), "OUTAGE-EXPOSED", "vault");
@@ -415,8 +640,14 @@ fn outage_exposed() {
 #[test]
 fn site_lockout() {
     assert_fires(&room_door("", "", SECURE_STRIKE), "SITE-LOCKOUT", "site");
-    assert_quiet(&room_door("key_box = true", "", SECURE_STRIKE), "SITE-LOCKOUT");
-    assert_quiet(&room_door("", "", &format!("key_override = true\n{SECURE_STRIKE}")), "SITE-LOCKOUT");
+    assert_quiet(
+        &room_door("key_box = true", "", SECURE_STRIKE),
+        "SITE-LOCKOUT",
+    );
+    assert_quiet(
+        &room_door("", "", &format!("key_override = true\n{SECURE_STRIKE}")),
+        "SITE-LOCKOUT",
+    );
 }
 
 #[test]
@@ -428,8 +659,15 @@ fn sec_dps() {
 
 #[test]
 fn sec_release_time() {
-    assert_fires(&room_door("", "", &format!("unlock_seconds = 2.5\n{SECURE_STRIKE}")), "SEC-RELEASE-TIME", "d");
-    assert_quiet(&room_door("", "", &format!("unlock_seconds = 3\n{SECURE_STRIKE}")), "SEC-RELEASE-TIME");
+    assert_fires(
+        &room_door("", "", &format!("unlock_seconds = 2.5\n{SECURE_STRIKE}")),
+        "SEC-RELEASE-TIME",
+        "d",
+    );
+    assert_quiet(
+        &room_door("", "", &format!("unlock_seconds = 3\n{SECURE_STRIKE}")),
+        "SEC-RELEASE-TIME",
+    );
 }
 
 #[test]

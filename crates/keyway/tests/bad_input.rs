@@ -1,0 +1,361 @@
+//! Bad site files: exit code 2, and every message names the file, line and field.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+const GOOD: &str = r#"[site]
+name = "Bad input test"
+
+[controller]
+power = "mains"
+
+[[power]]
+id = "mains"
+
+[[power]]
+id = "psu"
+fed_by = "mains"
+battery_minutes = 30
+
+[[area]]
+id = "street"
+kind = "exterior"
+
+[[area]]
+id = "lobby"
+occupants = 5
+
+[[door]]
+id = "front"
+inside = "lobby"
+outside = "street"
+
+[door.lock]
+type = "maglock"
+fail = "safe"
+power = "psu"
+"#;
+
+/// Writes `text` to a file named after the test and runs `keyway check` on it.
+fn check(name: &str, text: &str) -> (i32, String, String) {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.toml"));
+    std::fs::write(&path, text).expect("write the site file");
+    let output = Command::new(env!("CARGO_BIN_EXE_keyway"))
+        .args(["check", path.to_str().unwrap()])
+        .output()
+        .expect("keyway runs");
+    let stderr = String::from_utf8(output.stderr).expect("utf-8");
+    (
+        output.status.code().expect("exit code"),
+        stderr,
+        path.display().to_string(),
+    )
+}
+
+/// Asserts exit 2 and a message that starts `FILE:LINE:` and mentions every fragment.
+fn assert_pointed(name: &str, text: &str, line: u32, fragments: &[&str]) {
+    let (code, stderr, path) = check(name, text);
+    assert_eq!(code, 2, "exit code, stderr:\n{stderr}");
+    let location = format!("{path}:{line}:");
+    let error_line = stderr
+        .lines()
+        .find(|l| l.starts_with(&location))
+        .unwrap_or_else(|| panic!("no error at {location} in:\n{stderr}"));
+    for fragment in fragments {
+        assert!(
+            error_line.contains(fragment),
+            "{fragment:?} missing from {error_line:?}"
+        );
+    }
+}
+
+/// Finds the 1-based line of the first occurrence of `needle` in `text`.
+fn line_of(text: &str, needle: &str) -> u32 {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .expect("needle in text") as u32
+        + 1
+}
+
+#[test]
+fn the_good_file_is_good() {
+    let (code, stderr, _) = check("good", GOOD);
+    assert_ne!(code, 2, "{stderr}");
+}
+
+#[test]
+fn unknown_field_names_the_field_and_suggests_the_right_one() {
+    let text = GOOD.replace("fail = \"safe\"", "fial = \"safe\"");
+    assert_pointed(
+        "unknown_field",
+        &text,
+        line_of(&text, "fial"),
+        &[
+            "door \"front\"",
+            "lock.fial",
+            "unknown field",
+            "did you mean `lock.fail`",
+        ],
+    );
+}
+
+#[test]
+fn unknown_top_level_table() {
+    let text = format!("{GOOD}\n[[doors]]\nid = \"x\"\n");
+    assert_pointed(
+        "unknown_table",
+        &text,
+        line_of(&text, "[[doors]]"),
+        &["`doors`", "unknown field", "did you mean `door`"],
+    );
+}
+
+#[test]
+fn dangling_reference() {
+    let text = GOOD.replace("inside = \"lobby\"", "inside = \"lobbby\"");
+    assert_pointed(
+        "dangling",
+        &text,
+        line_of(&text, "lobbby"),
+        &[
+            "field `inside` = \"lobbby\"",
+            "no area has this id",
+            "lobby",
+        ],
+    );
+}
+
+#[test]
+fn duplicate_id() {
+    let text =
+        format!("{GOOD}\n[[door]]\nid = \"front\"\ninside = \"lobby\"\noutside = \"street\"\n");
+    let second = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("id = \"front\""))
+        .nth(1)
+        .unwrap()
+        .0 as u32
+        + 1;
+    assert_pointed(
+        "duplicate",
+        &text,
+        second,
+        &[
+            "field `id` = \"front\"",
+            "duplicate id",
+            &format!("line {}", line_of(&text, "id = \"front\"")),
+        ],
+    );
+}
+
+#[test]
+fn bad_enum_value() {
+    let text = GOOD.replace("fail = \"safe\"", "fail = \"sfe\"");
+    assert_pointed(
+        "bad_enum",
+        &text,
+        line_of(&text, "sfe"),
+        &["field `lock.fail` = \"sfe\"", "\"safe\", \"secure\""],
+    );
+}
+
+#[test]
+fn fed_by_cycle() {
+    let text = GOOD.replace("id = \"mains\"\n\n", "id = \"mains\"\nfed_by = \"psu\"\n\n");
+    assert_pointed(
+        "cycle",
+        &text,
+        line_of(&text, "fed_by = \"psu\""),
+        &["fed_by", "cycle", "mains → psu → mains"],
+    );
+}
+
+#[test]
+fn missing_required_field_points_at_the_table() {
+    let text = GOOD.replace("inside = \"lobby\"\n", "");
+    assert_pointed(
+        "missing",
+        &text,
+        line_of(&text, "[[door]]"),
+        &["door \"front\"", "field `inside`", "missing required field"],
+    );
+    let text = GOOD.replace("type = \"maglock\"\n", "");
+    assert_pointed(
+        "missing_lock_type",
+        &text,
+        line_of(&text, "[door.lock]"),
+        &["field `lock.type`", "missing required field"],
+    );
+}
+
+#[test]
+fn bad_id() {
+    let text = GOOD.replace("id = \"front\"", "id = \"Front Door\"");
+    assert_pointed(
+        "bad_id",
+        &text,
+        line_of(&text, "Front Door"),
+        &["field `id` = \"Front Door\"", "a-z, 0-9"],
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let text = GOOD.replace("occupants = 5", "occupants = \"five\"");
+    assert_pointed(
+        "wrong_type",
+        &text,
+        line_of(&text, "five"),
+        &[
+            "area \"lobby\"",
+            "field `occupants`",
+            "expected an integer, found a string",
+        ],
+    );
+}
+
+#[test]
+fn battery_on_a_mains_circuit() {
+    let text = GOOD.replace(
+        "id = \"mains\"\n\n",
+        "id = \"mains\"\nbattery_minutes = 10\n\n",
+    );
+    assert_pointed(
+        "mains_battery",
+        &text,
+        line_of(&text, "battery_minutes = 10"),
+        &["power \"mains\"", "battery_minutes", "mains circuit"],
+    );
+}
+
+#[test]
+fn a_typo_never_weakens_a_rule_silently() {
+    // `locks_egress = false` on a maglock would hide every egress rule: it is refused.
+    let text = GOOD.replace(
+        "power = \"psu\"\n",
+        "power = \"psu\"\nlocks_egress = false\n",
+    );
+    assert_pointed(
+        "locks_egress",
+        &text,
+        line_of(&text, "locks_egress"),
+        &["lock.locks_egress", "always locks egress"],
+    );
+}
+
+#[test]
+fn bad_schedule_span_and_timezone() {
+    let text = GOOD.replace(
+        "name = \"Bad input test\"",
+        "name = \"Bad input test\"\ntimezone = \"Mars/Olympus\"",
+    ) + "\n[[schedule]]\nid = \"hours\"\nweekly = [\"Mon-Fry 08:00-18:00\"]\nholidays = [\"2026-13-01\"]\n";
+    assert_pointed(
+        "timezone",
+        &text,
+        line_of(&text, "Mars"),
+        &["site.timezone", "unknown time zone"],
+    );
+    assert_pointed(
+        "schedule",
+        &text,
+        line_of(&text, "Mon-Fry"),
+        &["schedule \"hours\"", "weekly", "Fry"],
+    );
+    assert_pointed(
+        "holiday",
+        &text,
+        line_of(&text, "2026-13-01"),
+        &["holidays", "YYYY-MM-DD"],
+    );
+}
+
+#[test]
+fn toml_syntax_error() {
+    let text = GOOD.replace("kind = \"exterior\"", "kind = \"exterior");
+    assert_pointed("syntax", &text, line_of(&text, "kind = \"exterior"), &[]);
+}
+
+#[test]
+fn every_error_of_a_file_is_reported_in_file_order() {
+    let text = GOOD
+        .replace("fail = \"safe\"", "fail = \"sfe\"")
+        .replace("inside = \"lobby\"", "inside = \"lobbby\"")
+        .replace("occupants = 5", "occupants = -1");
+    let (code, stderr, path) = check("many", &text);
+    assert_eq!(code, 2);
+    let lines: Vec<u32> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("{path}:")))
+        .map(|rest| rest.split(':').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            line_of(&text, "occupants"),
+            line_of(&text, "lobbby"),
+            line_of(&text, "sfe")
+        ]
+    );
+    assert!(stderr.contains("3 problem(s)"), "{stderr}");
+}
+
+#[test]
+fn an_unreadable_file_exits_2_and_names_it() {
+    let output = Command::new(env!("CARGO_BIN_EXE_keyway"))
+        .args(["check", "/nonexistent/site.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/site.toml"));
+}
+
+#[test]
+fn simulate_refuses_a_bad_file_and_an_unknown_scenario() {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("simulate_bad.toml");
+    std::fs::write(&path, GOOD.replace("fail = \"safe\"", "fail = \"sfe\"")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_keyway"))
+        .args(["simulate", path.to_str().unwrap(), "--scenario", "outage"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let output = Command::new(env!("CARGO_BIN_EXE_keyway"))
+        .args(["simulate", path.to_str().unwrap(), "--scenario", "flood"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("outage-fire"));
+}
+
+#[test]
+fn help_explains_every_option() {
+    for command in ["check", "simulate"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_keyway"))
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8(output.stdout).unwrap();
+        assert!(help.contains("--format") && help.contains("json"), "{help}");
+        if command == "simulate" {
+            assert!(
+                help.contains("--scenario") && help.contains("outage-fire"),
+                "{help}"
+            );
+        }
+    }
+}
+
+#[test]
+fn tables_have_no_colour_when_not_on_a_terminal() {
+    let site = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/clinic.toml");
+    let output = Command::new(env!("CARGO_BIN_EXE_keyway"))
+        .args(["check", site.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let table = String::from_utf8(output.stdout).unwrap();
+    assert!(!table.contains('\x1b'));
+    assert!(
+        table.contains("Errors (5)") && table.contains("SITE-LOCKOUT"),
+        "{table}"
+    );
+}
