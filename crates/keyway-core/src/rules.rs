@@ -533,7 +533,7 @@ pub fn find(id: &str) -> Option<&'static Rule> {
 /// The rule reference, `docs/rules.md`, generated from the table above.
 pub fn reference_markdown() -> String {
     let mut out = String::from(
-        "<!-- Generated from crates/keyway-core/src/rules.rs by `keyway rules --markdown`; a test keeps it equal. -->\n\
+        "<!-- Generated from crates/keyway-core/src/rules.rs by `keyway rules > docs/rules.md`; a test keeps it equal. -->\n\
          # Rule reference\n\n\
          `keyway check` reports each finding with one of these rule ids. The ids are stable: filter on them.\n\n\
          Severity: **error** is a code violation or a way people can be trapped (`keyway check` exits 1); \

@@ -678,3 +678,14 @@ fn every_rule_in_the_table_has_a_test_here() {
         assert!(source.contains(&quoted), "no test names {}", rule.id);
     }
 }
+
+#[test]
+fn the_rule_reference_in_docs_is_generated_from_the_rule_table() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/rules.md");
+    let generated = keyway_core::rules::reference_markdown();
+    if std::env::var_os("KEYWAY_BLESS").is_some() {
+        std::fs::write(&path, &generated).expect("write docs/rules.md");
+    }
+    let in_docs = std::fs::read_to_string(&path).expect("docs/rules.md exists");
+    assert!(in_docs == generated, "docs/rules.md is out of date: run `cargo run -- rules > docs/rules.md` (or KEYWAY_BLESS=1 cargo test)");
+}
