@@ -13,7 +13,8 @@ fn generate(n_doors: usize) -> String {
     let rooms_per_floor = 50;
     let n_floors = n_doors.div_ceil(rooms_per_floor + 1).max(1);
     let mut out = String::with_capacity(n_doors * 300);
-    out += "[site]\nname = \"generated\"\nsprinklered = true\nfire_alarm = true\nkey_box = true\n\n";
+    out +=
+        "[site]\nname = \"generated\"\nsprinklered = true\nfire_alarm = true\nkey_box = true\n\n";
     out += "[controller]\npower = \"ups\"\n\n[[power]]\nid = \"mains\"\n\n[[power]]\nid = \"ups\"\nfed_by = \"mains\"\nbattery_minutes = 240\n\n";
     let batteries = [30, 60, 90, 120];
     for floor in 0..n_floors {
@@ -26,7 +27,9 @@ fn generate(n_doors: usize) -> String {
     out += "[[area]]\nid = \"street\"\nkind = \"exterior\"\n\n";
     let mut doors = 0;
     for floor in 0..n_floors {
-        out += &format!("[[area]]\nid = \"corridor-{floor}\"\noccupants = 20\n\n[[area]]\nid = \"stair-{floor}\"\nkind = \"stair\"\n\n");
+        out += &format!(
+            "[[area]]\nid = \"corridor-{floor}\"\noccupants = 20\n\n[[area]]\nid = \"stair-{floor}\"\nkind = \"stair\"\n\n"
+        );
         out += &format!(
             "[[door]]\nid = \"stair-exit-{floor}\"\ninside = \"stair-{floor}\"\noutside = \"street\"\nexit_hardware = \"panic\"\nexit_only = true\ndps = true\n\n\
              [[door]]\nid = \"stair-in-{floor}\"\ninside = \"corridor-{floor}\"\noutside = \"stair-{floor}\"\nfire_rated = true\ndps = true\n\
@@ -38,18 +41,29 @@ fn generate(n_doors: usize) -> String {
                 break;
             }
             let id = format!("{floor}-{room}");
-            out += &format!("[[area]]\nid = \"room-{id}\"\noccupants = {}\nassets = \"{}\"\n\n", room % 7, if room % 10 == 0 { "high" } else { "low" });
+            out += &format!(
+                "[[area]]\nid = \"room-{id}\"\noccupants = {}\nassets = \"{}\"\n\n",
+                room % 7,
+                if room % 10 == 0 { "high" } else { "low" }
+            );
             let lock = match room % 4 {
                 0 => format!(
                     "exit_hardware = \"none\"\n[door.lock]\ntype = \"maglock\"\nfail = \"safe\"\npower = \"psu-{floor}\"\nlisted = [\"UL294\"]\n\
                      [door.release]\narrangement = \"sensor\"\nrex_sensor = true\nfire_alarm = true\n\
                      push_to_exit = {{ height_in = 44, distance_in = 36, direct_power_cut = true, hold_seconds = 30 }}\n"
                 ),
-                1 => format!("key_override = true\n[door.lock]\ntype = \"electric_strike\"\nfail = \"secure\"\npower = \"psu-{floor}\"\n"),
-                2 => format!("[door.lock]\ntype = \"electrified_lockset\"\nfail = \"safe\"\npower = \"psu-{floor}\"\n"),
+                1 => format!(
+                    "key_override = true\n[door.lock]\ntype = \"electric_strike\"\nfail = \"secure\"\npower = \"psu-{floor}\"\n"
+                ),
+                2 => format!(
+                    "[door.lock]\ntype = \"electrified_lockset\"\nfail = \"safe\"\npower = \"psu-{floor}\"\n"
+                ),
                 _ => String::new(),
             };
-            out += &format!("[[door]]\nid = \"door-{id}\"\ninside = \"room-{id}\"\noutside = \"corridor-{floor}\"\ndps = true\n{lock}\n[door.reader]\nkind = \"osdp\"\naddress = {}\n\n", room % 120);
+            out += &format!(
+                "[[door]]\nid = \"door-{id}\"\ninside = \"room-{id}\"\noutside = \"corridor-{floor}\"\ndps = true\n{lock}\n[door.reader]\nkind = \"osdp\"\naddress = {}\n\n",
+                room % 120
+            );
             doors += 1;
         }
     }
@@ -70,11 +84,15 @@ fn main() {
     if std::env::var_os("BENCH_PARSE_ONLY").is_some() {
         let started = Instant::now();
         let parsed = toml::de::DeTable::parse(&text).expect("valid TOML");
-        println!("toml parse only: {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+        println!(
+            "toml parse only: {:.1} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
         drop(parsed);
     }
     let started = Instant::now();
-    let site = keyway_core::parse_site("generated.toml", &text).expect("the generated site is valid");
+    let site =
+        keyway_core::parse_site("generated.toml", &text).expect("the generated site is valid");
     let load_time = started.elapsed();
     drop(text);
     let mut check_times = Vec::new();

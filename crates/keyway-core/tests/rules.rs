@@ -687,5 +687,8 @@ fn the_rule_reference_in_docs_is_generated_from_the_rule_table() {
         std::fs::write(&path, &generated).expect("write docs/rules.md");
     }
     let in_docs = std::fs::read_to_string(&path).expect("docs/rules.md exists");
-    assert!(in_docs == generated, "docs/rules.md is out of date: run `cargo run -- rules > docs/rules.md` (or KEYWAY_BLESS=1 cargo test)");
+    assert!(
+        in_docs == generated,
+        "docs/rules.md is out of date: run `cargo run -- rules > docs/rules.md` (or KEYWAY_BLESS=1 cargo test)"
+    );
 }
