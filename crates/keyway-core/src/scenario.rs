@@ -50,6 +50,19 @@ impl Scenario {
         Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
     }
 
+    /// What happens to the power in this scenario, from t = 0.
+    pub fn power_inputs(self, site: &Site) -> PowerInputs {
+        let mut inputs = if self.mains_lost() {
+            PowerInputs::mains_lost(site, 0)
+        } else {
+            PowerInputs::normal(site)
+        };
+        if self.fire_alarm() {
+            inputs.fire_alarm_since = Some(0);
+        }
+        inputs
+    }
+
     fn mains_lost(self) -> bool {
         matches!(self, Scenario::Outage | Scenario::OutageFire)
     }
@@ -103,15 +116,7 @@ pub struct ScenarioRun {
 /// alarm feeds another circuit that has a battery. That battery then runs out later, and
 /// Keyway reports that moment too, because the locks on it change.
 pub fn run(site: &Site, scenario: Scenario) -> ScenarioRun {
-    let mut inputs = if scenario.mains_lost() {
-        PowerInputs::mains_lost(site, 0)
-    } else {
-        PowerInputs::normal(site)
-    };
-    if scenario.fire_alarm() {
-        inputs.fire_alarm_since = Some(0);
-    }
-    let timeline = PowerTimeline::new(site, &inputs);
+    let timeline = PowerTimeline::new(site, &scenario.power_inputs(site));
     let mut instants = vec![0];
     instants.extend(timeline.down_instants().into_iter().filter(|t| *t > 0));
 

@@ -187,17 +187,9 @@ proptest! {
         let site = common::load(&generated.to_toml());
         for scenario in ALL_SCENARIOS {
             let run = scenario::run(&site, scenario);
+            let timeline = keyway_core::physics::PowerTimeline::new(&site, &scenario.power_inputs(&site));
             for moment in &run.moments {
-                let live = {
-                    let mut inputs = keyway_core::physics::PowerInputs::normal(&site);
-                    if matches!(scenario, Scenario::Outage | Scenario::OutageFire) {
-                        inputs = keyway_core::physics::PowerInputs::mains_lost(&site, 0);
-                    }
-                    if matches!(scenario, Scenario::Fire | Scenario::OutageFire) {
-                        inputs.fire_alarm_since = Some(0);
-                    }
-                    keyway_core::physics::PowerTimeline::new(&site, &inputs).live_at(moment.at)
-                };
+                let live = timeline.live_at(moment.at);
                 let controller_alive = live[site.controller_power.index()];
                 for (door, view) in site.doors.iter().zip(&moment.doors) {
                     let Some(lock) = &door.lock else { continue };
