@@ -66,22 +66,147 @@ impl fmt::Display for SiteErrors {
 }
 
 /// Parses and validates a site file. `file_name` is only used in error messages.
+///
+/// The file is parsed one top-level section at a time (see [`split_sections`]): each
+/// section's spanned tree is walked into draft elements and dropped, so memory and time stay
+/// linear in the size of the file. References are resolved once every section is read.
 pub fn parse_site(file_name: &str, text: &str) -> Result<Site, SiteErrors> {
     let mut loader = Loader::new(file_name, text);
-    let (document, syntax_errors) = DeTable::parse_recoverable(text);
-    if !syntax_errors.is_empty() {
-        for error in syntax_errors {
-            let span = error.span().unwrap_or(0..0);
-            loader.push(span, None, "", None, error.message().trim().to_string());
+    let mut drafts = Drafts::default();
+    let mut syntax_errors_found = false;
+    for section in split_sections(text) {
+        loader.offset = section.start;
+        let (document, syntax_errors) = DeTable::parse_recoverable(&text[section]);
+        if !syntax_errors.is_empty() {
+            syntax_errors_found = true;
+            for error in syntax_errors {
+                let span = error.span().unwrap_or(0..0);
+                loader.push(span, None, "", None, error.message().trim().to_string());
+            }
+            continue;
         }
+        if !syntax_errors_found {
+            loader.section(document.get_ref(), &mut drafts);
+        }
+    }
+    if syntax_errors_found {
+        // Only the syntax errors: the rest would be guesses about a file we could not read.
+        loader.errors.retain(|e| e.field.is_empty());
         return Err(loader.finish_errors());
     }
-    let site = loader.site(document.get_ref());
+    loader.offset = 0;
+    let site = loader.resolve_site(drafts);
     if loader.errors.is_empty() {
         Ok(site)
     } else {
         Err(loader.finish_errors())
     }
+}
+
+/// Splits a site file where a top-level table starts (`[site]`, `[[door]]`, …, but not a
+/// dotted one such as `[door.lock]`, which belongs to the door before it), so that each part
+/// parses on its own. Header brackets are told from array brackets by the lexer: a header is
+/// a `[` at the start of a line outside any value.
+fn split_sections(text: &str) -> Vec<Range<usize>> {
+    use toml_parser::lexer::TokenKind;
+    let mut starts = vec![0];
+    let mut line_start = true;
+    let mut in_value = false;
+    let mut value_depth = 0u32;
+    // The start of the header being read, and whether its key is dotted.
+    let mut header: Option<(usize, bool)> = None;
+    for token in toml_parser::Source::new(text).lex() {
+        let kind = token.kind();
+        if let Some((start, dotted)) = &mut header {
+            match kind {
+                TokenKind::Dot => *dotted = true,
+                TokenKind::Newline | TokenKind::Eof => {
+                    if !*dotted && *start > 0 {
+                        starts.push(*start);
+                    }
+                    header = None;
+                    line_start = true;
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match kind {
+            TokenKind::Whitespace | TokenKind::Comment => continue,
+            TokenKind::Newline => {
+                if value_depth == 0 {
+                    in_value = false;
+                }
+                line_start = true;
+                continue;
+            }
+            TokenKind::LeftSquareBracket if line_start && !in_value => {
+                header = Some((token.span().start(), false));
+            }
+            TokenKind::Equals if value_depth == 0 => in_value = true,
+            TokenKind::LeftSquareBracket | TokenKind::LeftCurlyBracket if in_value => {
+                value_depth += 1;
+            }
+            TokenKind::RightSquareBracket | TokenKind::RightCurlyBracket if in_value => {
+                value_depth = value_depth.saturating_sub(1);
+            }
+            _ => {}
+        }
+        line_start = false;
+    }
+    if let Some((start, false)) = header
+        && start > 0
+    {
+        starts.push(start);
+    }
+    starts.dedup();
+    let mut sections: Vec<Range<usize>> = starts.windows(2).map(|w| w[0]..w[1]).collect();
+    sections.push(*starts.last().unwrap_or(&0)..text.len());
+    sections
+}
+
+/// A reference to an element by id, resolved once the whole file is read.
+#[derive(Clone)]
+struct Reference {
+    owner: Option<String>,
+    field: String,
+    id: String,
+    /// Absolute span of the value in the file.
+    span: Range<usize>,
+    kind: &'static str,
+}
+
+/// A circuit before its `fed_by` is resolved.
+struct DraftCircuit {
+    circuit: Circuit,
+    fed_by: Option<Reference>,
+}
+
+/// A door before its references are resolved.
+struct DraftDoor {
+    door: Door,
+    inside: Option<Reference>,
+    outside: Option<Reference>,
+    schedule: Option<Reference>,
+    lock_power: Option<Reference>,
+}
+
+/// What the sections of a file have given so far.
+#[derive(Default)]
+struct Drafts {
+    info: Option<SiteInfo>,
+    controller_seen: bool,
+    controller_power: Option<Reference>,
+    circuits: Vec<DraftCircuit>,
+    circuit_names: Vec<Option<Named>>,
+    areas: Vec<Area>,
+    area_names: Vec<Option<Named>>,
+    /// Areas whose `occupancy` was not given: they take the site's once it is known.
+    areas_with_site_occupancy: Vec<usize>,
+    schedules: Vec<Schedule>,
+    schedule_names: Vec<Option<Named>>,
+    doors: Vec<DraftDoor>,
+    door_names: Vec<Option<Named>>,
 }
 
 type Table<'i> = DeTable<'i>;
@@ -115,6 +240,8 @@ struct Loader<'s> {
     text: &'s str,
     line_starts: Vec<usize>,
     errors: Vec<SiteError>,
+    /// Where the section being walked starts in the file: spans from its tree are relative to it.
+    offset: usize,
 }
 
 const TOP_LEVEL: &[&str] = &["site", "controller", "power", "area", "door", "schedule"];
@@ -191,6 +318,7 @@ impl<'s> Loader<'s> {
             text,
             line_starts,
             errors: Vec::new(),
+            offset: 0,
         }
     }
 
@@ -202,12 +330,22 @@ impl<'s> Loader<'s> {
         (line as u32, column as u32)
     }
 
+    /// A span of the section being walked, as a span of the whole file.
+    fn absolute(&self, span: Range<usize>) -> Range<usize> {
+        span.start + self.offset..span.end + self.offset
+    }
+
+    /// The line of an absolute span.
     fn line_of(&self, span: &Range<usize>) -> u32 {
         self.position(span.start).0
     }
 
     fn source(&self, span: &Range<usize>) -> String {
-        let raw = self.text.get(span.clone()).unwrap_or("").trim();
+        let raw = self
+            .text
+            .get(self.absolute(span.clone()))
+            .unwrap_or("")
+            .trim();
         let first_line = raw.lines().next().unwrap_or("");
         if first_line.chars().count() > 60 || first_line.len() < raw.len() {
             format!("{}…", first_line.chars().take(60).collect::<String>())
@@ -224,7 +362,7 @@ impl<'s> Loader<'s> {
         value: Option<String>,
         problem: String,
     ) {
-        let (line, column) = self.position(span.start);
+        let (line, column) = self.position(span.start + self.offset);
         self.errors.push(SiteError {
             file: self.file.to_string(),
             line,
@@ -477,46 +615,13 @@ impl<'s> Loader<'s> {
         }
     }
 
-    /// The tables of a `[[key]]` array at the top of the file.
-    fn array_of_tables<'t>(
-        &mut self,
-        document: &'t Table<'s>,
-        key: &str,
-    ) -> Vec<(&'t Table<'s>, Range<usize>)> {
-        let Some(value) = document.get(key) else {
-            return Vec::new();
-        };
-        let top = Scope {
-            owner: None,
-            prefix: String::new(),
-            span: value.span(),
-        };
-        let DeValue::Array(items) = value.get_ref() else {
-            self.wrong_type(
-                &top,
-                key,
-                value,
-                &format!("an array of tables, written [[{key}]]"),
-            );
-            return Vec::new();
-        };
-        let mut tables = Vec::new();
-        for item in items.iter() {
-            match item.get_ref() {
-                DeValue::Table(t) => tables.push((t, item.span())),
-                _ => self.wrong_type(&top, key, item, "a table"),
-            }
-        }
-        tables
-    }
-
     /// The required `id` of an element: present, a string, and of the id alphabet.
     fn id(&mut self, scope: &Scope, table: &Table, what: &str) -> Option<Named> {
         let (text, span) = self.required_string(scope, table, "id", &format!("the {what}'s id"))?;
         self.check_id(scope, "id", text, span.clone())?;
         Some(Named {
             id: text.to_string(),
-            span,
+            span: self.absolute(span),
         })
     }
 
@@ -538,9 +643,10 @@ impl<'s> Loader<'s> {
         }
     }
 
-    /// Checks that each id is unique within its kind, pointing at the repeats.
+    /// Checks that each id is unique within its kind, pointing at the repeats. Called once the
+    /// whole file is read (spans are absolute, the offset is 0).
     fn unique_ids(&mut self, kind: &str, named: &[Option<Named>]) -> HashMap<String, u32> {
-        let mut first_seen: HashMap<String, u32> = HashMap::new();
+        let mut first_seen: HashMap<String, u32> = HashMap::with_capacity(named.len());
         for (i, entry) in named.iter().enumerate() {
             let Some(entry) = entry else { continue };
             if let Some(first) = first_seen.get(&entry.id) {
@@ -563,55 +669,159 @@ impl<'s> Loader<'s> {
         first_seen
     }
 
-    /// Resolves a reference field to an index, pointing at a dangling one.
+    /// Reads a reference field, to be resolved once the whole file is read.
     fn reference(
         &mut self,
         scope: &Scope,
         table: &Table,
         key: &str,
-        kind: &str,
-        ids: &HashMap<String, u32>,
+        kind: &'static str,
         required: bool,
-    ) -> Option<u32> {
+    ) -> Option<Reference> {
         let found = if required {
             self.required_string(scope, table, key, &format!("the id of a {kind}"))
         } else {
             self.string(scope, table, key)
         };
         let (text, span) = found?;
-        match ids.get(text) {
-            Some(index) => Some(*index),
-            None => {
-                let mut known: Vec<&str> = ids.keys().map(String::as_str).collect();
-                known.sort_unstable();
-                let hint = if known.is_empty() {
-                    format!("the file defines no {kind}")
-                } else if known.len() <= 12 {
-                    format!("known: {}", known.join(", "))
-                } else {
-                    format!("{} are defined", known.len())
-                };
-                self.bad_value(scope, key, span, format!("no {kind} has this id ({hint})"));
-                None
-            }
-        }
+        Some(Reference {
+            owner: scope.owner.clone(),
+            field: scope.field(key),
+            id: text.to_string(),
+            span: self.absolute(span),
+            kind,
+        })
     }
 
-    fn site(&mut self, document: &Table<'s>) -> Site {
+    /// Resolves a reference to an index, pointing at a dangling one.
+    fn resolve(
+        &mut self,
+        reference: Option<&Reference>,
+        ids: &HashMap<String, u32>,
+    ) -> Option<u32> {
+        let reference = reference?;
+        if let Some(index) = ids.get(&reference.id) {
+            return Some(*index);
+        }
+        let kind = reference.kind;
+        let hint = if ids.is_empty() {
+            format!("the file defines no {kind}")
+        } else if ids.len() <= 12 {
+            let mut known: Vec<&str> = ids.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            format!("known: {}", known.join(", "))
+        } else {
+            format!("{} are defined", ids.len())
+        };
+        let value = Some(self.source(&reference.span));
+        self.push(
+            reference.span.clone(),
+            reference.owner.clone(),
+            &reference.field,
+            value,
+            format!("no {kind} has this id ({hint})"),
+        );
+        None
+    }
+
+    /// Walks one section of the file (normally a single top-level table) into the drafts.
+    fn section(&mut self, document: &Table<'s>, drafts: &mut Drafts) {
         let root = Scope {
             owner: None,
             prefix: String::new(),
             span: 0..0,
         };
         self.check_fields(&root, document, TOP_LEVEL);
+        for (key, value) in document.iter() {
+            let name = key.get_ref().as_ref();
+            let defined_before = match name {
+                "site" => drafts.info.is_some(),
+                "controller" => drafts.controller_seen,
+                _ => false,
+            };
+            if defined_before {
+                self.push(
+                    key.span(),
+                    None,
+                    name,
+                    None,
+                    format!("the table [{name}] is defined twice"),
+                );
+                continue;
+            }
+            match name {
+                "site" => drafts.info = Some(self.site_info(value)),
+                "controller" => {
+                    drafts.controller_seen = true;
+                    drafts.controller_power = self.controller(value);
+                }
+                "power" => self.circuits(value, drafts),
+                "area" => self.areas(value, drafts),
+                "schedule" => self.schedules(value, drafts),
+                "door" => self.doors(value, drafts),
+                _ => {}
+            }
+        }
+    }
 
-        let info = self.site_info(document);
-        let (circuits, circuit_ids) = self.circuits(document);
-        let controller_power = self.controller(document, &circuit_ids);
-        let (areas, area_ids) = self.areas(document, info.occupancy);
-        let (schedules, schedule_ids) = self.schedules(document);
-        let doors = self.doors(document, &circuit_ids, &area_ids, &schedule_ids);
-        let controller_power = controller_power.unwrap_or(CircuitIdx(0));
+    /// Resolves every reference and builds the site, once every section is read.
+    fn resolve_site(&mut self, drafts: Drafts) -> Site {
+        let info = drafts.info.unwrap_or_else(|| {
+            self.push(
+                0..0,
+                None,
+                "site",
+                None,
+                "missing required table [site]".to_string(),
+            );
+            SiteInfo::default()
+        });
+        if !drafts.controller_seen {
+            self.push(
+                0..0,
+                None,
+                "controller",
+                None,
+                "missing required table [controller] (its `power` names the circuit that feeds the controller)".to_string(),
+            );
+        }
+        let circuit_ids = self.unique_ids("power", &drafts.circuit_names);
+        let area_ids = self.unique_ids("area", &drafts.area_names);
+        let schedule_ids = self.unique_ids("schedule", &drafts.schedule_names);
+        self.unique_ids("door", &drafts.door_names);
+
+        let controller_power = self.resolve(drafts.controller_power.as_ref(), &circuit_ids);
+        let mut circuits = Vec::with_capacity(drafts.circuits.len());
+        let mut fed_by_references = Vec::with_capacity(drafts.circuits.len());
+        for draft in drafts.circuits {
+            let mut circuit = draft.circuit;
+            circuit.fed_by = self
+                .resolve(draft.fed_by.as_ref(), &circuit_ids)
+                .map(CircuitIdx);
+            circuits.push(circuit);
+            fed_by_references.push(draft.fed_by);
+        }
+        self.fed_by_cycles(&circuits, &fed_by_references);
+
+        let mut areas = drafts.areas;
+        for area in drafts.areas_with_site_occupancy {
+            areas[area].occupancy = info.occupancy;
+        }
+        let mut doors = Vec::with_capacity(drafts.doors.len());
+        for draft in drafts.doors {
+            let mut door = draft.door;
+            door.inside = AreaIdx(self.resolve(draft.inside.as_ref(), &area_ids).unwrap_or(0));
+            door.outside = AreaIdx(self.resolve(draft.outside.as_ref(), &area_ids).unwrap_or(0));
+            door.schedule = self
+                .resolve(draft.schedule.as_ref(), &schedule_ids)
+                .map(ScheduleIdx);
+            let power = self.resolve(draft.lock_power.as_ref(), &circuit_ids);
+            if let Some(lock) = &mut door.lock {
+                lock.power = CircuitIdx(power.unwrap_or(0));
+            }
+            doors.push(door);
+        }
+        let controller_power = CircuitIdx(controller_power.unwrap_or(0));
         if !self.errors.is_empty() {
             // The indexes need a valid graph; this site is never handed out.
             return Site::index(
@@ -623,45 +833,31 @@ impl<'s> Loader<'s> {
                 Vec::new(),
             );
         }
-        Site::index(info, controller_power, circuits, areas, doors, schedules)
+        Site::index(
+            info,
+            controller_power,
+            circuits,
+            areas,
+            doors,
+            drafts.schedules,
+        )
     }
 
-    fn site_info(&mut self, document: &Table<'s>) -> SiteInfo {
-        let mut info = SiteInfo {
-            name: String::new(),
-            timezone: jiff::tz::TimeZone::UTC,
-            timezone_name: "UTC".to_string(),
-            codes: vec![CodeEdition::Ibc2021, CodeEdition::Nfpa101_2021],
-            occupancy: Occupancy::B,
-            stories: 1,
-            sprinklered: false,
-            fire_alarm: false,
-            key_box: false,
-        };
-        let Some((table, span)) = self.subtable(
-            &Scope {
+    fn site_info(&mut self, value: &Value<'s>) -> SiteInfo {
+        let mut info = SiteInfo::default();
+        let DeValue::Table(table) = value.get_ref() else {
+            let root = Scope {
                 owner: None,
                 prefix: String::new(),
                 span: 0..0,
-            },
-            document,
-            "site",
-        ) else {
-            if document.get("site").is_none() {
-                self.push(
-                    0..0,
-                    None,
-                    "site",
-                    None,
-                    "missing required table [site]".to_string(),
-                );
-            }
+            };
+            self.wrong_type(&root, "site", value, "a table, written [site]");
             return info;
         };
         let scope = Scope {
             owner: None,
             prefix: "site.".to_string(),
-            span,
+            span: value.span(),
         };
         self.check_fields(&scope, table, SITE_FIELDS);
         if let Some((name, _)) =
@@ -717,62 +913,75 @@ impl<'s> Loader<'s> {
         info
     }
 
-    fn controller(
-        &mut self,
-        document: &Table<'s>,
-        circuit_ids: &HashMap<String, u32>,
-    ) -> Option<CircuitIdx> {
-        let root = Scope {
-            owner: None,
-            prefix: String::new(),
-            span: 0..0,
-        };
-        let Some((table, span)) = self.subtable(&root, document, "controller") else {
-            if document.get("controller").is_none() {
-                self.push(0..0, None, "controller", None, "missing required table [controller] (its `power` names the circuit that feeds the controller)".to_string());
-            }
+    fn controller(&mut self, value: &Value<'s>) -> Option<Reference> {
+        let DeValue::Table(table) = value.get_ref() else {
+            let root = Scope {
+                owner: None,
+                prefix: String::new(),
+                span: 0..0,
+            };
+            self.wrong_type(&root, "controller", value, "a table, written [controller]");
             return None;
         };
         let scope = Scope {
             owner: None,
             prefix: "controller.".to_string(),
-            span,
+            span: value.span(),
         };
         self.check_fields(&scope, table, CONTROLLER_FIELDS);
-        self.reference(&scope, table, "power", "power circuit", circuit_ids, true)
-            .map(CircuitIdx)
+        self.reference(&scope, table, "power", "power circuit", true)
     }
 
-    fn circuits(&mut self, document: &Table<'s>) -> (Vec<Circuit>, HashMap<String, u32>) {
-        let tables = self.array_of_tables(document, "power");
-        let mut named = Vec::new();
-        let mut scopes = Vec::new();
-        for (i, (table, span)) in tables.iter().enumerate() {
-            let mut scope = Scope {
-                owner: Some(format!("power #{}", i + 1)),
-                prefix: String::new(),
-                span: span.clone(),
-            };
+    /// The tables of a top-level `[[key]]` array.
+    fn elements<'t>(
+        &mut self,
+        key: &str,
+        value: &'t Value<'s>,
+    ) -> Vec<(&'t Table<'s>, Range<usize>)> {
+        let top = Scope {
+            owner: None,
+            prefix: String::new(),
+            span: value.span(),
+        };
+        let DeValue::Array(items) = value.get_ref() else {
+            self.wrong_type(
+                &top,
+                key,
+                value,
+                &format!("an array of tables, written [[{key}]]"),
+            );
+            return Vec::new();
+        };
+        let mut tables = Vec::new();
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::Table(t) => tables.push((t, item.span())),
+                _ => self.wrong_type(&top, key, item, "a table"),
+            }
+        }
+        tables
+    }
+
+    /// The scope of the `number`-th element of a kind, named by its id once that is read.
+    fn element_scope(kind: &str, number: usize, span: Range<usize>) -> Scope {
+        Scope {
+            owner: Some(format!("{kind} #{number}")),
+            prefix: String::new(),
+            span,
+        }
+    }
+
+    fn circuits(&mut self, value: &Value<'s>, drafts: &mut Drafts) {
+        for (table, span) in self.elements("power", value) {
+            let mut scope = Self::element_scope("power", drafts.circuits.len() + 1, span);
             self.check_fields(&scope, table, CIRCUIT_FIELDS);
             let id = self.id(&scope, table, "circuit");
             if let Some(id) = &id {
                 scope.owner = Some(format!("power \"{}\"", id.id));
             }
-            named.push(id);
-            scopes.push(scope);
-        }
-        let ids = self.unique_ids("power", &named);
-        let mut circuits = Vec::new();
-        let mut fed_by_spans = Vec::new();
-        for (i, (table, _)) in tables.iter().enumerate() {
-            let scope = &scopes[i];
-            let id = named[i].as_ref().map(|n| n.id.clone()).unwrap_or_default();
-            let fed_by = self
-                .reference(scope, table, "fed_by", "power circuit", &ids, false)
-                .map(CircuitIdx);
-            fed_by_spans.push(table.get("fed_by").map(|v| v.span()));
+            let fed_by = self.reference(&scope, table, "fed_by", "power circuit", false);
             let battery_minutes = self
-                .number(scope, table, "battery_minutes", |n| {
+                .number(&scope, table, "battery_minutes", |n| {
                     if n >= 0.0 {
                         Ok(())
                     } else {
@@ -786,34 +995,30 @@ impl<'s> Loader<'s> {
                     .map(|v| v.span())
                     .unwrap_or(0..0);
                 self.bad_value(
-                    scope,
+                    &scope,
                     "battery_minutes",
                     span,
                     "a mains circuit (no `fed_by`) cannot have a battery: it is what an outage cuts; put the battery on a circuit fed by it".to_string(),
                 );
             }
-            circuits.push(Circuit {
+            let id_text = id.as_ref().map(|n| n.id.clone()).unwrap_or_default();
+            let circuit = Circuit {
                 name: self
-                    .string(scope, table, "name")
+                    .string(&scope, table, "name")
                     .map(|(n, _)| n.to_string())
-                    .unwrap_or_else(|| id.clone()),
-                id,
-                fed_by,
+                    .unwrap_or_else(|| id_text.clone()),
+                id: id_text,
+                fed_by: None,
                 battery_minutes,
-                fire_alarm_cutoff: self.boolean(scope, table, "fire_alarm_cutoff", false),
-            });
+                fire_alarm_cutoff: self.boolean(&scope, table, "fire_alarm_cutoff", false),
+            };
+            drafts.circuits.push(DraftCircuit { circuit, fed_by });
+            drafts.circuit_names.push(id);
         }
-        self.fed_by_cycles(&circuits, &scopes, &fed_by_spans);
-        (circuits, ids)
     }
 
     /// A `fed_by` cycle has no mains to start from: reports each cycle once.
-    fn fed_by_cycles(
-        &mut self,
-        circuits: &[Circuit],
-        scopes: &[Scope],
-        fed_by_spans: &[Option<Range<usize>>],
-    ) {
+    fn fed_by_cycles(&mut self, circuits: &[Circuit], fed_by: &[Option<Reference>]) {
         // 0: not visited, 1: on the current walk, 2: done.
         let mut state = vec![0u8; circuits.len()];
         for start in 0..circuits.len() {
@@ -832,17 +1037,21 @@ impl<'s> Loader<'s> {
                         let mut names: Vec<&str> =
                             cycle.iter().map(|i| circuits[*i].id.as_str()).collect();
                         names.push(&circuits[c].id);
-                        let at = *cycle
+                        // Point at the first `fed_by` of the cycle in the file.
+                        let at = cycle
                             .iter()
-                            .min_by_key(|i| fed_by_spans[**i].as_ref().map(|s| s.start))
-                            .unwrap_or(&c);
-                        let span = fed_by_spans[at].clone().unwrap_or(0..0);
-                        self.bad_value(
-                            &scopes[at],
-                            "fed_by",
-                            span,
-                            format!("`fed_by` cycle: {}; every chain of circuits must start at a mains circuit", names.join(" → ")),
-                        );
+                            .filter_map(|i| fed_by[*i].as_ref())
+                            .min_by_key(|r| r.span.start);
+                        if let Some(reference) = at {
+                            let value = Some(self.source(&reference.span));
+                            self.push(
+                                reference.span.clone(),
+                                reference.owner.clone(),
+                                &reference.field,
+                                value,
+                                format!("`fed_by` cycle: {}; every chain of circuits must start at a mains circuit", names.join(" → ")),
+                            );
+                        }
                         break;
                     }
                     _ => break,
@@ -854,27 +1063,20 @@ impl<'s> Loader<'s> {
         }
     }
 
-    fn areas(
-        &mut self,
-        document: &Table<'s>,
-        site_occupancy: Occupancy,
-    ) -> (Vec<Area>, HashMap<String, u32>) {
-        let tables = self.array_of_tables(document, "area");
-        let mut named = Vec::new();
-        let mut areas = Vec::new();
-        for (i, (table, span)) in tables.iter().enumerate() {
-            let mut scope = Scope {
-                owner: Some(format!("area #{}", i + 1)),
-                prefix: String::new(),
-                span: span.clone(),
-            };
+    fn areas(&mut self, value: &Value<'s>, drafts: &mut Drafts) {
+        for (table, span) in self.elements("area", value) {
+            let mut scope = Self::element_scope("area", drafts.areas.len() + 1, span);
             self.check_fields(&scope, table, AREA_FIELDS);
             let id = self.id(&scope, table, "area");
             if let Some(id) = &id {
                 scope.owner = Some(format!("area \"{}\"", id.id));
             }
             let id_text = id.as_ref().map(|n| n.id.clone()).unwrap_or_default();
-            areas.push(Area {
+            let occupancy = self.choice(&scope, table, "occupancy", &Occupancy::ALL);
+            if occupancy.is_none() {
+                drafts.areas_with_site_occupancy.push(drafts.areas.len());
+            }
+            drafts.areas.push(Area {
                 name: self
                     .string(&scope, table, "name")
                     .map(|(n, _)| n.to_string())
@@ -886,29 +1088,18 @@ impl<'s> Loader<'s> {
                 occupants: self
                     .integer(&scope, table, "occupants", 0, 1_000_000)
                     .unwrap_or(0) as u32,
-                occupancy: self
-                    .choice(&scope, table, "occupancy", &Occupancy::ALL)
-                    .unwrap_or(site_occupancy),
+                occupancy: occupancy.unwrap_or(Occupancy::B),
                 assets: self
                     .choice(&scope, table, "assets", &Assets::ALL)
                     .unwrap_or(Assets::Low),
             });
-            named.push(id);
+            drafts.area_names.push(id);
         }
-        let ids = self.unique_ids("area", &named);
-        (areas, ids)
     }
 
-    fn schedules(&mut self, document: &Table<'s>) -> (Vec<Schedule>, HashMap<String, u32>) {
-        let tables = self.array_of_tables(document, "schedule");
-        let mut named = Vec::new();
-        let mut schedules = Vec::new();
-        for (i, (table, span)) in tables.iter().enumerate() {
-            let mut scope = Scope {
-                owner: Some(format!("schedule #{}", i + 1)),
-                prefix: String::new(),
-                span: span.clone(),
-            };
+    fn schedules(&mut self, value: &Value<'s>, drafts: &mut Drafts) {
+        for (table, span) in self.elements("schedule", value) {
+            let mut scope = Self::element_scope("schedule", drafts.schedules.len() + 1, span);
             self.check_fields(&scope, table, SCHEDULE_FIELDS);
             let id = self.id(&scope, table, "schedule");
             if let Some(id) = &id {
@@ -939,45 +1130,30 @@ impl<'s> Loader<'s> {
                     ),
                 }
             }
-            schedules.push(Schedule {
+            drafts.schedules.push(Schedule {
                 id: id.as_ref().map(|n| n.id.clone()).unwrap_or_default(),
                 weekly,
                 holidays,
             });
-            named.push(id);
+            drafts.schedule_names.push(id);
         }
-        let ids = self.unique_ids("schedule", &named);
-        (schedules, ids)
     }
 
-    fn doors(
-        &mut self,
-        document: &Table<'s>,
-        circuit_ids: &HashMap<String, u32>,
-        area_ids: &HashMap<String, u32>,
-        schedule_ids: &HashMap<String, u32>,
-    ) -> Vec<Door> {
-        let tables = self.array_of_tables(document, "door");
-        let mut named = Vec::new();
-        let mut doors = Vec::new();
-        for (i, (table, span)) in tables.iter().enumerate() {
-            let mut scope = Scope {
-                owner: Some(format!("door #{}", i + 1)),
-                prefix: String::new(),
-                span: span.clone(),
-            };
+    fn doors(&mut self, value: &Value<'s>, drafts: &mut Drafts) {
+        for (table, span) in self.elements("door", value) {
+            let mut scope = Self::element_scope("door", drafts.doors.len() + 1, span);
             self.check_fields(&scope, table, DOOR_FIELDS);
             let id = self.id(&scope, table, "door");
             if let Some(id) = &id {
                 scope.owner = Some(format!("door \"{}\"", id.id));
             }
             let id_text = id.as_ref().map(|n| n.id.clone()).unwrap_or_default();
-            named.push(id);
+            drafts.door_names.push(id);
 
-            let inside = self.reference(&scope, table, "inside", "area", area_ids, true);
-            let outside = self.reference(&scope, table, "outside", "area", area_ids, true);
-            if let (Some(inside), Some(outside)) = (inside, outside)
-                && inside == outside
+            let inside = self.reference(&scope, table, "inside", "area", true);
+            let outside = self.reference(&scope, table, "outside", "area", true);
+            if let (Some(inside), Some(outside)) = (&inside, &outside)
+                && inside.id == outside.id
             {
                 let span = table.get("outside").map(|v| v.span()).unwrap_or(0..0);
                 self.bad_value(
@@ -1004,8 +1180,8 @@ impl<'s> Loader<'s> {
                     .map(|(n, _)| n.to_string())
                     .unwrap_or_else(|| id_text.clone()),
                 id: id_text,
-                inside: AreaIdx(inside.unwrap_or(0)),
-                outside: AreaIdx(outside.unwrap_or(0)),
+                inside: AreaIdx(0),
+                outside: AreaIdx(0),
                 egress: self.boolean(&scope, table, "egress", true),
                 main_entrance: self.boolean(&scope, table, "main_entrance", false),
                 fire_rated: self.boolean(&scope, table, "fire_rated", false),
@@ -1019,20 +1195,18 @@ impl<'s> Loader<'s> {
                 held_open_seconds: self
                     .number(&scope, table, "held_open_seconds", positive_seconds)
                     .unwrap_or(30.0),
-                schedule: self
-                    .reference(&scope, table, "schedule", "schedule", schedule_ids, false)
-                    .map(ScheduleIdx),
+                schedule: None,
                 lock: None,
                 release: Release::default(),
                 reader: None,
             };
+            let schedule = self.reference(&scope, table, "schedule", "schedule", false);
+            let mut lock_power = None;
             if let Some((lock_table, lock_span)) = self.subtable(&scope, table, "lock") {
-                door.lock = self.lock(
-                    &scope.nested("lock", lock_span),
-                    lock_table,
-                    exit_hardware,
-                    circuit_ids,
-                );
+                let lock_scope = scope.nested("lock", lock_span);
+                lock_power =
+                    self.reference(&lock_scope, lock_table, "power", "power circuit", true);
+                door.lock = self.lock(&lock_scope, lock_table, exit_hardware);
             }
             if let Some((release_table, release_span)) = self.subtable(&scope, table, "release") {
                 door.release = self.release(&scope.nested("release", release_span), release_table);
@@ -1040,19 +1214,17 @@ impl<'s> Loader<'s> {
             if let Some((reader_table, reader_span)) = self.subtable(&scope, table, "reader") {
                 door.reader = self.reader(&scope.nested("reader", reader_span), reader_table);
             }
-            doors.push(door);
+            drafts.doors.push(DraftDoor {
+                door,
+                inside,
+                outside,
+                schedule,
+                lock_power,
+            });
         }
-        self.unique_ids("door", &named);
-        doors
     }
 
-    fn lock(
-        &mut self,
-        scope: &Scope,
-        table: &Table,
-        exit_hardware: ExitHardware,
-        circuit_ids: &HashMap<String, u32>,
-    ) -> Option<Lock> {
+    fn lock(&mut self, scope: &Scope, table: &Table, exit_hardware: ExitHardware) -> Option<Lock> {
         self.check_fields(scope, table, LOCK_FIELDS);
         let kind = if table.get("type").is_none() {
             self.missing(scope, "type", "the lock type");
@@ -1066,7 +1238,6 @@ impl<'s> Loader<'s> {
         } else {
             self.choice(scope, table, "fail", &FailMode::ALL)
         };
-        let power = self.reference(scope, table, "power", "power circuit", circuit_ids, true);
         let mut listed = Vec::new();
         for (text, span) in self.string_list(scope, table, "listed").unwrap_or_default() {
             if let Some(listing) = self.choice_of(scope, "listed", text, span, &Listing::ALL) {
@@ -1098,7 +1269,8 @@ impl<'s> Loader<'s> {
         Some(Lock {
             kind,
             fail: fail?,
-            power: CircuitIdx(power?),
+            // Resolved with the door's other references once the whole file is read.
+            power: CircuitIdx(0),
             locks_egress,
             listed,
         })
@@ -1207,4 +1379,60 @@ fn edit_distance(a: &str, b: &str) -> usize {
         previous = current;
     }
     previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section_texts(text: &str) -> Vec<&str> {
+        split_sections(text).into_iter().map(|r| &text[r]).collect()
+    }
+
+    #[test]
+    fn sections_start_at_top_level_headers_only() {
+        let text = "# prelude\n[site]\nname = \"x\"\n\n  [[door]] # the front door\nid = \"a\"\n[door.lock]\ntype = \"maglock\"\n[[door]]\nid = \"b\"\n";
+        assert_eq!(
+            section_texts(text),
+            [
+                "# prelude\n",
+                "[site]\nname = \"x\"\n\n  ",
+                "[[door]] # the front door\nid = \"a\"\n[door.lock]\ntype = \"maglock\"\n",
+                "[[door]]\nid = \"b\"\n",
+            ]
+        );
+    }
+
+    #[test]
+    fn brackets_inside_a_multi_line_value_are_not_headers() {
+        let text = "[[schedule]]\nid = \"s\"\nweekly = [\n[\"nested\"],\n\"Mon 08:00-09:00\",\n]\nnote = '''\n[[door]]\n'''\n[[area]]\nid = \"a\"";
+        let sections = section_texts(text);
+        assert_eq!(sections.len(), 2, "{sections:#?}");
+        assert!(sections[1].starts_with("[[area]]"));
+    }
+
+    #[test]
+    fn a_header_on_the_last_line_without_a_newline_splits() {
+        assert_eq!(
+            section_texts("[site]\nname = \"x\"\n[controller]"),
+            ["[site]\nname = \"x\"\n", "[controller]"]
+        );
+    }
+
+    #[test]
+    fn a_table_defined_twice_across_sections_is_an_error() {
+        let text = "[site]\nname = \"a\"\n[controller]\npower = \"m\"\n[[power]]\nid = \"m\"\n[site]\nname = \"b\"\n";
+        let errors = parse_site("twice.toml", text).unwrap_err();
+        assert_eq!(errors.0.len(), 1, "{errors}");
+        assert_eq!(errors.0[0].line, 7);
+        assert!(errors.0[0].problem.contains("defined twice"));
+    }
+
+    #[test]
+    fn errors_in_later_sections_keep_their_lines() {
+        let text = "[site]\nname = \"a\"\n[controller]\npower = \"m\"\n[[power]]\nid = \"m\"\n[[area]]\nid = \"x\"\nkind = \"outdoors\"\n";
+        let errors = parse_site("lines.toml", text).unwrap_err();
+        assert_eq!((errors.0[0].line, errors.0[0].column), (9, 8), "{errors}");
+        assert_eq!(errors.0[0].value.as_deref(), Some("\"outdoors\""));
+    }
 }

@@ -269,6 +269,23 @@ pub struct SiteInfo {
     pub key_box: bool,
 }
 
+impl Default for SiteInfo {
+    /// The defaults of the site file format.
+    fn default() -> Self {
+        SiteInfo {
+            name: String::new(),
+            timezone: jiff::tz::TimeZone::UTC,
+            timezone_name: "UTC".to_string(),
+            codes: vec![CodeEdition::Ibc2021, CodeEdition::Nfpa101_2021],
+            occupancy: Occupancy::B,
+            stories: 1,
+            sprinklered: false,
+            fire_alarm: false,
+            key_box: false,
+        }
+    }
+}
+
 impl SiteInfo {
     pub fn cites(&self, edition: CodeEdition) -> bool {
         self.codes.contains(&edition)
