@@ -4,6 +4,7 @@
 //! every problem of a file is reported at once, each naming its line, column, field and value,
 //! and so that an unknown field is an error: a typo must never silently weaken a safety rule.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
@@ -167,69 +168,104 @@ fn split_sections(text: &str) -> Vec<Range<usize>> {
 
 /// A reference to an element by id, resolved once the whole file is read.
 #[derive(Clone)]
-struct Reference {
-    owner: Option<String>,
-    field: String,
-    id: String,
+struct Reference<'s> {
+    owner: Option<Owner<'s>>,
+    /// The field's path, as `prefix` then `key`: put together only for an error.
+    prefix: &'static str,
+    key: &'static str,
+    id: Cow<'s, str>,
     /// Absolute span of the value in the file.
     span: Range<usize>,
     kind: &'static str,
 }
 
 /// A circuit before its `fed_by` is resolved.
-struct DraftCircuit {
+struct DraftCircuit<'s> {
     circuit: Circuit,
-    fed_by: Option<Reference>,
+    fed_by: Option<Reference<'s>>,
 }
 
 /// A door before its references are resolved.
-struct DraftDoor {
+struct DraftDoor<'s> {
     door: Door,
-    inside: Option<Reference>,
-    outside: Option<Reference>,
-    schedule: Option<Reference>,
-    lock_power: Option<Reference>,
+    inside: Option<Reference<'s>>,
+    outside: Option<Reference<'s>>,
+    schedule: Option<Reference<'s>>,
+    lock_power: Option<Reference<'s>>,
 }
 
 /// What the sections of a file have given so far.
 #[derive(Default)]
-struct Drafts {
+struct Drafts<'s> {
     info: Option<SiteInfo>,
     controller_seen: bool,
-    controller_power: Option<Reference>,
-    circuits: Vec<DraftCircuit>,
-    circuit_names: Vec<Option<Named>>,
+    controller_power: Option<Reference<'s>>,
+    circuits: Vec<DraftCircuit<'s>>,
+    circuit_names: Vec<Option<Named<'s>>>,
     areas: Vec<Area>,
-    area_names: Vec<Option<Named>>,
+    area_names: Vec<Option<Named<'s>>>,
     /// Areas whose `occupancy` was not given: they take the site's once it is known.
     areas_with_site_occupancy: Vec<usize>,
     schedules: Vec<Schedule>,
-    schedule_names: Vec<Option<Named>>,
-    doors: Vec<DraftDoor>,
-    door_names: Vec<Option<Named>>,
+    schedule_names: Vec<Option<Named<'s>>>,
+    doors: Vec<DraftDoor<'s>>,
+    door_names: Vec<Option<Named<'s>>>,
 }
 
 type Table<'i> = DeTable<'i>;
+
+/// Ids to indices. foldhash (already used by the toml parser) rather than SipHash: the keys
+/// come from the site file, but a slow resolve is all a hostile file could cause here.
+type IdMap<'n> = HashMap<&'n str, u32, foldhash::fast::RandomState>;
 type Value<'i> = Spanned<DeValue<'i>>;
+
+/// The element fields belong to: its kind, its number among its kind, and its id once read.
+/// It is only put into words when there is an error to report.
+#[derive(Clone)]
+struct Owner<'s> {
+    kind: &'static str,
+    number: usize,
+    id: Option<Cow<'s, str>>,
+}
+
+impl Owner<'_> {
+    fn describe(&self) -> String {
+        match &self.id {
+            Some(id) => format!("{} \"{id}\"", self.kind),
+            None => format!("{} #{}", self.kind, self.number),
+        }
+    }
+}
 
 /// Where in the file a group of fields sits: who owns them, their path prefix, and the span
 /// to point at when one of them is missing.
 #[derive(Clone)]
-struct Scope {
-    owner: Option<String>,
-    prefix: String,
+struct Scope<'s> {
+    owner: Option<Owner<'s>>,
+    prefix: &'static str,
     span: Range<usize>,
 }
 
-impl Scope {
+impl<'s> Scope<'s> {
+    const ROOT: Scope<'static> = Scope {
+        owner: None,
+        prefix: "",
+        span: 0..0,
+    };
+
     fn field(&self, key: &str) -> String {
         format!("{}{}", self.prefix, key)
     }
 
-    fn nested(&self, key: &str, span: Range<usize>) -> Scope {
+    fn owner_words(&self) -> Option<String> {
+        self.owner.as_ref().map(Owner::describe)
+    }
+
+    /// The scope of a sub-table such as `[door.lock]`, whose fields are written `lock.…`.
+    fn nested(&self, prefix: &'static str, span: Range<usize>) -> Scope<'s> {
         Scope {
             owner: self.owner.clone(),
-            prefix: format!("{}{}.", self.prefix, key),
+            prefix,
             span,
         }
     }
@@ -304,8 +340,9 @@ const READER_FIELDS: &[&str] = &["kind", "address", "bus"];
 const SCHEDULE_FIELDS: &[&str] = &["id", "weekly", "holidays"];
 
 /// A parsed id with where it was written, to point at duplicates.
-struct Named {
-    id: String,
+struct Named<'s> {
+    id: Cow<'s, str>,
+    /// Absolute span of the id in the file.
     span: Range<usize>,
 }
 
@@ -375,15 +412,15 @@ impl<'s> Loader<'s> {
     }
 
     /// An error about a value that is present: it is quoted back.
-    fn bad_value(&mut self, scope: &Scope, key: &str, span: Range<usize>, problem: String) {
+    fn bad_value(&mut self, scope: &Scope<'s>, key: &str, span: Range<usize>, problem: String) {
         let value = Some(self.source(&span));
-        self.push(span, scope.owner.clone(), &scope.field(key), value, problem);
+        self.push(span, scope.owner_words(), &scope.field(key), value, problem);
     }
 
-    fn missing(&mut self, scope: &Scope, key: &str, what: &str) {
+    fn missing(&mut self, scope: &Scope<'s>, key: &str, what: &str) {
         self.push(
             scope.span.clone(),
-            scope.owner.clone(),
+            scope.owner_words(),
             &scope.field(key),
             None,
             format!("missing required field: {what}"),
@@ -396,7 +433,7 @@ impl<'s> Loader<'s> {
     }
 
     /// Reports every key of `table` that is not in `allowed`, with a suggestion for a typo.
-    fn check_fields(&mut self, scope: &Scope, table: &Table, allowed: &[&str]) {
+    fn check_fields(&mut self, scope: &Scope<'s>, table: &Table, allowed: &[&str]) {
         for (key, _) in table.iter() {
             let name = key.get_ref().as_ref();
             if allowed.contains(&name) {
@@ -411,7 +448,7 @@ impl<'s> Loader<'s> {
                 .unwrap_or_default();
             self.push(
                 key.span(),
-                scope.owner.clone(),
+                scope.owner_words(),
                 &scope.field(name),
                 None,
                 format!(
@@ -426,7 +463,7 @@ impl<'s> Loader<'s> {
         }
     }
 
-    fn wrong_type(&mut self, scope: &Scope, key: &str, value: &Value, expected: &str) {
+    fn wrong_type(&mut self, scope: &Scope<'s>, key: &str, value: &Value, expected: &str) {
         let found = type_name(value.get_ref());
         self.bad_value(
             scope,
@@ -438,7 +475,7 @@ impl<'s> Loader<'s> {
 
     fn string<'t>(
         &mut self,
-        scope: &Scope,
+        scope: &Scope<'s>,
         table: &'t Table,
         key: &str,
     ) -> Option<(&'t str, Range<usize>)> {
@@ -454,19 +491,19 @@ impl<'s> Loader<'s> {
 
     fn required_string<'t>(
         &mut self,
-        scope: &Scope,
+        scope: &Scope<'s>,
         table: &'t Table,
         key: &str,
-        what: &str,
+        what: impl FnOnce() -> String,
     ) -> Option<(&'t str, Range<usize>)> {
         if table.get(key).is_none() {
-            self.missing(scope, key, what);
+            self.missing(scope, key, &what());
             return None;
         }
         self.string(scope, table, key)
     }
 
-    fn boolean(&mut self, scope: &Scope, table: &Table, key: &str, default: bool) -> bool {
+    fn boolean(&mut self, scope: &Scope<'s>, table: &Table, key: &str, default: bool) -> bool {
         let Some(value) = table.get(key) else {
             return default;
         };
@@ -482,7 +519,7 @@ impl<'s> Loader<'s> {
     /// A number (integer or float) checked by `valid`, which says what was expected.
     fn number(
         &mut self,
-        scope: &Scope,
+        scope: &Scope<'s>,
         table: &Table,
         key: &str,
         valid: impl Fn(f64) -> Result<(), &'static str>,
@@ -518,7 +555,7 @@ impl<'s> Loader<'s> {
 
     fn integer(
         &mut self,
-        scope: &Scope,
+        scope: &Scope<'s>,
         table: &Table,
         key: &str,
         min: i64,
@@ -545,7 +582,7 @@ impl<'s> Loader<'s> {
 
     fn choice<T: Copy>(
         &mut self,
-        scope: &Scope,
+        scope: &Scope<'s>,
         table: &Table,
         key: &str,
         options: &[(&str, T)],
@@ -556,7 +593,7 @@ impl<'s> Loader<'s> {
 
     fn choice_of<T: Copy>(
         &mut self,
-        scope: &Scope,
+        scope: &Scope<'s>,
         key: &str,
         text: &str,
         span: Range<usize>,
@@ -580,7 +617,7 @@ impl<'s> Loader<'s> {
 
     fn string_list<'t>(
         &mut self,
-        scope: &Scope,
+        scope: &Scope<'s>,
         table: &'t Table,
         key: &str,
     ) -> Option<Vec<(&'t str, Range<usize>)>> {
@@ -601,7 +638,7 @@ impl<'s> Loader<'s> {
 
     fn subtable<'t>(
         &mut self,
-        scope: &Scope,
+        scope: &Scope<'s>,
         table: &'t Table<'s>,
         key: &str,
     ) -> Option<(&'t Table<'s>, Range<usize>)> {
@@ -616,16 +653,23 @@ impl<'s> Loader<'s> {
     }
 
     /// The required `id` of an element: present, a string, and of the id alphabet.
-    fn id(&mut self, scope: &Scope, table: &Table, what: &str) -> Option<Named> {
-        let (text, span) = self.required_string(scope, table, "id", &format!("the {what}'s id"))?;
+    fn id(&mut self, scope: &Scope<'s>, table: &Table<'s>, what: &str) -> Option<Named<'s>> {
+        let (text, span) =
+            self.required_string(scope, table, "id", || format!("the {what}'s id"))?;
         self.check_id(scope, "id", text, span.clone())?;
         Some(Named {
-            id: text.to_string(),
+            id: owned_string(table, "id"),
             span: self.absolute(span),
         })
     }
 
-    fn check_id(&mut self, scope: &Scope, key: &str, text: &str, span: Range<usize>) -> Option<()> {
+    fn check_id(
+        &mut self,
+        scope: &Scope<'s>,
+        key: &str,
+        text: &str,
+        span: Range<usize>,
+    ) -> Option<()> {
         let valid = (1..=64).contains(&text.len())
             && text
                 .bytes()
@@ -645,11 +689,11 @@ impl<'s> Loader<'s> {
 
     /// Checks that each id is unique within its kind, pointing at the repeats. Called once the
     /// whole file is read (spans are absolute, the offset is 0).
-    fn unique_ids(&mut self, kind: &str, named: &[Option<Named>]) -> HashMap<String, u32> {
-        let mut first_seen: HashMap<String, u32> = HashMap::with_capacity(named.len());
+    fn unique_ids<'n>(&mut self, kind: &str, named: &'n [Option<Named<'s>>]) -> IdMap<'n> {
+        let mut first_seen = IdMap::with_capacity_and_hasher(named.len(), Default::default());
         for (i, entry) in named.iter().enumerate() {
             let Some(entry) = entry else { continue };
-            if let Some(first) = first_seen.get(&entry.id) {
+            if let Some(first) = first_seen.get(entry.id.as_ref()) {
                 let first_line = named[*first as usize]
                     .as_ref()
                     .map(|n| self.line_of(&n.span))
@@ -663,7 +707,7 @@ impl<'s> Loader<'s> {
                     format!("duplicate id: another {kind} has it, at line {first_line}"),
                 );
             } else {
-                first_seen.insert(entry.id.clone(), i as u32);
+                first_seen.insert(entry.id.as_ref(), i as u32);
             }
         }
         first_seen
@@ -672,42 +716,39 @@ impl<'s> Loader<'s> {
     /// Reads a reference field, to be resolved once the whole file is read.
     fn reference(
         &mut self,
-        scope: &Scope,
-        table: &Table,
-        key: &str,
+        scope: &Scope<'s>,
+        table: &Table<'s>,
+        key: &'static str,
         kind: &'static str,
         required: bool,
-    ) -> Option<Reference> {
+    ) -> Option<Reference<'s>> {
         let found = if required {
-            self.required_string(scope, table, key, &format!("the id of a {kind}"))
+            self.required_string(scope, table, key, || format!("the id of a {kind}"))
         } else {
             self.string(scope, table, key)
         };
-        let (text, span) = found?;
+        let (_, span) = found?;
         Some(Reference {
             owner: scope.owner.clone(),
-            field: scope.field(key),
-            id: text.to_string(),
+            prefix: scope.prefix,
+            key,
+            id: owned_string(table, key),
             span: self.absolute(span),
             kind,
         })
     }
 
     /// Resolves a reference to an index, pointing at a dangling one.
-    fn resolve(
-        &mut self,
-        reference: Option<&Reference>,
-        ids: &HashMap<String, u32>,
-    ) -> Option<u32> {
+    fn resolve(&mut self, reference: Option<&Reference<'s>>, ids: &IdMap) -> Option<u32> {
         let reference = reference?;
-        if let Some(index) = ids.get(&reference.id) {
+        if let Some(index) = ids.get(reference.id.as_ref()) {
             return Some(*index);
         }
         let kind = reference.kind;
         let hint = if ids.is_empty() {
             format!("the file defines no {kind}")
         } else if ids.len() <= 12 {
-            let mut known: Vec<&str> = ids.keys().map(String::as_str).collect();
+            let mut known: Vec<&str> = ids.keys().copied().collect();
             known.sort_unstable();
             format!("known: {}", known.join(", "))
         } else {
@@ -716,8 +757,8 @@ impl<'s> Loader<'s> {
         let value = Some(self.source(&reference.span));
         self.push(
             reference.span.clone(),
-            reference.owner.clone(),
-            &reference.field,
+            reference.owner.as_ref().map(Owner::describe),
+            &format!("{}{}", reference.prefix, reference.key),
             value,
             format!("no {kind} has this id ({hint})"),
         );
@@ -725,13 +766,8 @@ impl<'s> Loader<'s> {
     }
 
     /// Walks one section of the file (normally a single top-level table) into the drafts.
-    fn section(&mut self, document: &Table<'s>, drafts: &mut Drafts) {
-        let root = Scope {
-            owner: None,
-            prefix: String::new(),
-            span: 0..0,
-        };
-        self.check_fields(&root, document, TOP_LEVEL);
+    fn section(&mut self, document: &Table<'s>, drafts: &mut Drafts<'s>) {
+        self.check_fields(&Scope::ROOT, document, TOP_LEVEL);
         for (key, value) in document.iter() {
             let name = key.get_ref().as_ref();
             let defined_before = match name {
@@ -765,7 +801,7 @@ impl<'s> Loader<'s> {
     }
 
     /// Resolves every reference and builds the site, once every section is read.
-    fn resolve_site(&mut self, drafts: Drafts) -> Site {
+    fn resolve_site(&mut self, drafts: Drafts<'s>) -> Site {
         let info = drafts.info.unwrap_or_else(|| {
             self.push(
                 0..0,
@@ -846,23 +882,18 @@ impl<'s> Loader<'s> {
     fn site_info(&mut self, value: &Value<'s>) -> SiteInfo {
         let mut info = SiteInfo::default();
         let DeValue::Table(table) = value.get_ref() else {
-            let root = Scope {
-                owner: None,
-                prefix: String::new(),
-                span: 0..0,
-            };
-            self.wrong_type(&root, "site", value, "a table, written [site]");
+            self.wrong_type(&Scope::ROOT, "site", value, "a table, written [site]");
             return info;
         };
         let scope = Scope {
             owner: None,
-            prefix: "site.".to_string(),
+            prefix: "site.",
             span: value.span(),
         };
         self.check_fields(&scope, table, SITE_FIELDS);
-        if let Some((name, _)) =
-            self.required_string(&scope, table, "name", "the site's display name")
-        {
+        if let Some((name, _)) = self.required_string(&scope, table, "name", || {
+            "the site's display name".to_string()
+        }) {
             info.name = name.to_string();
         }
         if let Some((zone, zone_span)) = self.string(&scope, table, "timezone") {
@@ -913,19 +944,19 @@ impl<'s> Loader<'s> {
         info
     }
 
-    fn controller(&mut self, value: &Value<'s>) -> Option<Reference> {
+    fn controller(&mut self, value: &Value<'s>) -> Option<Reference<'s>> {
         let DeValue::Table(table) = value.get_ref() else {
-            let root = Scope {
-                owner: None,
-                prefix: String::new(),
-                span: 0..0,
-            };
-            self.wrong_type(&root, "controller", value, "a table, written [controller]");
+            self.wrong_type(
+                &Scope::ROOT,
+                "controller",
+                value,
+                "a table, written [controller]",
+            );
             return None;
         };
         let scope = Scope {
             owner: None,
-            prefix: "controller.".to_string(),
+            prefix: "controller.",
             span: value.span(),
         };
         self.check_fields(&scope, table, CONTROLLER_FIELDS);
@@ -940,7 +971,7 @@ impl<'s> Loader<'s> {
     ) -> Vec<(&'t Table<'s>, Range<usize>)> {
         let top = Scope {
             owner: None,
-            prefix: String::new(),
+            prefix: "",
             span: value.span(),
         };
         let DeValue::Array(items) = value.get_ref() else {
@@ -963,21 +994,29 @@ impl<'s> Loader<'s> {
     }
 
     /// The scope of the `number`-th element of a kind, named by its id once that is read.
-    fn element_scope(kind: &str, number: usize, span: Range<usize>) -> Scope {
+    fn element_scope(kind: &'static str, number: usize, span: Range<usize>) -> Scope<'s> {
         Scope {
-            owner: Some(format!("{kind} #{number}")),
-            prefix: String::new(),
+            owner: Some(Owner {
+                kind,
+                number,
+                id: None,
+            }),
+            prefix: "",
             span,
         }
     }
 
-    fn circuits(&mut self, value: &Value<'s>, drafts: &mut Drafts) {
+    fn circuits(&mut self, value: &Value<'s>, drafts: &mut Drafts<'s>) {
         for (table, span) in self.elements("power", value) {
             let mut scope = Self::element_scope("power", drafts.circuits.len() + 1, span);
             self.check_fields(&scope, table, CIRCUIT_FIELDS);
             let id = self.id(&scope, table, "circuit");
             if let Some(id) = &id {
-                scope.owner = Some(format!("power \"{}\"", id.id));
+                scope.owner = Some(Owner {
+                    kind: "power",
+                    number: scope.owner.as_ref().map_or(0, |o| o.number),
+                    id: Some(id.id.clone()),
+                });
             }
             let fed_by = self.reference(&scope, table, "fed_by", "power circuit", false);
             let battery_minutes = self
@@ -1001,7 +1040,7 @@ impl<'s> Loader<'s> {
                     "a mains circuit (no `fed_by`) cannot have a battery: it is what an outage cuts; put the battery on a circuit fed by it".to_string(),
                 );
             }
-            let id_text = id.as_ref().map(|n| n.id.clone()).unwrap_or_default();
+            let id_text = id.as_ref().map(|n| n.id.to_string()).unwrap_or_default();
             let circuit = Circuit {
                 name: self
                     .string(&scope, table, "name")
@@ -1018,7 +1057,7 @@ impl<'s> Loader<'s> {
     }
 
     /// A `fed_by` cycle has no mains to start from: reports each cycle once.
-    fn fed_by_cycles(&mut self, circuits: &[Circuit], fed_by: &[Option<Reference>]) {
+    fn fed_by_cycles(&mut self, circuits: &[Circuit], fed_by: &[Option<Reference<'s>>]) {
         // 0: not visited, 1: on the current walk, 2: done.
         let mut state = vec![0u8; circuits.len()];
         for start in 0..circuits.len() {
@@ -1046,8 +1085,8 @@ impl<'s> Loader<'s> {
                             let value = Some(self.source(&reference.span));
                             self.push(
                                 reference.span.clone(),
-                                reference.owner.clone(),
-                                &reference.field,
+                                reference.owner.as_ref().map(Owner::describe),
+                                &format!("{}{}", reference.prefix, reference.key),
                                 value,
                                 format!("`fed_by` cycle: {}; every chain of circuits must start at a mains circuit", names.join(" → ")),
                             );
@@ -1063,15 +1102,19 @@ impl<'s> Loader<'s> {
         }
     }
 
-    fn areas(&mut self, value: &Value<'s>, drafts: &mut Drafts) {
+    fn areas(&mut self, value: &Value<'s>, drafts: &mut Drafts<'s>) {
         for (table, span) in self.elements("area", value) {
             let mut scope = Self::element_scope("area", drafts.areas.len() + 1, span);
             self.check_fields(&scope, table, AREA_FIELDS);
             let id = self.id(&scope, table, "area");
             if let Some(id) = &id {
-                scope.owner = Some(format!("area \"{}\"", id.id));
+                scope.owner = Some(Owner {
+                    kind: "area",
+                    number: scope.owner.as_ref().map_or(0, |o| o.number),
+                    id: Some(id.id.clone()),
+                });
             }
-            let id_text = id.as_ref().map(|n| n.id.clone()).unwrap_or_default();
+            let id_text = id.as_ref().map(|n| n.id.to_string()).unwrap_or_default();
             let occupancy = self.choice(&scope, table, "occupancy", &Occupancy::ALL);
             if occupancy.is_none() {
                 drafts.areas_with_site_occupancy.push(drafts.areas.len());
@@ -1097,13 +1140,17 @@ impl<'s> Loader<'s> {
         }
     }
 
-    fn schedules(&mut self, value: &Value<'s>, drafts: &mut Drafts) {
+    fn schedules(&mut self, value: &Value<'s>, drafts: &mut Drafts<'s>) {
         for (table, span) in self.elements("schedule", value) {
             let mut scope = Self::element_scope("schedule", drafts.schedules.len() + 1, span);
             self.check_fields(&scope, table, SCHEDULE_FIELDS);
             let id = self.id(&scope, table, "schedule");
             if let Some(id) = &id {
-                scope.owner = Some(format!("schedule \"{}\"", id.id));
+                scope.owner = Some(Owner {
+                    kind: "schedule",
+                    number: scope.owner.as_ref().map_or(0, |o| o.number),
+                    id: Some(id.id.clone()),
+                });
             }
             let mut weekly = Vec::new();
             for (text, span) in self
@@ -1131,7 +1178,7 @@ impl<'s> Loader<'s> {
                 }
             }
             drafts.schedules.push(Schedule {
-                id: id.as_ref().map(|n| n.id.clone()).unwrap_or_default(),
+                id: id.as_ref().map(|n| n.id.to_string()).unwrap_or_default(),
                 weekly,
                 holidays,
             });
@@ -1139,15 +1186,19 @@ impl<'s> Loader<'s> {
         }
     }
 
-    fn doors(&mut self, value: &Value<'s>, drafts: &mut Drafts) {
+    fn doors(&mut self, value: &Value<'s>, drafts: &mut Drafts<'s>) {
         for (table, span) in self.elements("door", value) {
             let mut scope = Self::element_scope("door", drafts.doors.len() + 1, span);
             self.check_fields(&scope, table, DOOR_FIELDS);
             let id = self.id(&scope, table, "door");
             if let Some(id) = &id {
-                scope.owner = Some(format!("door \"{}\"", id.id));
+                scope.owner = Some(Owner {
+                    kind: "door",
+                    number: scope.owner.as_ref().map_or(0, |o| o.number),
+                    id: Some(id.id.clone()),
+                });
             }
-            let id_text = id.as_ref().map(|n| n.id.clone()).unwrap_or_default();
+            let id_text = id.as_ref().map(|n| n.id.to_string()).unwrap_or_default();
             drafts.door_names.push(id);
 
             let inside = self.reference(&scope, table, "inside", "area", true);
@@ -1203,16 +1254,16 @@ impl<'s> Loader<'s> {
             let schedule = self.reference(&scope, table, "schedule", "schedule", false);
             let mut lock_power = None;
             if let Some((lock_table, lock_span)) = self.subtable(&scope, table, "lock") {
-                let lock_scope = scope.nested("lock", lock_span);
+                let lock_scope = scope.nested("lock.", lock_span);
                 lock_power =
                     self.reference(&lock_scope, lock_table, "power", "power circuit", true);
                 door.lock = self.lock(&lock_scope, lock_table, exit_hardware);
             }
             if let Some((release_table, release_span)) = self.subtable(&scope, table, "release") {
-                door.release = self.release(&scope.nested("release", release_span), release_table);
+                door.release = self.release(&scope.nested("release.", release_span), release_table);
             }
             if let Some((reader_table, reader_span)) = self.subtable(&scope, table, "reader") {
-                door.reader = self.reader(&scope.nested("reader", reader_span), reader_table);
+                door.reader = self.reader(&scope.nested("reader.", reader_span), reader_table);
             }
             drafts.doors.push(DraftDoor {
                 door,
@@ -1224,7 +1275,12 @@ impl<'s> Loader<'s> {
         }
     }
 
-    fn lock(&mut self, scope: &Scope, table: &Table, exit_hardware: ExitHardware) -> Option<Lock> {
+    fn lock(
+        &mut self,
+        scope: &Scope<'s>,
+        table: &Table,
+        exit_hardware: ExitHardware,
+    ) -> Option<Lock> {
         self.check_fields(scope, table, LOCK_FIELDS);
         let kind = if table.get("type").is_none() {
             self.missing(scope, "type", "the lock type");
@@ -1276,11 +1332,11 @@ impl<'s> Loader<'s> {
         })
     }
 
-    fn release(&mut self, scope: &Scope, table: &Table<'s>) -> Release {
+    fn release(&mut self, scope: &Scope<'s>, table: &Table<'s>) -> Release {
         self.check_fields(scope, table, RELEASE_FIELDS);
         let mut push_to_exit = None;
         if let Some((device, span)) = self.subtable(scope, table, "push_to_exit") {
-            let device_scope = scope.nested("push_to_exit", span);
+            let device_scope = scope.nested("release.push_to_exit.", span);
             self.check_fields(&device_scope, device, PUSH_TO_EXIT_FIELDS);
             let non_negative = |n: f64| {
                 if n >= 0.0 {
@@ -1316,7 +1372,7 @@ impl<'s> Loader<'s> {
         }
     }
 
-    fn reader(&mut self, scope: &Scope, table: &Table) -> Option<Reader> {
+    fn reader(&mut self, scope: &Scope<'s>, table: &Table) -> Option<Reader> {
         self.check_fields(scope, table, READER_FIELDS);
         let kind = if table.get("kind").is_none() {
             self.missing(scope, "kind", "\"osdp\" or \"wiegand\"");
@@ -1335,6 +1391,15 @@ impl<'s> Loader<'s> {
             address,
             bus,
         })
+    }
+}
+
+/// The string at `key`, sharing the file's text where it has no escapes. The caller has
+/// already checked that it is a string.
+fn owned_string<'s>(table: &Table<'s>, key: &str) -> Cow<'s, str> {
+    match table.get(key).map(|v| v.get_ref()) {
+        Some(DeValue::String(s)) => s.clone(),
+        _ => Cow::Borrowed(""),
     }
 }
 
