@@ -257,19 +257,19 @@ fn door_rules(site: &Site, idx: DoorIdx, findings: &mut Vec<Finding>) {
                 );
             }
         }
-        Arrangement::DoorHardware => {
+        Arrangement::DoorHardware
             if !matches!(
                 door.exit_hardware,
                 ExitHardware::Lever | ExitHardware::Panic | ExitHardware::Knob
-            ) {
-                fire(
-                    &rules::DHR_HARDWARE,
-                    format!(
-                        "{label}: door-hardware release needs a lever, panic bar or knob on the door to release it; the door has \"{}\".",
-                        door.exit_hardware.name()
-                    ),
-                );
-            }
+            ) =>
+        {
+            fire(
+                &rules::DHR_HARDWARE,
+                format!(
+                    "{label}: door-hardware release needs a lever, panic bar or knob on the door to release it; the door has \"{}\".",
+                    door.exit_hardware.name()
+                ),
+            );
         }
         _ => {}
     }
@@ -689,11 +689,11 @@ pub fn scenario_findings(site: &Site, runs: &[ScenarioRun]) -> Vec<Finding> {
     findings
 }
 
-fn first_moment<'r>(
-    runs: &'r [ScenarioRun],
+fn first_moment(
+    runs: &[ScenarioRun],
     only: Option<Scenario>,
     holds: impl Fn(&scenario::Moment) -> bool,
-) -> Option<(&'r ScenarioRun, &'r scenario::Moment)> {
+) -> Option<(&ScenarioRun, &scenario::Moment)> {
     runs.iter()
         .filter(|run| only.is_none_or(|s| run.scenario == s))
         .find_map(|run| run.moments.iter().find(|m| holds(m)).map(|m| (run, m)))
