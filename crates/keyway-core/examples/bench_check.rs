@@ -6,6 +6,9 @@
 //! street, lock supplies with batteries of different lengths), then times loading it and
 //! running `check` (all five scenarios and every rule), and reports the peak resident memory
 //! of the process (VmHWM). One size per process, so the peak belongs to that size.
+//!
+//! With `BENCH_WRITE=PATH` it only writes the generated site to PATH, to time the real
+//! command on it: `time keyway check PATH --format json > /dev/null`.
 
 use std::time::Instant;
 
@@ -81,6 +84,11 @@ fn main() {
     let n_doors: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let text = generate(n_doors);
+    if let Some(path) = std::env::var_os("BENCH_WRITE") {
+        // For timing the real command on the same site: `keyway check PATH`.
+        std::fs::write(&path, &text).expect("write the generated site");
+        return;
+    }
     if std::env::var_os("BENCH_PARSE_ONLY").is_some() {
         let started = Instant::now();
         let parsed = toml::de::DeTable::parse(&text).expect("valid TOML");
