@@ -7,8 +7,11 @@
 
 pub mod analysis;
 pub mod check;
+pub mod controller;
+pub mod credentials;
 pub mod load;
 pub mod physics;
+pub mod replay;
 pub mod report;
 pub mod rules;
 pub mod scenario;

@@ -4,6 +4,13 @@
 //! list of both) and a local time range `[start, end)`. An end earlier than the start runs
 //! past midnight into the next day; `24:00` is accepted as an end.
 
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+
+use crate::physics::Millis;
+use crate::site::Schedule;
+
 /// One parsed weekly span.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WeeklySpan {
@@ -96,6 +103,78 @@ fn parse_time(text: &str) -> Result<u16, String> {
     Ok(hours * 60 + minutes)
 }
 
+/// Whether a schedule is active at an instant, in the site's time zone.
+///
+/// A span is `[start, end)` in local wall-clock time, so daylight saving changes move the
+/// instants, not the hours. A holiday makes the schedule inactive for the whole local date,
+/// including the morning part of an overnight span that started the evening before.
+pub fn is_active(schedule: &Schedule, zone: &TimeZone, now: Millis) -> bool {
+    let Ok(timestamp) = Timestamp::from_millisecond(now) else {
+        return false;
+    };
+    let local = timestamp.to_zoned_datetime(zone.clone());
+    if schedule.holidays.contains(&local.date()) {
+        return false;
+    }
+    let day = local.weekday().to_monday_zero_offset() as u8;
+    let minute = local.hour() as u16 * 60 + local.minute() as u16;
+    schedule
+        .weekly
+        .iter()
+        .any(|span| span.contains(day, minute))
+}
+
+/// The next instant after `now` at which the schedule may change state: a span's start or
+/// end, or a local midnight when the schedule has holidays. `None` for a schedule with no
+/// spans (never active). Local times that fall in a daylight-saving gap move forward, as a
+/// wall clock would.
+pub fn next_boundary(schedule: &Schedule, zone: &TimeZone, now: Millis) -> Option<Millis> {
+    if schedule.weekly.is_empty() {
+        return None;
+    }
+    let today = Timestamp::from_millisecond(now)
+        .ok()?
+        .to_zoned_datetime(zone.clone())
+        .date();
+    let mut best: Option<Millis> = None;
+    let mut consider = |date: Date, minute: u16| {
+        let (date, minute) = if minute >= 1440 {
+            (date.tomorrow().ok(), minute - 1440)
+        } else {
+            (Some(date), minute)
+        };
+        let Some(date) = date else { return };
+        let local = date.at((minute / 60) as i8, (minute % 60) as i8, 0, 0);
+        if let Ok(zoned) = local.to_zoned_datetime(zone.clone()) {
+            let at = zoned.timestamp().as_millisecond();
+            if at > now && best.is_none_or(|b| at < b) {
+                best = Some(at);
+            }
+        }
+    };
+    // A week and a day covers every weekly span's next start and end.
+    let mut date = today.yesterday().ok()?;
+    for _ in 0..9 {
+        let weekday = date.weekday().to_monday_zero_offset() as u8;
+        for span in &schedule.weekly {
+            if span.days & (1 << weekday) != 0 {
+                consider(date, span.start_minute);
+                let end = if span.end_minute > span.start_minute {
+                    span.end_minute
+                } else {
+                    span.end_minute + 1440
+                };
+                consider(date, end);
+            }
+        }
+        if !schedule.holidays.is_empty() {
+            consider(date, 0);
+        }
+        date = date.tomorrow().ok()?;
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +201,92 @@ mod tests {
     fn wrapping_day_range_and_lists() {
         let span = WeeklySpan::parse("Sat-Sun,Wed 00:00-24:00").unwrap();
         assert_eq!(span.days, 0b1100100);
+    }
+
+    fn business_hours(holidays: &[&str]) -> Schedule {
+        Schedule {
+            id: "hours".to_string(),
+            weekly: vec![WeeklySpan::parse("Mon-Fri 08:00-18:00").unwrap()],
+            holidays: holidays.iter().map(|d| d.parse().unwrap()).collect(),
+        }
+    }
+
+    fn at(zone: &TimeZone, local: &str) -> Millis {
+        let datetime: jiff::civil::DateTime = local.parse().unwrap();
+        datetime
+            .to_zoned_datetime(zone.clone())
+            .unwrap()
+            .timestamp()
+            .as_millisecond()
+    }
+
+    #[test]
+    fn active_in_local_time_across_a_daylight_saving_change() {
+        let chicago = TimeZone::get("America/Chicago").unwrap();
+        let schedule = business_hours(&[]);
+        // 2026-11-02 is the Monday after the autumn change; 2026-10-30 the Friday before.
+        for day in ["2026-10-30", "2026-11-02"] {
+            assert!(!is_active(
+                &schedule,
+                &chicago,
+                at(&chicago, &format!("{day}T07:59:59"))
+            ));
+            assert!(is_active(
+                &schedule,
+                &chicago,
+                at(&chicago, &format!("{day}T08:00:00"))
+            ));
+            assert!(!is_active(
+                &schedule,
+                &chicago,
+                at(&chicago, &format!("{day}T18:00:00"))
+            ));
+        }
+        // Same wall-clock hour, one more hour of UTC offset after the change.
+        let before = at(&chicago, "2026-10-30T08:00:00");
+        let after = at(&chicago, "2026-11-02T08:00:00");
+        assert_eq!(after - before, (3 * 24 + 1) * 3_600_000);
+    }
+
+    #[test]
+    fn holidays_are_inactive_all_day() {
+        let zone = TimeZone::UTC;
+        let schedule = business_hours(&["2026-12-25"]);
+        assert!(!is_active(
+            &schedule,
+            &zone,
+            at(&zone, "2026-12-25T10:00:00")
+        ));
+        assert!(is_active(
+            &schedule,
+            &zone,
+            at(&zone, "2026-12-24T10:00:00")
+        ));
+    }
+
+    #[test]
+    fn next_boundary_finds_the_next_start_or_end() {
+        let chicago = TimeZone::get("America/Chicago").unwrap();
+        let schedule = business_hours(&[]);
+        let friday_evening = at(&chicago, "2026-10-30T18:00:00");
+        assert_eq!(
+            next_boundary(&schedule, &chicago, at(&chicago, "2026-10-30T09:00:00")),
+            Some(friday_evening)
+        );
+        // Over the weekend and the clock change, to Monday 08:00 local.
+        assert_eq!(
+            next_boundary(&schedule, &chicago, friday_evening),
+            Some(at(&chicago, "2026-11-02T08:00:00"))
+        );
+        let with_holiday = business_hours(&["2026-12-25"]);
+        assert_eq!(
+            next_boundary(
+                &with_holiday,
+                &TimeZone::UTC,
+                at(&TimeZone::UTC, "2026-12-24T19:00:00")
+            ),
+            Some(at(&TimeZone::UTC, "2026-12-25T00:00:00"))
+        );
     }
 
     #[test]

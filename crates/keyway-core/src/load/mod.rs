@@ -13,7 +13,10 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::schedule::WeeklySpan;
+
+mod script;
 use crate::site::*;
+pub use script::{Script, Step, parse_script};
 
 /// One problem in a site file, pointing at where it is.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

@@ -1,0 +1,820 @@
+//! The door controller: a deterministic state machine over timestamped inputs.
+//!
+//! Sans-IO, in the manner of `quinn-proto`: the caller hands in inputs with their time
+//! ([`Controller::handle`]), lets time pass ([`Controller::advance`]), asks when the next timer
+//! is due ([`Controller::next_timer`]) and takes the events ([`Controller::take_events`]). The
+//! controller never reads a clock, so `keyway replay`, the property tests and the daemon all run
+//! the very same code.
+//!
+//! Every lock's commanded position is computed from the whole state by
+//! [`physics::commanded`] (the precedence list), and its physical position by
+//! [`physics::lock_state`] (power decides). Handlers only change state; they never set a
+//! position directly. A change of physical position is logged once, while the controller is
+//! alive; a dead controller logs nothing, and on coming back logs what changed meanwhile.
+//!
+//! One door's alarm state:
+//!
+//! ```text
+//!              door_open while locked,           open longer than held_open_seconds,
+//!              no access/REX/key within          not held unlocked by schedule,
+//!              unlock_seconds                    operator or fire alarm
+//!   ┌──────┐ ─────────────────────────▶ ┌────────┐        ┌───────────┐
+//!   │ none │                            │ forced │        │ held_open │
+//!   └──────┘ ◀───────────────────────── └────────┘        └───────────┘
+//!      ▲  │        door_close (alarm_cleared)                   │
+//!      │  └──────────────────────────────────────────────────▶ │
+//!      └──────────────────── door_close (alarm_cleared) ◀───────┘
+//! ```
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::credentials::{AccessLevel, CredentialStore, Decision, DenyReason, Moment};
+use crate::physics::{
+    Command, CommandInputs, LockPosition, Millis, PowerInputs, PowerTimeline, commanded,
+    controller_can_unlock, lock_state, relay_energized,
+};
+use crate::schedule;
+use crate::site::{Arrangement, CircuitIdx, DoorIdx, ScheduleIdx, Site};
+
+/// Something that happens at the controller, at a given time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A credential is presented at the door's reader.
+    Badge {
+        door: DoorIdx,
+        credential: String,
+    },
+    /// The request-to-exit sensor fires (on a delayed-egress door: the delay starts).
+    Rex {
+        door: DoorIdx,
+    },
+    /// The manual release is pressed.
+    PushToExit {
+        door: DoorIdx,
+    },
+    DoorOpen {
+        door: DoorIdx,
+    },
+    DoorClose {
+        door: DoorIdx,
+    },
+    /// The door is opened with the mechanical key.
+    KeyOverride {
+        door: DoorIdx,
+    },
+    /// The circuit's feed is lost (for a mains circuit, the circuit itself).
+    PowerOff {
+        circuit: CircuitIdx,
+    },
+    PowerOn {
+        circuit: CircuitIdx,
+    },
+    FireAlarm,
+    /// The fire alarm is reset by hand.
+    FireAlarmReset,
+    Lockdown,
+    LockdownEnd,
+    /// Emergency services take these doors: unlocked, above lockdown.
+    EmergencyOverride {
+        doors: Vec<DoorIdx>,
+    },
+    EmergencyOverrideEnd,
+    /// Operator hold unlocked.
+    Unlock {
+        door: DoorIdx,
+    },
+    /// Operator hold locked.
+    Lock {
+        door: DoorIdx,
+    },
+    /// Back to normal operation.
+    Release {
+        door: DoorIdx,
+    },
+}
+
+/// What the controller logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    AccessGranted,
+    AccessDenied,
+    DoorUnlocked,
+    DoorLocked,
+    DoorOpened,
+    DoorClosed,
+    DoorForced,
+    DoorHeldOpen,
+    AlarmCleared,
+    Rex,
+    KeyOverride,
+    PowerLost,
+    PowerRestored,
+    BatteryDepleted,
+    FireAlarm,
+    FireAlarmReset,
+    LockdownStarted,
+    LockdownEnded,
+}
+
+impl EventKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::AccessGranted => "access_granted",
+            EventKind::AccessDenied => "access_denied",
+            EventKind::DoorUnlocked => "door_unlocked",
+            EventKind::DoorLocked => "door_locked",
+            EventKind::DoorOpened => "door_opened",
+            EventKind::DoorClosed => "door_closed",
+            EventKind::DoorForced => "door_forced",
+            EventKind::DoorHeldOpen => "door_held_open",
+            EventKind::AlarmCleared => "alarm_cleared",
+            EventKind::Rex => "rex",
+            EventKind::KeyOverride => "key_override",
+            EventKind::PowerLost => "power_lost",
+            EventKind::PowerRestored => "power_restored",
+            EventKind::BatteryDepleted => "battery_depleted",
+            EventKind::FireAlarm => "fire_alarm",
+            EventKind::FireAlarmReset => "fire_alarm_reset",
+            EventKind::LockdownStarted => "lockdown_started",
+            EventKind::LockdownEnded => "lockdown_ended",
+        }
+    }
+}
+
+/// One logged event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub at: Millis,
+    pub kind: EventKind,
+    pub door: Option<DoorIdx>,
+    pub credential: Option<String>,
+    pub reason: Option<DenyReason>,
+    pub circuit: Option<CircuitIdx>,
+}
+
+impl Event {
+    fn new(at: Millis, kind: EventKind) -> Self {
+        Event {
+            at,
+            kind,
+            door: None,
+            credential: None,
+            reason: None,
+            circuit: None,
+        }
+    }
+
+    fn door(at: Millis, kind: EventKind, door: DoorIdx) -> Self {
+        Event {
+            door: Some(door),
+            ..Event::new(at, kind)
+        }
+    }
+}
+
+/// A door alarm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Alarm {
+    Forced,
+    HeldOpen,
+}
+
+/// A door as the controller sees it now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DoorStatus {
+    /// The physical position: power decides.
+    pub lock: LockPosition,
+    pub powered: bool,
+    pub command: Command,
+    pub open: bool,
+    pub alarm: Option<Alarm>,
+}
+
+#[derive(Clone, Debug)]
+struct DoorState {
+    granted_until: Option<Millis>,
+    /// A responder admitted during lockdown: unlocked as by the emergency override.
+    responder_until: Option<Millis>,
+    /// REX, a push-to-exit wired to the controller, or a delayed release whose delay has run.
+    release_until: Option<Millis>,
+    /// A delayed-egress release has started and unlocks at this time.
+    delayed_release_at: Option<Millis>,
+    /// Something outside the controller holds the lock's power path open until then.
+    power_cut_until: Option<Millis>,
+    operator_hold: Option<Command>,
+    emergency_override: bool,
+    /// The last access_granted, REX, push-to-exit or key override: opening the door within
+    /// `unlock_seconds` of it is not forced.
+    last_permit: Option<Millis>,
+    open: bool,
+    open_since: Option<Millis>,
+    alarm: Option<Alarm>,
+    command: Command,
+    position: LockPosition,
+    powered: bool,
+    /// The position last logged; differs from `position` only while the controller is dead.
+    logged_position: LockPosition,
+}
+
+/// When a timer is due, what to look at again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    /// Some circuit goes down (a battery runs out).
+    Power,
+    /// A schedule may change state.
+    Schedule(ScheduleIdx),
+    /// Something of this door expires.
+    Door(DoorIdx),
+}
+
+/// The controller of one site.
+#[derive(Debug)]
+pub struct Controller {
+    site: Arc<Site>,
+    credentials: CredentialStore,
+    levels: Vec<AccessLevel>,
+    now: Millis,
+    power: PowerInputs,
+    timeline: PowerTimeline,
+    alive: bool,
+    fire_alarm: bool,
+    lockdown: bool,
+    schedule_active: Vec<bool>,
+    doors_by_schedule: Vec<Vec<DoorIdx>>,
+    doors: Vec<DoorState>,
+    timers: BinaryHeap<Reverse<(Millis, Timer)>>,
+    events: Vec<Event>,
+}
+
+impl Controller {
+    /// Starts the controller at `now` with all power on, every relay at rest and no alarm,
+    /// then applies the commands of that moment (an active schedule unlocks its doors, and
+    /// that is logged).
+    pub fn new(
+        site: Arc<Site>,
+        credentials: CredentialStore,
+        levels: Vec<AccessLevel>,
+        now: Millis,
+    ) -> Self {
+        let power = PowerInputs::normal(&site);
+        let timeline = PowerTimeline::new(&site, &power);
+        let mut doors_by_schedule = vec![Vec::new(); site.schedules.len()];
+        let mut doors = Vec::with_capacity(site.doors.len());
+        for (i, door) in site.doors.iter().enumerate() {
+            if let Some(schedule) = door.schedule {
+                doors_by_schedule[schedule.index()].push(DoorIdx(i as u32));
+            }
+            // At rest: the relay de-energized, which is the locked command.
+            let at_rest = door
+                .lock
+                .as_ref()
+                .map(|lock| lock_state(lock.fail, timeline.is_live(lock.power, now), false, false))
+                .map_or(LockPosition::Unlocked, |state| state.position);
+            doors.push(DoorState {
+                granted_until: None,
+                responder_until: None,
+                release_until: None,
+                delayed_release_at: None,
+                power_cut_until: None,
+                operator_hold: None,
+                emergency_override: false,
+                last_permit: None,
+                open: false,
+                open_since: None,
+                alarm: None,
+                command: Command::Lock,
+                position: at_rest,
+                powered: false,
+                logged_position: at_rest,
+            });
+        }
+        let mut controller = Controller {
+            schedule_active: vec![false; site.schedules.len()],
+            alive: timeline.is_live(site.controller_power, now),
+            site,
+            credentials,
+            levels,
+            now,
+            power,
+            timeline,
+            fire_alarm: false,
+            lockdown: false,
+            doors_by_schedule,
+            doors,
+            timers: BinaryHeap::new(),
+            events: Vec::new(),
+        };
+        for s in 0..controller.site.schedules.len() {
+            controller.refresh_schedule(ScheduleIdx(s as u32));
+        }
+        controller.push_power_timer();
+        controller.refresh_all_doors();
+        controller
+    }
+
+    pub fn site(&self) -> &Site {
+        &self.site
+    }
+
+    pub fn now(&self) -> Millis {
+        self.now
+    }
+
+    pub fn credentials(&self) -> &CredentialStore {
+        &self.credentials
+    }
+
+    pub fn credentials_mut(&mut self) -> &mut CredentialStore {
+        &mut self.credentials
+    }
+
+    /// The controller has power.
+    pub fn alive(&self) -> bool {
+        self.alive
+    }
+
+    pub fn fire_alarm(&self) -> bool {
+        self.fire_alarm
+    }
+
+    pub fn lockdown(&self) -> bool {
+        self.lockdown
+    }
+
+    pub fn circuit_live(&self, circuit: CircuitIdx) -> bool {
+        self.timeline.is_live(circuit, self.now)
+    }
+
+    pub fn power_timeline(&self) -> &PowerTimeline {
+        &self.timeline
+    }
+
+    pub fn door_status(&self, door: DoorIdx) -> DoorStatus {
+        let state = &self.doors[door.index()];
+        DoorStatus {
+            lock: state.position,
+            powered: state.powered,
+            command: state.command,
+            open: state.open,
+            alarm: state.alarm,
+        }
+    }
+
+    /// The next instant at which a timer is due, if any.
+    pub fn next_timer(&self) -> Option<Millis> {
+        self.timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// The events logged since the last call.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Fires every timer due up to `now`, each at its own time, then sets the clock to `now`.
+    /// Time never goes back: an earlier `now` is taken as the current time.
+    pub fn advance(&mut self, now: Millis) {
+        while let Some(Reverse((at, timer))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            self.now = self.now.max(at);
+            match timer {
+                Timer::Power => self.power_timer(),
+                Timer::Schedule(schedule) => self.refresh_schedule(schedule),
+                Timer::Door(door) => self.refresh_door(door),
+            }
+        }
+        self.now = self.now.max(now);
+    }
+
+    /// Applies one input at `now`, after the timers due by then.
+    pub fn handle(&mut self, now: Millis, input: Input) {
+        self.advance(now);
+        let now = self.now;
+        match input {
+            Input::Badge { door, credential } => self.badge(door, credential),
+            Input::Rex { door } => self.rex(door),
+            Input::PushToExit { door } => self.push_to_exit(door),
+            Input::DoorOpen { door } => self.door_open(door),
+            Input::DoorClose { door } => self.door_close(door),
+            Input::KeyOverride { door } => {
+                self.doors[door.index()].last_permit = Some(now);
+                self.log(Event::door(now, EventKind::KeyOverride, door));
+            }
+            Input::PowerOff { circuit } => {
+                if self.power.feed_cut_since[circuit.index()].is_none() {
+                    self.power.feed_cut_since[circuit.index()] = Some(now);
+                    self.power_changed(Some(Event {
+                        circuit: Some(circuit),
+                        ..Event::new(now, EventKind::PowerLost)
+                    }));
+                }
+            }
+            Input::PowerOn { circuit } => {
+                if self.power.feed_cut_since[circuit.index()].is_some() {
+                    self.power.feed_cut_since[circuit.index()] = None;
+                    self.power_changed(Some(Event {
+                        circuit: Some(circuit),
+                        ..Event::new(now, EventKind::PowerRestored)
+                    }));
+                }
+            }
+            Input::FireAlarm => {
+                if !self.fire_alarm {
+                    self.fire_alarm = true;
+                    self.power.fire_alarm_since = Some(now);
+                    self.power_changed(Some(Event::new(now, EventKind::FireAlarm)));
+                }
+            }
+            Input::FireAlarmReset => {
+                if self.fire_alarm {
+                    self.fire_alarm = false;
+                    self.power.fire_alarm_since = None;
+                    self.power_changed(Some(Event::new(now, EventKind::FireAlarmReset)));
+                }
+            }
+            Input::Lockdown => {
+                if !self.lockdown {
+                    self.lockdown = true;
+                    self.log(Event::new(now, EventKind::LockdownStarted));
+                    self.refresh_all_doors();
+                }
+            }
+            Input::LockdownEnd => {
+                if self.lockdown {
+                    self.lockdown = false;
+                    self.log(Event::new(now, EventKind::LockdownEnded));
+                    for state in &mut self.doors {
+                        state.responder_until = None;
+                    }
+                    self.refresh_all_doors();
+                }
+            }
+            Input::EmergencyOverride { doors } => {
+                for door in doors {
+                    self.doors[door.index()].emergency_override = true;
+                    self.refresh_door(door);
+                }
+            }
+            Input::EmergencyOverrideEnd => {
+                for i in 0..self.doors.len() {
+                    if std::mem::take(&mut self.doors[i].emergency_override) {
+                        self.refresh_door(DoorIdx(i as u32));
+                    }
+                }
+            }
+            Input::Unlock { door } => self.hold(door, Some(Command::Unlock)),
+            Input::Lock { door } => self.hold(door, Some(Command::Lock)),
+            Input::Release { door } => self.hold(door, None),
+        }
+    }
+
+    fn log(&mut self, event: Event) {
+        // A dead controller logs nothing.
+        if self.alive {
+            self.events.push(event);
+        }
+    }
+
+    fn push_timer(&mut self, at: Millis, timer: Timer) {
+        self.timers.push(Reverse((at, timer)));
+    }
+
+    fn hold(&mut self, door: DoorIdx, hold: Option<Command>) {
+        self.doors[door.index()].operator_hold = hold;
+        self.refresh_door(door);
+    }
+
+    fn can_unlock(&self, door: DoorIdx) -> bool {
+        match &self.site.door(door).lock {
+            Some(lock) => controller_can_unlock(
+                lock.fail,
+                self.timeline.is_live(lock.power, self.now),
+                self.alive,
+            ),
+            None => self.alive,
+        }
+    }
+
+    fn unlock_millis(&self, door: DoorIdx) -> Millis {
+        seconds_to_millis(self.site.door(door).unlock_seconds)
+    }
+
+    fn badge(&mut self, door: DoorIdx, credential: String) {
+        if !self.alive {
+            // Nobody can badge through a dead controller: the reader is dark.
+            return;
+        }
+        let now = self.now;
+        let moment = Moment {
+            now,
+            schedule_active: &self.schedule_active,
+            lockdown: self.lockdown,
+            can_unlock: self.can_unlock(door),
+        };
+        match self
+            .credentials
+            .decide(&self.levels, &credential, door, moment)
+        {
+            Decision::Grant { responder } => {
+                let until = now + self.unlock_millis(door);
+                let state = &mut self.doors[door.index()];
+                state.granted_until = Some(until);
+                if responder {
+                    state.responder_until = Some(until);
+                }
+                state.last_permit = Some(now);
+                self.log(Event {
+                    credential: Some(credential),
+                    ..Event::door(now, EventKind::AccessGranted, door)
+                });
+                self.push_timer(until, Timer::Door(door));
+                self.refresh_door(door);
+            }
+            Decision::Deny(reason) => {
+                self.log(Event {
+                    credential: Some(credential),
+                    reason: Some(reason),
+                    ..Event::door(now, EventKind::AccessDenied, door)
+                });
+            }
+        }
+    }
+
+    fn rex(&mut self, door: DoorIdx) {
+        let now = self.now;
+        let site_door = self.site.door(door);
+        if site_door.release.arrangement == Arrangement::Delayed {
+            // The delay timer is part of the lock: it runs while the lock has power.
+            let delay = seconds_to_millis(site_door.release.delay_seconds.unwrap_or(15.0));
+            self.log(Event::door(now, EventKind::Rex, door));
+            let state = &mut self.doors[door.index()];
+            state.last_permit = Some(now);
+            if state.powered && state.delayed_release_at.is_none() {
+                state.delayed_release_at = Some(now + delay);
+                self.push_timer(now + delay, Timer::Door(door));
+            }
+            return;
+        }
+        if !self.alive {
+            // The REX sensor is read by the controller.
+            return;
+        }
+        self.log(Event::door(now, EventKind::Rex, door));
+        self.release_for(door, now + self.unlock_millis(door));
+    }
+
+    fn release_for(&mut self, door: DoorIdx, until: Millis) {
+        let state = &mut self.doors[door.index()];
+        state.last_permit = Some(self.now);
+        state.release_until = Some(state.release_until.map_or(until, |u| u.max(until)));
+        self.push_timer(until, Timer::Door(door));
+        self.refresh_door(door);
+    }
+
+    fn push_to_exit(&mut self, door: DoorIdx) {
+        let now = self.now;
+        let device = self
+            .site
+            .door(door)
+            .release
+            .push_to_exit
+            .clone()
+            .unwrap_or_default();
+        if device.direct_power_cut {
+            // Hard-wired: it opens the lock's power path whatever the controller does.
+            let hold = device
+                .hold_seconds
+                .map_or(self.unlock_millis(door), seconds_to_millis);
+            let state = &mut self.doors[door.index()];
+            state.last_permit = Some(now);
+            state.power_cut_until = Some(
+                state
+                    .power_cut_until
+                    .map_or(now + hold, |u| u.max(now + hold)),
+            );
+            self.push_timer(now + hold, Timer::Door(door));
+            self.refresh_door(door);
+        } else if self.alive {
+            // Wired to the controller, it is a request to exit.
+            self.log(Event::door(now, EventKind::Rex, door));
+            self.release_for(door, now + self.unlock_millis(door));
+        }
+    }
+
+    fn door_open(&mut self, door: DoorIdx) {
+        let now = self.now;
+        let site_door = self.site.door(door);
+        let unlock = seconds_to_millis(site_door.unlock_seconds);
+        let held = seconds_to_millis(site_door.held_open_seconds);
+        let has_lock = site_door.lock.is_some();
+        let state = &mut self.doors[door.index()];
+        if state.open {
+            return;
+        }
+        state.open = true;
+        state.open_since = Some(now);
+        let permitted = state.last_permit.is_some_and(|at| now - at <= unlock);
+        let forced = has_lock && state.position == LockPosition::Locked && !permitted;
+        if forced && self.alive {
+            state.alarm = Some(Alarm::Forced);
+        }
+        self.log(Event::door(now, EventKind::DoorOpened, door));
+        if forced {
+            self.log(Event::door(now, EventKind::DoorForced, door));
+        }
+        self.push_timer(now + held, Timer::Door(door));
+    }
+
+    fn door_close(&mut self, door: DoorIdx) {
+        let now = self.now;
+        let state = &mut self.doors[door.index()];
+        if !state.open {
+            return;
+        }
+        state.open = false;
+        state.open_since = None;
+        let had_alarm = state.alarm.take().is_some();
+        self.log(Event::door(now, EventKind::DoorClosed, door));
+        if had_alarm {
+            self.log(Event::door(now, EventKind::AlarmCleared, door));
+        }
+    }
+
+    /// After a change of power inputs: the new timeline, the controller's own power, the
+    /// event that caused it, then every door.
+    fn power_changed(&mut self, cause: Option<Event>) {
+        self.timeline = PowerTimeline::new(&self.site, &self.power);
+        self.alive = self.timeline.is_live(self.site.controller_power, self.now);
+        if let Some(event) = cause {
+            self.log(event);
+        }
+        self.push_power_timer();
+        self.refresh_all_doors();
+    }
+
+    fn push_power_timer(&mut self) {
+        let now = self.now;
+        if let Some(next) = self.timeline.down_instants().into_iter().find(|t| *t > now) {
+            self.push_timer(next, Timer::Power);
+        }
+    }
+
+    /// A circuit goes down now: batteries that ran out are logged (a circuit cut by the fire
+    /// alarm logs nothing), then every door is looked at again.
+    fn power_timer(&mut self) {
+        let now = self.now;
+        self.alive = self.timeline.is_live(self.site.controller_power, now);
+        let mut depleted = Vec::new();
+        for (i, circuit) in self.site.circuits.iter().enumerate() {
+            let idx = CircuitIdx(i as u32);
+            let ran_out = circuit.battery_minutes > 0.0
+                && self.timeline.down_at(idx) == Some(now)
+                && self
+                    .timeline
+                    .feed_down_at(idx)
+                    .map(|t| t + circuit.battery_millis())
+                    == Some(now);
+            if ran_out {
+                depleted.push(idx);
+            }
+        }
+        for circuit in depleted {
+            self.log(Event {
+                circuit: Some(circuit),
+                ..Event::new(now, EventKind::BatteryDepleted)
+            });
+        }
+        self.push_power_timer();
+        self.refresh_all_doors();
+    }
+
+    fn refresh_schedule(&mut self, schedule_idx: ScheduleIdx) {
+        let schedule = &self.site.schedules[schedule_idx.index()];
+        let zone = &self.site.info.timezone;
+        let active = schedule::is_active(schedule, zone, self.now);
+        let next = schedule::next_boundary(schedule, zone, self.now);
+        let changed = self.schedule_active[schedule_idx.index()] != active;
+        self.schedule_active[schedule_idx.index()] = active;
+        if let Some(next) = next {
+            self.push_timer(next, Timer::Schedule(schedule_idx));
+        }
+        if changed {
+            for i in 0..self.doors_by_schedule[schedule_idx.index()].len() {
+                let door = self.doors_by_schedule[schedule_idx.index()][i];
+                self.refresh_door(door);
+            }
+        }
+    }
+
+    fn refresh_all_doors(&mut self) {
+        for i in 0..self.doors.len() {
+            self.refresh_door(DoorIdx(i as u32));
+        }
+    }
+
+    /// Looks at one door again: expires what is due, computes the command from the whole
+    /// state, the position from power, and logs what changed.
+    fn refresh_door(&mut self, door: DoorIdx) {
+        let now = self.now;
+        let site = Arc::clone(&self.site);
+        let site_door = site.door(door);
+        let unlock = seconds_to_millis(site_door.unlock_seconds);
+        let held_open = seconds_to_millis(site_door.held_open_seconds);
+        let alive = self.alive;
+        let state = &mut self.doors[door.index()];
+        let expire = |slot: &mut Option<Millis>| {
+            if slot.is_some_and(|until| until <= now) {
+                *slot = None;
+            }
+        };
+        expire(&mut state.granted_until);
+        expire(&mut state.responder_until);
+        expire(&mut state.release_until);
+        expire(&mut state.power_cut_until);
+        let mut new_timer = None;
+        if let Some(at) = state.delayed_release_at
+            && at <= now
+        {
+            // The delay has run: the lock releases itself, and the controller holds it open.
+            state.delayed_release_at = None;
+            state.power_cut_until = Some(at + unlock);
+            if alive {
+                state.release_until = Some(at + unlock);
+            }
+            new_timer = Some(at + unlock);
+        }
+
+        let inputs = CommandInputs {
+            fire_alarm_release: self.fire_alarm && site_door.release.fire_alarm,
+            egress_release: state.release_until.is_some(),
+            emergency_override: state.emergency_override || state.responder_until.is_some(),
+            lockdown: self.lockdown,
+            operator_hold: state.operator_hold,
+            schedule_active: site_door
+                .schedule
+                .is_some_and(|s| self.schedule_active[s.index()]),
+            access_granted: state.granted_until.is_some(),
+        };
+        let command = commanded(&inputs);
+        let (position, powered) = match &site_door.lock {
+            Some(lock) => {
+                let physical = lock_state(
+                    lock.fail,
+                    self.timeline.is_live(lock.power, now),
+                    relay_energized(alive, command),
+                    state.power_cut_until.is_some(),
+                );
+                (physical.position, physical.powered)
+            }
+            None => (LockPosition::Unlocked, false),
+        };
+        state.command = command;
+        state.position = position;
+        state.powered = powered;
+
+        let mut events = Vec::new();
+        if alive && position != state.logged_position {
+            state.logged_position = position;
+            let kind = match position {
+                LockPosition::Unlocked => EventKind::DoorUnlocked,
+                LockPosition::Locked => EventKind::DoorLocked,
+            };
+            events.push(Event::door(now, kind, door));
+        }
+        // Held open: counted from door_open; not while the door is held unlocked by a
+        // schedule, an operator or the fire alarm.
+        let held_unlocked = inputs.fire_alarm_release
+            || inputs.emergency_override
+            || (!inputs.lockdown
+                && (inputs.operator_hold == Some(Command::Unlock)
+                    || (inputs.operator_hold.is_none() && inputs.schedule_active)));
+        if alive
+            && state.open
+            && state.alarm.is_none()
+            && !held_unlocked
+            && state
+                .open_since
+                .is_some_and(|since| now - since >= held_open)
+        {
+            state.alarm = Some(Alarm::HeldOpen);
+            events.push(Event::door(now, EventKind::DoorHeldOpen, door));
+        }
+        self.events.extend(events);
+        if let Some(at) = new_timer {
+            self.push_timer(at, Timer::Door(door));
+        }
+    }
+}
+
+/// Seconds from the site file to milliseconds.
+pub fn seconds_to_millis(seconds: f64) -> Millis {
+    (seconds * 1000.0).round() as Millis
+}
