@@ -650,11 +650,17 @@ impl Controller {
 
     /// After a change of power inputs: the new timeline, the controller's own power, the
     /// event that caused it, then every door.
+    ///
+    /// A power event is logged when the controller is alive before or after it: a controller
+    /// losing its own power logs that as its last event, and one coming back logs why.
     fn power_changed(&mut self, cause: Option<Event>) {
+        let was_alive = self.alive;
         self.timeline = PowerTimeline::new(&self.site, &self.power);
         self.alive = self.timeline.is_live(self.site.controller_power, self.now);
-        if let Some(event) = cause {
-            self.log(event);
+        if let Some(event) = cause
+            && (was_alive || self.alive)
+        {
+            self.events.push(event);
         }
         self.push_power_timer();
         self.refresh_all_doors();
@@ -671,6 +677,8 @@ impl Controller {
     /// alarm logs nothing), then every door is looked at again.
     fn power_timer(&mut self) {
         let now = self.now;
+        // The controller sees its own battery run out: it logs that before it stops.
+        let was_alive = self.alive;
         self.alive = self.timeline.is_live(self.site.controller_power, now);
         let mut depleted = Vec::new();
         for (i, circuit) in self.site.circuits.iter().enumerate() {
@@ -686,11 +694,13 @@ impl Controller {
                 depleted.push(idx);
             }
         }
-        for circuit in depleted {
-            self.log(Event {
-                circuit: Some(circuit),
-                ..Event::new(now, EventKind::BatteryDepleted)
-            });
+        if was_alive {
+            for circuit in depleted {
+                self.events.push(Event {
+                    circuit: Some(circuit),
+                    ..Event::new(now, EventKind::BatteryDepleted)
+                });
+            }
         }
         self.push_power_timer();
         self.refresh_all_doors();

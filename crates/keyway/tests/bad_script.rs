@@ -1,0 +1,191 @@
+//! Bad replay scripts: exit code 2, every message pointing at the file, line and field.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+const SCRIPT: &str = r#"start = "2026-12-01T07:00:00"
+
+[[credential]]
+number = "1001"
+doors = ["lab"]
+
+[[step]]
+at = "2026-12-01T07:10:00"
+input = "badge"
+door = "lab"
+credential = "1001"
+"#;
+
+fn run(name: &str, script: &str) -> (i32, String, String) {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("script-{name}.toml"));
+    std::fs::write(&path, script).unwrap();
+    let site = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/replay/site.toml");
+    let output = Command::new(env!("CARGO_BIN_EXE_keyway"))
+        .args(["replay", site.to_str().unwrap(), path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+        path.display().to_string(),
+    )
+}
+
+fn line_of(text: &str, needle: &str) -> u32 {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .expect("needle") as u32
+        + 1
+}
+
+fn assert_pointed(name: &str, script: &str, line: u32, fragments: &[&str]) {
+    let (code, stderr, path) = run(name, script);
+    assert_eq!(code, 2, "{stderr}");
+    let location = format!("{path}:{line}:");
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with(&location))
+        .unwrap_or_else(|| panic!("no error at {location}:\n{stderr}"));
+    for fragment in fragments {
+        assert!(
+            error.contains(fragment),
+            "{fragment:?} missing from {error:?}"
+        );
+    }
+}
+
+#[test]
+fn the_good_script_runs() {
+    let (code, stderr, _) = run("good", SCRIPT);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn unknown_input() {
+    let text = SCRIPT.replace("input = \"badge\"", "input = \"bagde\"");
+    assert_pointed(
+        "unknown_input",
+        &text,
+        line_of(&text, "bagde"),
+        &["step #1", "field `input` = \"bagde\"", "\"badge\""],
+    );
+}
+
+#[test]
+fn unknown_door() {
+    let text = SCRIPT.replace("door = \"lab\"", "door = \"labb\"");
+    assert_pointed(
+        "unknown_door",
+        &text,
+        line_of(&text, "labb"),
+        &["field `door` = \"labb\"", "no door with this id"],
+    );
+}
+
+#[test]
+fn a_door_without_the_device_the_input_needs() {
+    let text = SCRIPT.replace(
+        "input = \"badge\"\ndoor = \"lab\"\ncredential = \"1001\"",
+        "input = \"rex\"\ndoor = \"lab\"",
+    );
+    assert_pointed(
+        "no_rex",
+        &text,
+        line_of(&text, "door = \"lab\""),
+        &["`rex` needs a request-to-exit sensor"],
+    );
+}
+
+#[test]
+fn a_field_that_the_input_does_not_take() {
+    let text = SCRIPT.replace(
+        "input = \"badge\"\ndoor = \"lab\"\ncredential = \"1001\"",
+        "input = \"fire_alarm\"\ndoor = \"lab\"",
+    );
+    assert_pointed(
+        "extra_field",
+        &text,
+        line_of(&text, "door = \"lab\""),
+        &["field `door`", "unknown field"],
+    );
+}
+
+#[test]
+fn a_bad_time_and_a_step_before_the_start() {
+    let text = SCRIPT.replace("at = \"2026-12-01T07:10:00\"", "at = \"2026-12-01 7:10\"");
+    assert_pointed(
+        "bad_time",
+        &text,
+        line_of(&text, "7:10\""),
+        &["field `at`", "local date-time"],
+    );
+    let text = SCRIPT.replace(
+        "at = \"2026-12-01T07:10:00\"",
+        "at = \"2026-11-30T07:10:00\"",
+    );
+    assert_pointed(
+        "before_start",
+        &text,
+        line_of(&text, "[[step]]"),
+        &["before the script's `start`"],
+    );
+}
+
+#[test]
+fn missing_start() {
+    let text = SCRIPT.replace("start = \"2026-12-01T07:00:00\"\n", "");
+    assert_pointed(
+        "missing_start",
+        &text,
+        1,
+        &["start", "missing required field"],
+    );
+}
+
+#[test]
+fn duplicate_credential_and_unknown_level() {
+    let text = format!("{SCRIPT}\n[[credential]]\nnumber = \"1001\"\nlevels = [\"cleaners\"]\n");
+    let second = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("number = \"1001\""))
+        .nth(1)
+        .unwrap()
+        .0 as u32
+        + 1;
+    assert_pointed(
+        "duplicate",
+        &text,
+        second,
+        &["duplicate credential number", "line 4"],
+    );
+    assert_pointed(
+        "unknown_level",
+        &text,
+        line_of(&text, "cleaners"),
+        &["field `levels`", "no access level has this id"],
+    );
+}
+
+#[test]
+fn unknown_circuit_and_schedule() {
+    let text = format!(
+        "{SCRIPT}\n[[step]]\nat = \"2026-12-01T07:11:00\"\ninput = \"power_off\"\ncircuit = \"grid\"\n"
+    );
+    assert_pointed(
+        "unknown_circuit",
+        &text,
+        line_of(&text, "grid"),
+        &["field `circuit` = \"grid\"", "no power circuit"],
+    );
+    let text = SCRIPT.replace(
+        "doors = [\"lab\"]",
+        "doors = [\"lab\"]\nschedule = \"nights\"",
+    );
+    assert_pointed(
+        "unknown_schedule",
+        &text,
+        line_of(&text, "nights"),
+        &["credential \"1001\"", "no schedule"],
+    );
+}

@@ -1,0 +1,329 @@
+//! `keyway replay` through the real binary: each behaviour of the controller as a script
+//! against `replay/site.toml`, with the expected events written out by hand and the whole
+//! JSON output pinned by a snapshot.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/replay")
+        .join(name)
+}
+
+fn replay(script: &str) -> Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_keyway"))
+        .args([
+            "replay",
+            fixture("site.toml").to_str().unwrap(),
+            fixture(script).to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("keyway runs");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: Value = serde_json::from_slice(&output.stdout).expect("JSON output");
+    insta::assert_json_snapshot!(format!("replay-{script}"), json);
+    json
+}
+
+/// Each event as `HH:MM:SS kind door [credential] [reason] [circuit]` (the date dropped when
+/// it is the script's first day).
+fn events(json: &Value) -> Vec<String> {
+    json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let at = e["at"].as_str().unwrap();
+            let mut parts = vec![
+                at.split('T').nth(1).unwrap().to_string(),
+                e["kind"].as_str().unwrap().to_string(),
+            ];
+            for key in ["door", "credential", "reason", "circuit"] {
+                if let Some(value) = e[key].as_str() {
+                    parts.push(value.to_string());
+                }
+            }
+            parts.join(" ")
+        })
+        .collect()
+}
+
+/// `door: lock open alarm` at probe `i`.
+fn probe(json: &Value, i: usize, door: &str) -> String {
+    let state = &json["probes"][i]["doors"][door];
+    format!(
+        "{} {} {}",
+        state["lock"].as_str().unwrap(),
+        if state["open"].as_bool().unwrap() {
+            "open"
+        } else {
+            "closed"
+        },
+        state["alarm"].as_str().unwrap_or("-")
+    )
+}
+
+#[test]
+fn a_granted_badge_unlocks_for_unlock_seconds_and_opening_is_not_forced() {
+    let json = replay("granted-access.toml");
+    assert_eq!(
+        events(&json),
+        [
+            "07:10:00 access_granted lab 1001",
+            "07:10:00 door_unlocked lab",
+            "07:10:02 door_opened lab",
+            "07:10:04 door_locked lab",
+            "07:10:06 door_closed lab",
+        ]
+    );
+    assert_eq!(probe(&json, 0, "lab"), "unlocked open -");
+    assert_eq!(json["probes"][0]["at"], "2026-12-01T07:10:03");
+}
+
+#[test]
+fn forced_and_held_open_alarms_and_their_clearing() {
+    let json = replay("forced-and-held-open.toml");
+    assert_eq!(
+        events(&json),
+        [
+            "07:05:00 door_opened lab",
+            "07:05:00 door_forced lab",
+            "07:05:20 door_closed lab",
+            "07:05:20 alarm_cleared lab",
+            "07:10:00 access_granted lab 1001",
+            "07:10:00 door_unlocked lab",
+            "07:10:01 door_opened lab",
+            "07:10:04 door_locked lab",
+            "07:10:31 door_held_open lab",
+            "07:11:00 door_closed lab",
+            "07:11:00 alarm_cleared lab",
+        ]
+    );
+    assert_eq!(probe(&json, 0, "lab"), "locked open forced");
+    assert_eq!(probe(&json, 1, "lab"), "locked open held_open");
+}
+
+#[test]
+fn fire_alarm_during_lockdown_unlocks_until_the_manual_reset() {
+    let json = replay("fire-during-lockdown.toml");
+    assert_eq!(
+        events(&json),
+        [
+            "06:10:00 lockdown_started",
+            "06:11:00 access_denied office 1001 lockdown",
+            // REX still works during lockdown.
+            "06:12:00 rex office",
+            "06:12:00 door_unlocked office",
+            "06:12:05 door_locked office",
+            "06:15:00 fire_alarm",
+            "06:15:00 door_unlocked office",
+            "06:15:00 door_unlocked side",
+            // The operator's lock at 06:15:30 does not undo the fire alarm: no event.
+            // A responder is admitted during lockdown.
+            "06:20:00 access_granted front 911",
+            "06:20:00 door_unlocked front",
+            "06:20:05 door_locked front",
+            "06:30:00 fire_alarm_reset",
+            "06:30:00 door_locked office",
+            "06:30:00 door_locked side",
+        ]
+    );
+    assert_eq!(probe(&json, 0, "office"), "unlocked closed -");
+    assert_eq!(probe(&json, 1, "front"), "unlocked closed -");
+    assert_eq!(probe(&json, 2, "office"), "locked closed -");
+}
+
+#[test]
+fn lockdown_ending_during_the_schedule_unlocks_the_door_again() {
+    let json = replay("lockdown-ends-during-schedule.toml");
+    assert_eq!(
+        events(&json),
+        [
+            "08:00:00 door_unlocked front",
+            "09:00:00 lockdown_started",
+            "09:00:00 door_locked front",
+            "10:00:00 lockdown_ended",
+            "10:00:00 door_unlocked front",
+            "18:00:00 door_locked front",
+        ]
+    );
+    assert_eq!(probe(&json, 0, "front"), "locked closed -");
+    assert_eq!(probe(&json, 1, "front"), "unlocked closed -");
+    // The schedule span is [08:00, 18:00): locked again at 18:00 sharp.
+    assert_eq!(probe(&json, 2, "front"), "locked closed -");
+}
+
+#[test]
+fn a_fail_secure_lock_on_a_dead_circuit_refuses_with_no_power() {
+    let json = replay("no-power.toml");
+    assert_eq!(
+        events(&json),
+        [
+            "07:10:00 power_lost strike-psu",
+            "07:11:00 access_denied lab 1001 no_power",
+            "07:12:00 power_restored strike-psu",
+            "07:13:00 access_granted lab 1001",
+            "07:13:00 door_unlocked lab",
+            "07:13:04 door_locked lab",
+        ]
+    );
+}
+
+#[test]
+fn the_battery_running_out_during_a_granted_access_relocks_the_door() {
+    let json = replay("battery-runs-out-during-access.toml");
+    assert_eq!(
+        events(&json),
+        [
+            "07:00:00 power_lost mains",
+            "07:29:57 access_granted front 1001",
+            "07:29:57 door_unlocked front",
+            "07:30:00 battery_depleted lock-psu",
+            // Fail-secure: power gone, locked, two seconds before the access ends.
+            "07:30:00 door_locked front",
+            // Fail-safe: power gone, unlocked.
+            "07:30:00 door_unlocked office",
+            "07:30:00 door_unlocked side",
+            "07:31:00 access_denied front 1001 no_power",
+        ]
+    );
+    assert_eq!(probe(&json, 0, "front"), "unlocked closed -");
+    assert_eq!(probe(&json, 1, "front"), "locked closed -");
+}
+
+#[test]
+fn validity_and_schedule_refusals_in_the_order_of_the_spec() {
+    let json = replay("credential-validity.toml");
+    assert_eq!(
+        events(&json),
+        [
+            "07:10:00 access_denied lab 2001 not_yet_valid",
+            "07:11:00 access_denied lab 2002 expired",
+            "07:12:00 access_denied lab 2003 outside_schedule",
+            "07:13:00 access_denied lab 2004 not_permitted",
+            "07:14:00 access_denied lab 9999 unknown_credential",
+            "08:00:00 door_unlocked front",
+            "08:00:00 access_granted lab 2003",
+            "08:00:00 door_unlocked lab",
+            "08:00:04 door_locked lab",
+        ]
+    );
+}
+
+#[test]
+fn a_holiday_keeps_the_schedule_off() {
+    let json = replay("holiday.toml");
+    assert_eq!(
+        events(&json),
+        [
+            "09:00:00 access_denied front 2003 outside_schedule",
+            "08:00:00 door_unlocked front"
+        ]
+    );
+    assert_eq!(json["events"][1]["at"], "2026-12-28T08:00:00");
+    assert_eq!(probe(&json, 0, "front"), "locked closed -");
+    assert_eq!(probe(&json, 1, "front"), "unlocked closed -");
+}
+
+#[test]
+fn the_schedule_follows_local_time_across_the_end_of_daylight_saving() {
+    let json = replay("daylight-saving.toml");
+    let times: Vec<&str> = json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["at"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        times,
+        [
+            "2026-10-30T08:00:00",
+            "2026-10-30T18:00:00",
+            "2026-11-02T08:00:00"
+        ]
+    );
+}
+
+#[test]
+fn delayed_egress_releases_after_its_delay() {
+    let json = replay("delayed-egress.toml");
+    assert_eq!(
+        events(&json),
+        [
+            "07:10:00 rex side",
+            "07:10:15 door_unlocked side",
+            "07:10:16 door_opened side",
+            "07:10:18 door_closed side",
+            "07:10:20 door_locked side",
+        ]
+    );
+    assert_eq!(probe(&json, 0, "side"), "locked closed -");
+    assert_eq!(probe(&json, 1, "side"), "unlocked closed -");
+}
+
+#[test]
+fn a_direct_cut_push_to_exit_works_with_the_controller_dead() {
+    let json = replay("push-to-exit.toml");
+    assert_eq!(
+        events(&json),
+        [
+            "07:00:00 power_lost ups",
+            // The controller logs its own battery running out, then nothing until it is back.
+            "08:00:00 battery_depleted ups",
+            "08:20:00 power_restored ups",
+            // Back alive during business hours: the schedule unlocks the front door.
+            "08:20:00 door_unlocked front",
+        ]
+    );
+    // The REX at 08:10:00 did nothing: the controller that reads it was dead.
+    assert_eq!(probe(&json, 0, "office"), "locked closed -");
+    assert_eq!(probe(&json, 1, "office"), "unlocked closed -");
+    // The push-to-exit holds for 30 s, [08:10:05, 08:10:35).
+    assert_eq!(probe(&json, 2, "office"), "locked closed -");
+}
+
+#[test]
+fn operator_holds_outrank_the_schedule_until_released() {
+    let json = replay("operator-holds.toml");
+    assert_eq!(
+        events(&json),
+        [
+            "07:30:00 door_unlocked lab",
+            "08:00:00 door_unlocked front",
+            "08:30:00 door_locked front",
+            "09:00:00 door_unlocked front",
+            "09:01:00 door_locked lab",
+        ]
+    );
+    assert_eq!(probe(&json, 0, "front"), "locked closed -");
+}
+
+#[test]
+fn the_table_is_a_readable_timeline() {
+    let output = Command::new(env!("CARGO_BIN_EXE_keyway"))
+        .args([
+            "replay",
+            fixture("site.toml").to_str().unwrap(),
+            fixture("forced-and-held-open.toml").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let table = String::from_utf8(output.stdout).unwrap();
+    assert!(!table.contains('\x1b'));
+    assert!(
+        table.contains("2026-12-01T07:05:00  door_forced"),
+        "{table}"
+    );
+    assert!(table.contains("probe 2026-12-01T07:05:01"), "{table}");
+    assert!(table.contains("FORCED"), "{table}");
+}
