@@ -35,7 +35,7 @@ use serde::Serialize;
 use crate::credentials::{AccessLevel, CredentialStore, Decision, DenyReason, Moment};
 use crate::physics::{
     Command, CommandInputs, LockPosition, Millis, PowerInputs, PowerTimeline, commanded,
-    controller_can_unlock, lock_state, relay_energized,
+    controller_can_unlock, lock_state, power_cut_unlocks, relay_energized,
 };
 use crate::schedule;
 use crate::site::{Arrangement, CircuitIdx, DoorIdx, ScheduleIdx, Site};
@@ -588,8 +588,19 @@ impl Controller {
             .push_to_exit
             .clone()
             .unwrap_or_default();
+        let cuts_power = self
+            .site
+            .door(door)
+            .lock
+            .as_ref()
+            .is_some_and(|lock| power_cut_unlocks(lock.fail));
         if device.direct_power_cut {
-            // Hard-wired: it opens the lock's power path whatever the controller does.
+            // Hard-wired: it opens the lock's power path whatever the controller does. That
+            // unlocks a fail-safe lock and does nothing to a fail-secure one (simulation spec).
+            self.doors[door.index()].last_permit = Some(now);
+            if !cuts_power {
+                return;
+            }
             let hold = device
                 .hold_seconds
                 .map_or(self.unlock_millis(door), seconds_to_millis);
@@ -753,9 +764,16 @@ impl Controller {
         if let Some(at) = state.delayed_release_at
             && at <= now
         {
-            // The delay has run: the lock releases itself, and the controller holds it open.
+            // The delay has run: the lock releases itself (for a fail-safe lock, by opening its
+            // own power path), and the controller holds it open.
             state.delayed_release_at = None;
-            state.power_cut_until = Some(at + unlock);
+            if site_door
+                .lock
+                .as_ref()
+                .is_some_and(|lock| power_cut_unlocks(lock.fail))
+            {
+                state.power_cut_until = Some(at + unlock);
+            }
             if alive {
                 state.release_until = Some(at + unlock);
             }

@@ -1,6 +1,8 @@
 //! Helpers shared by the core's integration tests.
 #![allow(dead_code)]
 
+pub mod generated;
+
 use keyway_core::check::{Finding, check};
 use keyway_core::{Site, parse_site};
 

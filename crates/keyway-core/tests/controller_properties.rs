@@ -1,0 +1,277 @@
+//! Property tests of the controller's safety invariants: random sites, random credentials,
+//! random input sequences, and the invariants checked after every step.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::generated::gen_site;
+use keyway_core::controller::{Controller, EventKind, Input};
+use keyway_core::credentials::{CredentialStore, DoorScope, NewCredential};
+use keyway_core::physics::{Command, LockPosition, controller_can_unlock};
+use keyway_core::site::{Arrangement, CircuitIdx, DoorIdx, FailMode, Site};
+use proptest::prelude::*;
+
+/// One random input, with indices taken modulo the site's sizes.
+#[derive(Clone, Debug)]
+enum RawInput {
+    Badge(usize, u8),
+    Rex(usize),
+    PushToExit(usize),
+    DoorOpen(usize),
+    DoorClose(usize),
+    KeyOverride(usize),
+    PowerOff(usize),
+    PowerOn(usize),
+    FireAlarm,
+    FireAlarmReset,
+    Lockdown,
+    LockdownEnd,
+    Override(usize),
+    OverrideEnd,
+    Unlock(usize),
+    Lock(usize),
+    Release(usize),
+}
+
+fn raw_input() -> impl Strategy<Value = RawInput> {
+    let door = 0usize..64;
+    prop_oneof![
+        4 => (door.clone(), 0u8..6).prop_map(|(d, c)| RawInput::Badge(d, c)),
+        3 => door.clone().prop_map(RawInput::Rex),
+        2 => door.clone().prop_map(RawInput::PushToExit),
+        3 => door.clone().prop_map(RawInput::DoorOpen),
+        3 => door.clone().prop_map(RawInput::DoorClose),
+        1 => door.clone().prop_map(RawInput::KeyOverride),
+        2 => (0usize..8).prop_map(RawInput::PowerOff),
+        2 => (0usize..8).prop_map(RawInput::PowerOn),
+        1 => Just(RawInput::FireAlarm),
+        1 => Just(RawInput::FireAlarmReset),
+        1 => Just(RawInput::Lockdown),
+        1 => Just(RawInput::LockdownEnd),
+        1 => door.clone().prop_map(RawInput::Override),
+        1 => Just(RawInput::OverrideEnd),
+        1 => door.clone().prop_map(RawInput::Unlock),
+        1 => door.clone().prop_map(RawInput::Lock),
+        1 => door.prop_map(RawInput::Release),
+    ]
+}
+
+/// Time between steps: mostly seconds, sometimes long enough for batteries to run out.
+fn gap() -> impl Strategy<Value = i64> {
+    prop_oneof![6 => 0i64..20_000, 2 => 20_000i64..120_000, 1 => 600_000i64..7_200_000]
+}
+
+fn to_input(site: &Site, raw: &RawInput) -> Input {
+    let door = |d: usize| DoorIdx((d % site.doors.len()) as u32);
+    let circuit = |c: usize| CircuitIdx((c % site.circuits.len()) as u32);
+    match raw {
+        // Credentials 0..4 exist (4 is a responder); 5 is unknown.
+        RawInput::Badge(d, c) => Input::Badge {
+            door: door(*d),
+            credential: format!("c{c}"),
+        },
+        RawInput::Rex(d) => Input::Rex { door: door(*d) },
+        RawInput::PushToExit(d) => Input::PushToExit { door: door(*d) },
+        RawInput::DoorOpen(d) => Input::DoorOpen { door: door(*d) },
+        RawInput::DoorClose(d) => Input::DoorClose { door: door(*d) },
+        RawInput::KeyOverride(d) => Input::KeyOverride { door: door(*d) },
+        RawInput::PowerOff(c) => Input::PowerOff {
+            circuit: circuit(*c),
+        },
+        RawInput::PowerOn(c) => Input::PowerOn {
+            circuit: circuit(*c),
+        },
+        RawInput::FireAlarm => Input::FireAlarm,
+        RawInput::FireAlarmReset => Input::FireAlarmReset,
+        RawInput::Lockdown => Input::Lockdown,
+        RawInput::LockdownEnd => Input::LockdownEnd,
+        RawInput::Override(d) => Input::EmergencyOverride {
+            doors: vec![door(*d)],
+        },
+        RawInput::OverrideEnd => Input::EmergencyOverrideEnd,
+        RawInput::Unlock(d) => Input::Unlock { door: door(*d) },
+        RawInput::Lock(d) => Input::Lock { door: door(*d) },
+        RawInput::Release(d) => Input::Release { door: door(*d) },
+    }
+}
+
+fn credentials(site: &Site) -> CredentialStore {
+    let mut store = CredentialStore::new();
+    for c in 0..5u32 {
+        let doors = if c == 0 {
+            DoorScope::All
+        } else {
+            DoorScope::Doors(
+                (0..site.doors.len() as u32)
+                    .filter(|d| d % 4 == c % 4)
+                    .map(DoorIdx)
+                    .collect(),
+            )
+        };
+        store
+            .insert(NewCredential {
+                number: format!("c{c}"),
+                holder: String::new(),
+                doors,
+                levels: Vec::new(),
+                schedule: None,
+                valid_from: None,
+                valid_until: None,
+                responder: c == 4,
+            })
+            .unwrap();
+    }
+    store
+}
+
+/// What the test has seen logged, to check each change is logged exactly once.
+struct Watch {
+    logged: Vec<LockPosition>,
+    fire_alarm: bool,
+}
+
+fn check_invariants(controller: &Controller, watch: &Watch) -> Result<(), TestCaseError> {
+    let site = controller.site();
+    for door in site.door_indices() {
+        let status = controller.door_status(door);
+        let site_door = site.door(door);
+        let Some(lock) = &site_door.lock else {
+            prop_assert_eq!(status.lock, LockPosition::Unlocked);
+            continue;
+        };
+        // An unpowered lock is in its default position.
+        if !status.powered {
+            let default = match lock.fail {
+                FailMode::Safe => LockPosition::Unlocked,
+                FailMode::Secure => LockPosition::Locked,
+            };
+            prop_assert_eq!(status.lock, default, "{} unpowered", site_door.id);
+        }
+        let circuit_live = controller.circuit_live(lock.power);
+        if !circuit_live {
+            prop_assert!(
+                !status.powered,
+                "{} on a dead circuit has power",
+                site_door.id
+            );
+        }
+        // A fire-released door is unlocked from the alarm until its reset.
+        if watch.fire_alarm && site_door.release.fire_alarm {
+            prop_assert_eq!(
+                status.command,
+                Command::Unlock,
+                "{} during the fire alarm",
+                site_door.id
+            );
+            if controller_can_unlock(lock.fail, circuit_live, controller.alive()) {
+                prop_assert_eq!(
+                    status.lock,
+                    LockPosition::Unlocked,
+                    "{} during the fire alarm",
+                    site_door.id
+                );
+            }
+        }
+        // Every change of physical position is logged, while the controller is alive.
+        if controller.alive() {
+            prop_assert_eq!(
+                watch.logged[door.index()],
+                status.lock,
+                "{} logged position",
+                site_door.id
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Applies the events to the watch, failing on a change logged twice.
+fn absorb(
+    controller: &mut Controller,
+    watch: &mut Watch,
+) -> Result<Vec<keyway_core::controller::Event>, TestCaseError> {
+    let events = controller.take_events();
+    for event in &events {
+        let position = match event.kind {
+            EventKind::DoorUnlocked => LockPosition::Unlocked,
+            EventKind::DoorLocked => LockPosition::Locked,
+            _ => continue,
+        };
+        let door = event.door.expect("door events name their door");
+        prop_assert_ne!(
+            watch.logged[door.index()],
+            position,
+            "a change of door {} logged twice",
+            door.0
+        );
+        watch.logged[door.index()] = position;
+    }
+    Ok(events)
+}
+
+proptest! {
+    #[test]
+    fn safety_invariants_hold_after_every_step(
+        generated in gen_site(),
+        steps in prop::collection::vec((gap(), raw_input()), 1..60),
+    ) {
+        let site = Arc::new(common::load(&generated.to_toml()));
+        let start = 1_764_576_000_000; // 2025-12-01T08:00:00Z
+        let mut controller = Controller::new(Arc::clone(&site), credentials(&site), Vec::new(), start);
+        let mut watch = Watch {
+            logged: site.door_indices().map(|d| controller.door_status(d).lock).collect(),
+            fire_alarm: false,
+        };
+        // The start logs the changes from the at-rest position (none here: no schedules).
+        absorb(&mut controller, &mut watch)?;
+        check_invariants(&controller, &watch)?;
+        let mut now = start;
+        for (gap, raw) in steps {
+            now += gap;
+            // Timers first, checked, then the input alone, so its effect can be told apart.
+            controller.advance(now);
+            absorb(&mut controller, &mut watch)?;
+            check_invariants(&controller, &watch)?;
+            let input = to_input(&site, &raw);
+            let before: Vec<_> = site.door_indices().map(|d| controller.door_status(d)).collect();
+            controller.handle(now, input.clone());
+            match input {
+                Input::FireAlarm => watch.fire_alarm = true,
+                Input::FireAlarmReset => watch.fire_alarm = false,
+                _ => {}
+            }
+            let events = absorb(&mut controller, &mut watch)?;
+            check_invariants(&controller, &watch)?;
+
+            // A denied badge never changes a lock.
+            if events.iter().any(|e| e.kind == EventKind::AccessDenied) {
+                for door in site.door_indices() {
+                    prop_assert_eq!(controller.door_status(door).lock, before[door.index()].lock, "denied badge moved door {}", door.0);
+                }
+            }
+            // REX releases an egress-locked door whose controller can unlock it, lockdown or
+            // not (a delayed-egress door starts its delay instead).
+            if let Input::Rex { door } = input {
+                let site_door = site.door(door);
+                if let Some(lock) = &site_door.lock
+                    && lock.locks_egress
+                    && site_door.release.arrangement != Arrangement::Delayed
+                    && controller_can_unlock(lock.fail, controller.circuit_live(lock.power), controller.alive())
+                {
+                    prop_assert_eq!(controller.door_status(door).lock, LockPosition::Unlocked, "REX on {}", site_door.id);
+                }
+            }
+            // A push-to-exit that cuts power releases a fail-safe lock, lockdown or not.
+            if let Input::PushToExit { door } = input {
+                let site_door = site.door(door);
+                if let (Some(lock), Some(device)) = (&site_door.lock, &site_door.release.push_to_exit)
+                    && device.direct_power_cut
+                    && lock.fail == FailMode::Safe
+                {
+                    prop_assert_eq!(controller.door_status(door).lock, LockPosition::Unlocked, "push-to-exit on {}", site_door.id);
+                }
+            }
+        }
+    }
+}
