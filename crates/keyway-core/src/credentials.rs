@@ -103,7 +103,18 @@ pub struct Moment<'a> {
 
 const NO_SCHEDULE: u32 = u32::MAX;
 const ALL_DOORS: u32 = u32::MAX;
-const EMPTY_SLOT: u32 = 0;
+/// One place of the index: the record (`index + 1`, 0 for an empty place) and the high half
+/// of the number's hash, so that a probe past other numbers does not touch their records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Slot {
+    entry: u32,
+    fingerprint: u32,
+}
+
+const EMPTY_SLOT: Slot = Slot {
+    entry: 0,
+    fingerprint: 0,
+};
 
 /// One credential, 48 bytes. Strings live in the store's arena.
 #[derive(Clone, Copy, Debug)]
@@ -185,8 +196,8 @@ pub struct CredentialStore {
     records: Vec<Record>,
     /// Records no longer in use, to be reused.
     free_records: Vec<u32>,
-    /// Open addressing with linear probing: `record index + 1`, or `EMPTY_SLOT`.
-    slots: Vec<u32>,
+    /// Open addressing with linear probing, at most half full.
+    slots: Vec<Slot>,
     len: usize,
     /// Arena bytes that belong to replaced or removed credentials.
     garbage_bytes: usize,
@@ -241,25 +252,36 @@ impl CredentialStore {
         &self.text[at as usize..at as usize + len as usize]
     }
 
-    fn slot_of(&self, number: &str) -> (usize, Option<u32>) {
+    fn slot_of(&self, number: &str) -> (usize, Option<u32>, u32) {
         let mask = self.slots.len() - 1;
-        let mut slot = self.hasher.hash_one(number) as usize & mask;
+        let hash = self.hasher.hash_one(number);
+        let fingerprint = (hash >> 32) as u32;
+        let mut slot = hash as usize & mask;
         loop {
-            match self.slots[slot] {
-                EMPTY_SLOT => return (slot, None),
-                entry => {
-                    let record = &self.records[entry as usize - 1];
-                    if self.text(record.number_at, record.number_len) == number {
-                        return (slot, Some(entry - 1));
-                    }
+            let place = self.slots[slot];
+            if place.entry == 0 {
+                return (slot, None, fingerprint);
+            }
+            if place.fingerprint == fingerprint {
+                let record = &self.records[place.entry as usize - 1];
+                if self.text(record.number_at, record.number_len) == number {
+                    return (slot, Some(place.entry - 1), fingerprint);
                 }
             }
             slot = (slot + 1) & mask;
         }
     }
 
+    /// Where a stored entry's probe starts.
+    fn home_of(&self, entry: u32, mask: usize) -> usize {
+        let record = &self.records[entry as usize - 1];
+        self.hasher
+            .hash_one(self.text(record.number_at, record.number_len)) as usize
+            & mask
+    }
+
     pub fn get(&self, number: &str) -> Option<CredentialRef<'_>> {
-        let (_, found) = self.slot_of(number);
+        let (_, found, _) = self.slot_of(number);
         found.map(|index| CredentialRef {
             store: self,
             record: &self.records[index as usize],
@@ -310,7 +332,7 @@ impl CredentialStore {
             valid_until: credential.valid_until.unwrap_or(Millis::MAX),
             responder: credential.responder,
         };
-        let (slot, existing) = self.slot_of(&credential.number);
+        let (slot, existing, fingerprint) = self.slot_of(&credential.number);
         if let Some(index) = existing {
             let old = self.records[index as usize];
             self.garbage_bytes += old.number_len as usize + old.holder_len as usize;
@@ -327,10 +349,13 @@ impl CredentialStore {
                 self.records.len() as u32 - 1
             }
         };
-        self.slots[slot] = index + 1;
+        self.slots[slot] = Slot {
+            entry: index + 1,
+            fingerprint,
+        };
         self.len += 1;
-        // Keep the table at most 70 % full so probes stay short.
-        if self.len * 10 > self.slots.len() * 7 {
+        // Keep the table at most half full so probes, found or not, stay short.
+        if self.len * 2 > self.slots.len() {
             self.grow();
         }
         Ok(())
@@ -338,7 +363,7 @@ impl CredentialStore {
 
     /// Removes a credential; `false` when there was none with that number.
     pub fn remove(&mut self, number: &str) -> bool {
-        let (mut hole, Some(index)) = self.slot_of(number) else {
+        let (mut hole, Some(index), _) = self.slot_of(number) else {
             return false;
         };
         let old = self.records[index as usize];
@@ -352,12 +377,7 @@ impl CredentialStore {
         let mut slot = (hole + 1) & mask;
         while self.slots[slot] != EMPTY_SLOT {
             let entry = self.slots[slot];
-            let record = &self.records[entry as usize - 1];
-            let home = self
-                .hasher
-                .hash_one(self.text(record.number_at, record.number_len))
-                as usize
-                & mask;
+            let home = self.home_of(entry.entry, mask);
             // The entry may move to the hole when its home is not between the hole and it.
             let distance_to_entry = slot.wrapping_sub(home) & mask;
             let distance_to_hole = hole.wrapping_sub(home) & mask;
@@ -381,7 +401,7 @@ impl CredentialStore {
             .filter(|e| **e != EMPTY_SLOT)
             .map(|e| CredentialRef {
                 store: self,
-                record: &self.records[*e as usize - 1],
+                record: &self.records[e.entry as usize - 1],
             })
     }
 
@@ -390,12 +410,7 @@ impl CredentialStore {
         let old = std::mem::replace(&mut self.slots, vec![EMPTY_SLOT; new_len]);
         let mask = new_len - 1;
         for entry in old.into_iter().filter(|e| *e != EMPTY_SLOT) {
-            let record = &self.records[entry as usize - 1];
-            let mut slot = self
-                .hasher
-                .hash_one(self.text(record.number_at, record.number_len))
-                as usize
-                & mask;
+            let mut slot = self.home_of(entry.entry, mask);
             while self.slots[slot] != EMPTY_SLOT {
                 slot = (slot + 1) & mask;
             }
@@ -407,7 +422,7 @@ impl CredentialStore {
     fn compact_text(&mut self) {
         let mut text = String::with_capacity(self.text.len() - self.garbage_bytes);
         for entry in self.slots.iter().filter(|e| **e != EMPTY_SLOT) {
-            let record = &mut self.records[*entry as usize - 1];
+            let record = &mut self.records[entry.entry as usize - 1];
             let number = &self.text[record.number_at as usize..][..record.number_len as usize];
             let holder = &self.text[record.holder_at as usize..][..record.holder_len as usize];
             record.number_at = text.len() as u32;
@@ -423,7 +438,7 @@ impl CredentialStore {
     pub fn heap_bytes(&self) -> usize {
         self.text.capacity()
             + self.records.capacity() * size_of::<Record>()
-            + self.slots.capacity() * size_of::<u32>()
+            + self.slots.capacity() * size_of::<Slot>()
             + self.free_records.capacity() * size_of::<u32>()
     }
 
