@@ -207,3 +207,29 @@ fn json_snapshots_of_every_scenario() {
         }
     }
 }
+
+#[test]
+fn the_example_replay_script_runs_on_the_office() {
+    let site = example("office.toml");
+    let script = example("replay/office-day.toml");
+    let (code, report) = keyway_json(&[
+        "replay",
+        site.to_str().unwrap(),
+        script.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let kinds: Vec<&str> = report["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds[..2], ["access_granted", "door_unlocked"]);
+    assert!(kinds.contains(&"door_forced"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"fire_alarm") && kinds.contains(&"lockdown_started"),
+        "{kinds:?}"
+    );
+}
