@@ -1,0 +1,705 @@
+//! Keyway's durable storage, in one SQLite file (WAL, `synchronous = FULL`):
+//!
+//! - the audit log: append-only, every event with a sequence number and a SHA-256 hash chained
+//!   to the previous event, so that any change to a stored event is found by [`Store::verify`];
+//! - credentials and access levels;
+//! - the latched operator state (holds, lockdown, an unreset fire alarm);
+//! - API tokens, stored only hashed.
+//!
+//! The store is synchronous and does no threading: [`Store::append`] writes a whole batch in
+//! one transaction and returns once it is durable, which is what lets the daemon group many
+//! events into one commit. Schema changes are versioned migrations (`PRAGMA user_version`).
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+/// The database file inside the data directory.
+pub const DATABASE_FILE: &str = "keyway.db";
+
+/// Each migration brings the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the audit log, credentials, access levels, operator state, tokens.
+    "CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        door TEXT,
+        credential TEXT,
+        reason TEXT,
+        circuit TEXT,
+        hash TEXT NOT NULL
+     );
+     CREATE TABLE credentials (
+        number TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        doors TEXT NOT NULL,
+        levels TEXT NOT NULL,
+        schedule TEXT,
+        valid_from INTEGER,
+        valid_until INTEGER,
+        responder INTEGER NOT NULL
+     );
+     CREATE TABLE access_levels (
+        id TEXT PRIMARY KEY,
+        doors TEXT NOT NULL,
+        schedule TEXT
+     );
+     CREATE TABLE operator_state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+     );
+     CREATE TABLE tokens (
+        hash TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        created INTEGER NOT NULL
+     );",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the data directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "database {path} has schema version {found}, newer than this Keyway knows ({known}); refusing to touch it"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+}
+
+/// An event to append. Doors, credentials and circuits are stored by id, so the log reads
+/// the same whatever becomes of the site file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEvent {
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    pub kind: String,
+    pub door: Option<String>,
+    pub credential: Option<String>,
+    pub reason: Option<String>,
+    pub circuit: Option<String>,
+}
+
+/// An event as stored, with its place in the chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub event: NewEvent,
+    /// Hex SHA-256 of the previous hash and this event.
+    pub hash: String,
+}
+
+/// The outcome of checking the chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verification {
+    Intact {
+        events: u64,
+    },
+    /// The first record whose hash does not follow from the records before it (or whose
+    /// sequence number is not the next one).
+    Broken {
+        seq: u64,
+        problem: String,
+    },
+}
+
+/// A credential as stored: door and level ids as text, `"*"` for every door.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredentialRow {
+    pub number: String,
+    pub holder: String,
+    /// Door ids, or `None` for every door.
+    pub doors: Option<Vec<String>>,
+    pub levels: Vec<String>,
+    pub schedule: Option<String>,
+    pub valid_from: Option<i64>,
+    pub valid_until: Option<i64>,
+    pub responder: bool,
+}
+
+/// An access level as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessLevelRow {
+    pub id: String,
+    /// Door ids, or `None` for every door.
+    pub doors: Option<Vec<String>>,
+    pub schedule: Option<String>,
+}
+
+/// The store of one controller.
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    connection: Connection,
+    last_seq: u64,
+    last_hash: [u8; 32],
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `data_dir`, and brings its schema up to date.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let mut connection = Connection::open(&path).map_err(sqlite)?;
+        // WAL with a full sync on every commit: a committed transaction survives a power cut.
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(sqlite)?;
+        connection
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(sqlite)?;
+        connection
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(sqlite)?;
+        connection
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sqlite)?;
+        migrate(&mut connection, &path)?;
+        let last: Option<(u64, String)> = connection
+            .query_row(
+                "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+                [],
+                |row| Ok((row.get::<_, i64>(0)? as u64, row.get(1)?)),
+            )
+            .optional()
+            .map_err(sqlite)?;
+        let (last_seq, last_hash) = match last {
+            Some((seq, hash)) => (seq, decode_hash(&hash).unwrap_or([0; 32])),
+            None => (0, [0; 32]),
+        };
+        Ok(Store {
+            path,
+            connection,
+            last_seq,
+            last_hash,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sqlite(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The sequence number of the last stored event (0 when the log is empty).
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Appends events in one transaction and returns them as stored, once they are durable.
+    /// On error nothing of the batch is stored.
+    pub fn append(&mut self, events: &[NewEvent]) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut stored = Vec::with_capacity(events.len());
+        let mut seq = self.last_seq;
+        let mut previous = self.last_hash;
+        let transaction = self
+            .connection
+            .transaction()
+            .map_err(|e| StoreError::Sqlite {
+                path: self.path.clone(),
+                source: e,
+            })?;
+        {
+            let mut insert = transaction
+                .prepare_cached(
+                    "INSERT INTO events (seq, at, kind, door, credential, reason, circuit, hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(|e| StoreError::Sqlite {
+                    path: self.path.clone(),
+                    source: e,
+                })?;
+            for event in events {
+                seq += 1;
+                let hash = chain_hash(&previous, seq, event);
+                let hex = encode_hash(&hash);
+                insert
+                    .execute(params![
+                        seq as i64,
+                        event.at,
+                        event.kind,
+                        event.door,
+                        event.credential,
+                        event.reason,
+                        event.circuit,
+                        hex
+                    ])
+                    .map_err(|e| StoreError::Sqlite {
+                        path: self.path.clone(),
+                        source: e,
+                    })?;
+                previous = hash;
+                stored.push(StoredEvent {
+                    seq,
+                    event: event.clone(),
+                    hash: hex,
+                });
+            }
+        }
+        transaction.commit().map_err(|e| StoreError::Sqlite {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        self.last_seq = seq;
+        self.last_hash = previous;
+        Ok(stored)
+    }
+
+    /// Up to `limit` events with a sequence number above `after`, in order.
+    pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut query = self
+            .connection
+            .prepare_cached(
+                "SELECT seq, at, kind, door, credential, reason, circuit, hash FROM events
+                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = query
+            .query_map(params![after as i64, limit as i64], |row| {
+                Ok(StoredEvent {
+                    seq: row.get::<_, i64>(0)? as u64,
+                    event: NewEvent {
+                        at: row.get(1)?,
+                        kind: row.get(2)?,
+                        door: row.get(3)?,
+                        credential: row.get(4)?,
+                        reason: row.get(5)?,
+                        circuit: row.get(6)?,
+                    },
+                    hash: row.get(7)?,
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    /// Checks the whole chain, from the first event, and names the first broken record.
+    pub fn verify(&self) -> Result<Verification, StoreError> {
+        let mut previous = [0u8; 32];
+        let mut expected_seq = 1u64;
+        let mut after = 0;
+        loop {
+            let batch = self.events_after(after, 10_000)?;
+            if batch.is_empty() {
+                return Ok(Verification::Intact {
+                    events: expected_seq - 1,
+                });
+            }
+            for stored in &batch {
+                if stored.seq != expected_seq {
+                    return Ok(Verification::Broken {
+                        seq: stored.seq,
+                        problem: format!(
+                            "sequence number {} follows {}: record {} is missing",
+                            stored.seq,
+                            expected_seq - 1,
+                            expected_seq
+                        ),
+                    });
+                }
+                let hash = chain_hash(&previous, stored.seq, &stored.event);
+                if encode_hash(&hash) != stored.hash {
+                    return Ok(Verification::Broken {
+                        seq: stored.seq,
+                        problem: "its hash does not match its contents and the record before it"
+                            .to_string(),
+                    });
+                }
+                previous = hash;
+                expected_seq += 1;
+            }
+            after = batch.last().map_or(after, |s| s.seq);
+        }
+    }
+
+    /// Adds or replaces credentials, all in one transaction.
+    pub fn put_credentials(&mut self, rows: &[CredentialRow]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let transaction = self.connection.transaction().map_err(sqlite)?;
+        {
+            let mut insert = transaction
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO credentials
+                     (number, holder, doors, levels, schedule, valid_from, valid_until, responder)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(sqlite)?;
+            for row in rows {
+                insert
+                    .execute(params![
+                        row.number,
+                        row.holder,
+                        encode_ids(row.doors.as_deref()),
+                        row.levels.join(";"),
+                        row.schedule,
+                        row.valid_from,
+                        row.valid_until,
+                        row.responder,
+                    ])
+                    .map_err(sqlite)?;
+            }
+        }
+        transaction.commit().map_err(sqlite)
+    }
+
+    /// Removes a credential; `false` when there was none.
+    pub fn delete_credential(&mut self, number: &str) -> Result<bool, StoreError> {
+        let changed = self
+            .connection
+            .execute("DELETE FROM credentials WHERE number = ?1", params![number])
+            .map_err(|e| self.sqlite(e))?;
+        Ok(changed > 0)
+    }
+
+    pub fn credentials(&self) -> Result<Vec<CredentialRow>, StoreError> {
+        let mut query = self
+            .connection
+            .prepare("SELECT number, holder, doors, levels, schedule, valid_from, valid_until, responder FROM credentials ORDER BY number")
+            .map_err(|e| self.sqlite(e))?;
+        let rows = query
+            .query_map([], |row| {
+                let doors: String = row.get(2)?;
+                let levels: String = row.get(3)?;
+                Ok(CredentialRow {
+                    number: row.get(0)?,
+                    holder: row.get(1)?,
+                    doors: decode_ids(&doors),
+                    levels: levels
+                        .split(';')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    schedule: row.get(4)?,
+                    valid_from: row.get(5)?,
+                    valid_until: row.get(6)?,
+                    responder: row.get(7)?,
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    pub fn put_access_level(&mut self, level: &AccessLevelRow) -> Result<(), StoreError> {
+        self.connection
+            .execute(
+                "INSERT OR REPLACE INTO access_levels (id, doors, schedule) VALUES (?1, ?2, ?3)",
+                params![level.id, encode_ids(level.doors.as_deref()), level.schedule],
+            )
+            .map_err(|e| self.sqlite(e))?;
+        Ok(())
+    }
+
+    pub fn access_levels(&self) -> Result<Vec<AccessLevelRow>, StoreError> {
+        let mut query = self
+            .connection
+            .prepare("SELECT id, doors, schedule FROM access_levels ORDER BY id")
+            .map_err(|e| self.sqlite(e))?;
+        let rows = query
+            .query_map([], |row| {
+                let doors: String = row.get(1)?;
+                Ok(AccessLevelRow {
+                    id: row.get(0)?,
+                    doors: decode_ids(&doors),
+                    schedule: row.get(2)?,
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    /// Sets (or with `None` clears) one item of the latched operator state.
+    pub fn set_state(&mut self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
+        match value {
+            Some(value) => self.connection.execute(
+                "INSERT OR REPLACE INTO operator_state (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            ),
+            None => self
+                .connection
+                .execute("DELETE FROM operator_state WHERE key = ?1", params![key]),
+        }
+        .map_err(|e| self.sqlite(e))?;
+        Ok(())
+    }
+
+    /// Every item of the latched operator state, sorted by key.
+    pub fn state(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut query = self
+            .connection
+            .prepare("SELECT key, value FROM operator_state ORDER BY key")
+            .map_err(|e| self.sqlite(e))?;
+        let rows = query
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    /// Stores an API token's hash with its role.
+    pub fn put_token(&mut self, hash: &str, role: &str, created: i64) -> Result<(), StoreError> {
+        self.connection
+            .execute(
+                "INSERT OR REPLACE INTO tokens (hash, role, created) VALUES (?1, ?2, ?3)",
+                params![hash, role, created],
+            )
+            .map_err(|e| self.sqlite(e))?;
+        Ok(())
+    }
+
+    /// Every stored token hash with its role.
+    pub fn tokens(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut query = self
+            .connection
+            .prepare("SELECT hash, role FROM tokens")
+            .map_err(|e| self.sqlite(e))?;
+        let rows = query
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+}
+
+fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let sqlite = |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let version: i64 = connection
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(sqlite)?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known,
+        });
+    }
+    for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        // Each migration and its version bump commit together, or not at all.
+        let transaction = connection.transaction().map_err(sqlite)?;
+        transaction.execute_batch(migration).map_err(sqlite)?;
+        transaction
+            .pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(sqlite)?;
+        transaction.commit().map_err(sqlite)?;
+    }
+    Ok(())
+}
+
+/// SHA-256 over the previous hash and the event's fields, each length-prefixed so that no two
+/// different events encode alike.
+fn chain_hash(previous: &[u8; 32], seq: u64, event: &NewEvent) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(previous);
+    hasher.update(seq.to_be_bytes());
+    hasher.update(event.at.to_be_bytes());
+    for field in [
+        Some(&event.kind),
+        event.door.as_ref(),
+        event.credential.as_ref(),
+        event.reason.as_ref(),
+        event.circuit.as_ref(),
+    ] {
+        match field {
+            Some(text) => {
+                hasher.update([1]);
+                hasher.update((text.len() as u64).to_be_bytes());
+                hasher.update(text.as_bytes());
+            }
+            None => hasher.update([0]),
+        }
+    }
+    hasher.finalize().into()
+}
+
+fn encode_hash(hash: &[u8; 32]) -> String {
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_hash(hex: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if hex.len() != 64 {
+        return None;
+    }
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Ids as `a;b;c`, or `*` for all. Ids cannot contain `;` (site format, "Ids").
+fn encode_ids(ids: Option<&[String]>) -> String {
+    match ids {
+        None => "*".to_string(),
+        Some(ids) => ids.join(";"),
+    }
+}
+
+fn decode_ids(text: &str) -> Option<Vec<String>> {
+    if text == "*" {
+        return None;
+    }
+    Some(
+        text.split(';')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("keyway-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn event(i: i64) -> NewEvent {
+        NewEvent {
+            at: 1_780_000_000_000 + i,
+            kind: "access_granted".to_string(),
+            door: Some("front".to_string()),
+            credential: Some(format!("{i}")),
+            reason: None,
+            circuit: None,
+        }
+    }
+
+    #[test]
+    fn appended_events_survive_reopening_and_the_chain_verifies() {
+        let dir = temp_dir("reopen");
+        {
+            let mut store = Store::open(&dir).unwrap();
+            let stored = store.append(&[event(1), event(2)]).unwrap();
+            assert_eq!(stored.iter().map(|s| s.seq).collect::<Vec<_>>(), [1, 2]);
+        }
+        let mut store = Store::open(&dir).unwrap();
+        assert_eq!(store.last_seq(), 2);
+        let stored = store.append(&[event(3)]).unwrap();
+        assert_eq!(stored[0].seq, 3);
+        assert_eq!(store.events_after(1, 10).unwrap().len(), 2);
+        assert_eq!(store.verify().unwrap(), Verification::Intact { events: 3 });
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_tampered_record_is_named() {
+        let dir = temp_dir("tamper");
+        let mut store = Store::open(&dir).unwrap();
+        store
+            .append(&(1..=5).map(event).collect::<Vec<_>>())
+            .unwrap();
+        store
+            .connection
+            .execute("UPDATE events SET credential = 'forged' WHERE seq = 3", [])
+            .unwrap();
+        assert!(matches!(
+            store.verify().unwrap(),
+            Verification::Broken { seq: 3, .. }
+        ));
+        store
+            .connection
+            .execute("DELETE FROM events WHERE seq IN (2, 3)", [])
+            .unwrap();
+        match store.verify().unwrap() {
+            Verification::Broken { seq: 4, problem } => {
+                assert!(problem.contains("record 2 is missing"), "{problem}")
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn credentials_state_and_tokens_round_trip() {
+        let dir = temp_dir("rows");
+        let mut store = Store::open(&dir).unwrap();
+        let alice = CredentialRow {
+            number: "123:4567".into(),
+            holder: "Alice".into(),
+            doors: Some(vec!["front".into(), "server".into()]),
+            levels: vec!["cleaners".into()],
+            schedule: Some("business-hours".into()),
+            valid_from: Some(1),
+            valid_until: None,
+            responder: false,
+        };
+        let fire = CredentialRow {
+            number: "911".into(),
+            holder: "Fire".into(),
+            doors: None,
+            levels: vec![],
+            schedule: None,
+            valid_from: None,
+            valid_until: None,
+            responder: true,
+        };
+        store
+            .put_credentials(&[alice.clone(), fire.clone()])
+            .unwrap();
+        assert_eq!(store.credentials().unwrap(), [alice.clone(), fire]);
+        assert!(store.delete_credential("911").unwrap());
+        assert!(!store.delete_credential("911").unwrap());
+        store.set_state("lockdown", Some("1")).unwrap();
+        store.set_state("hold:front", Some("unlock")).unwrap();
+        store.set_state("hold:front", None).unwrap();
+        store.put_token("abc", "admin", 0).unwrap();
+        drop(store);
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(store.credentials().unwrap(), [alice]);
+        assert_eq!(
+            store.state().unwrap(),
+            [("lockdown".to_string(), "1".to_string())]
+        );
+        assert_eq!(
+            store.tokens().unwrap(),
+            [("abc".to_string(), "admin".to_string())]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_database_from_a_newer_keyway_is_refused() {
+        let dir = temp_dir("newer");
+        drop(Store::open(&dir).unwrap());
+        let connection = Connection::open(dir.join(DATABASE_FILE)).unwrap();
+        connection.pragma_update(None, "user_version", 99).unwrap();
+        drop(connection);
+        assert!(matches!(
+            Store::open(&dir),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
