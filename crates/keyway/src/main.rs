@@ -69,6 +69,30 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Run the controller daemon: the controller, its durable audit log and its HTTP API.
+    ///
+    /// Every part of the site that maps to no real device is simulated (readers, relays,
+    /// sensors, power feeds: drive them through /api/sim/*). On first start an admin token is
+    /// generated and printed once, unless KEYWAY_ADMIN_TOKEN gives one. Stops cleanly on
+    /// SIGTERM or Ctrl-C, putting every relay at rest.
+    Serve {
+        /// The site file; without it, the built-in demo site (examples/office.toml).
+        #[arg(long)]
+        site: Option<PathBuf>,
+        /// Where the SQLite database lives.
+        #[arg(long, default_value = "./keyway-data")]
+        data: PathBuf,
+        /// The address the HTTP API listens on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
+    /// Check the audit log's hash chain. Exits 0 when intact, 1 naming the first broken
+    /// record, 2 when the database cannot be read.
+    VerifyLog {
+        /// The daemon's data directory.
+        #[arg(long, default_value = "./keyway-data")]
+        data: PathBuf,
+    },
     /// Print the rule reference (every rule id, severity, meaning and citation) as Markdown.
     Rules,
 }
@@ -194,10 +218,80 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print(&output)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve { site, data, listen } => serve(site, data, listen),
+        Command::VerifyLog { data } => match keyway_daemon::verify_log(&data)? {
+            keyway_store::Verification::Intact { events } => {
+                println!(
+                    "audit log intact: {events} events, every hash follows from the one before"
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            keyway_store::Verification::Broken { seq, problem } => {
+                println!("audit log BROKEN at record {seq}: {problem}");
+                Ok(ExitCode::from(1))
+            }
+        },
         Command::Rules => {
             print(&keyway_core::rules::reference_markdown())?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+fn serve(
+    site: Option<PathBuf>,
+    data: PathBuf,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let config = keyway_daemon::Config {
+        site: site.map_or(
+            keyway_daemon::SiteSource::Demo,
+            keyway_daemon::SiteSource::File,
+        ),
+        data_dir: data,
+        listen,
+        admin_token: std::env::var("KEYWAY_ADMIN_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let on_ready = |ready: keyway_daemon::Ready| {
+            println!(
+                "Keyway is serving {} on http://{}",
+                ready.site_name, ready.addr
+            );
+            if let Some(token) = ready.new_admin_token {
+                println!("Admin token (shown once, stored only hashed): {token}");
+            }
+        };
+        keyway_daemon::serve(config, on_ready, shutdown_signal()).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
     }
 }
 

@@ -1,0 +1,717 @@
+//! The HTTP API (axum). The only module that knows HTTP: handlers check the token, parse the
+//! request, call the service, and shape the answer. Errors are JSON `{"error": "…"}` with
+//! 400 (bad body), 401 (no or bad token), 403 (role too weak), 404 (unknown door, circuit or
+//! credential), 413 (body too large), 503 (the controller or the writer has stopped).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, RwLock};
+
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use futures_util::Stream;
+use keyway_core::controller::Input;
+use keyway_core::site::{CircuitIdx, DoorIdx};
+use keyway_store::{CredentialRow, Store, StoredEvent};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use crate::auth::{Role, hash_token, new_token};
+use crate::service::{Service, now_millis};
+use crate::writer::Job;
+
+/// Everything a handler needs.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub service: Service,
+    /// A second connection for reads, so that reads never wait behind the writer.
+    pub reader: Arc<Mutex<Store>>,
+    /// Token hash to role.
+    pub tokens: Arc<RwLock<HashMap<String, Role>>>,
+    pub live: broadcast::Sender<StoredEvent>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// An API error: a status and a message for the person reading it.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, String);
+
+impl ApiError {
+    fn bad_request(message: impl Into<String>) -> Self {
+        ApiError(StatusCode::BAD_REQUEST, message.into())
+    }
+
+    fn not_found(message: impl Into<String>) -> Self {
+        ApiError(StatusCode::NOT_FOUND, message.into())
+    }
+
+    fn unavailable(message: impl Into<String>) -> Self {
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, message.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is too large".to_string(),
+            ),
+            _ => ApiError::bad_request(format!("bad request body: {}", rejection.body_text())),
+        }
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The largest body most endpoints take; a CSV import may be larger.
+const BODY_LIMIT: usize = 64 * 1024;
+const IMPORT_LIMIT: usize = 256 * 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/doors", get(doors))
+        .route("/api/status", get(status))
+        .route("/api/events", get(events))
+        .route("/api/stream", get(stream))
+        .route("/api/doors/{id}/unlock", post(door_unlock))
+        .route("/api/doors/{id}/lock", post(door_lock))
+        .route("/api/doors/{id}/release", post(door_release))
+        .route("/api/lockdown", post(lockdown))
+        .route("/api/fire-alarm/reset", post(fire_alarm_reset))
+        .route(
+            "/api/credentials",
+            get(list_credentials).post(put_credential),
+        )
+        .route("/api/credentials/{number}", delete(delete_credential))
+        .route("/api/sim/badge", post(sim_badge))
+        .route("/api/sim/rex/{door}", post(sim_rex))
+        .route("/api/sim/door/{door}", post(sim_door))
+        .route("/api/sim/power/{circuit}", post(sim_power))
+        .route("/api/sim/fire-alarm", post(sim_fire_alarm))
+        .route("/api/tokens", post(create_token))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    let import = Router::new()
+        .route("/api/credentials/import", post(import_credentials))
+        .layer(DefaultBodyLimit::max(IMPORT_LIMIT));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .merge(api)
+        .merge(import)
+        .fallback(|| async { ApiError::not_found("no such path") })
+        .with_state(state)
+}
+
+/// Checks the bearer token and that its role is at least `needed`.
+fn authorize(state: &AppState, headers: &HeaderMap, needed: Role) -> ApiResult<Role> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError(
+                StatusCode::UNAUTHORIZED,
+                "a bearer token is required".to_string(),
+            )
+        })?;
+    let role = state
+        .tokens
+        .read()
+        .map_err(|_| ApiError::unavailable("token table unavailable"))?
+        .get(&hash_token(token))
+        .copied()
+        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "unknown token".to_string()))?;
+    if role < needed {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!(
+                "this needs the {} role; the token is {}",
+                needed.name(),
+                role.name()
+            ),
+        ));
+    }
+    Ok(role)
+}
+
+fn door_index(state: &AppState, id: &str) -> ApiResult<DoorIdx> {
+    state
+        .service
+        .site()
+        .find_door(id)
+        .ok_or_else(|| ApiError::not_found(format!("no door {id:?}")))
+}
+
+fn circuit_index(state: &AppState, id: &str) -> ApiResult<CircuitIdx> {
+    state
+        .service
+        .site()
+        .find_circuit(id)
+        .ok_or_else(|| ApiError::not_found(format!("no circuit {id:?}")))
+}
+
+/// An event as the API shows it: local time with its offset in the site's zone.
+pub fn event_json(state: &AppState, event: &StoredEvent) -> Value {
+    let zone = &state.service.site().info.timezone;
+    let at = jiff::Timestamp::from_millisecond(event.event.at)
+        .map(|t| {
+            t.to_zoned_datetime(zone.clone())
+                .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
+                .to_string()
+        })
+        .unwrap_or_default();
+    json!({
+        "seq": event.seq,
+        "at": at,
+        "kind": event.event.kind,
+        "door": event.event.door,
+        "credential": event.event.credential,
+        "reason": event.event.reason,
+        "circuit": event.event.circuit,
+        "hash": event.hash,
+    })
+}
+
+async fn run_input(state: &AppState, input: Input) -> ApiResult<Vec<StoredEvent>> {
+    state.metrics.count_input();
+    state
+        .service
+        .input(input)
+        .await
+        .map_err(ApiError::unavailable)
+}
+
+async fn doors(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Viewer)?;
+    let snapshot = state
+        .service
+        .snapshot()
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(Json(
+        serde_json::to_value(snapshot.doors).unwrap_or(Value::Null),
+    ))
+}
+
+async fn status(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Viewer)?;
+    let snapshot = state
+        .service
+        .snapshot()
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(Json(serde_json::to_value(snapshot).unwrap_or(Value::Null)))
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Viewer)?;
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request(format!("bad query: {}", e.body_text())))?;
+    let limit = query.limit.unwrap_or(100);
+    if limit == 0 || limit > 10_000 {
+        return Err(ApiError::bad_request("limit must be from 1 to 10000"));
+    }
+    let reader = Arc::clone(&state.reader);
+    let after = query.after.unwrap_or(0);
+    let stored = tokio::task::spawn_blocking(move || {
+        reader
+            .lock()
+            .map_err(|_| "reader poisoned".to_string())?
+            .events_after(after, limit)
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::unavailable(e.to_string()))?
+    .map_err(ApiError::unavailable)?;
+    Ok(Json(Value::Array(
+        stored.iter().map(|e| event_json(&state, e)).collect(),
+    )))
+}
+
+async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    authorize(&state, &headers, Role::Viewer)?;
+    let receiver = state.live.subscribe();
+    let stream =
+        futures_util::stream::unfold((receiver, state), |(mut receiver, state)| async move {
+            let sse = match receiver.recv().await {
+                Ok(event) => SseEvent::default()
+                    .id(event.seq.to_string())
+                    .event("event")
+                    .data(event_json(&state, &event).to_string()),
+                // A slow subscriber missed events: it can fetch them from /api/events.
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    SseEvent::default().event("lagged").data(missed.to_string())
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            Some((Ok(sse), (receiver, state)))
+        });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+async fn hold(
+    state: AppState,
+    headers: HeaderMap,
+    id: String,
+    hold: Option<&str>,
+) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Operator)?;
+    let door = door_index(&state, &id)?;
+    // The latched state first: after a crash the hold comes back even if its events did not.
+    state
+        .service
+        .set_state(&format!("hold:{id}"), hold)
+        .await
+        .map_err(ApiError::unavailable)?;
+    let input = match hold {
+        Some("unlock") => Input::Unlock { door },
+        Some(_) => Input::Lock { door },
+        None => Input::Release { door },
+    };
+    let events = run_input(&state, input).await?;
+    Ok(Json(
+        json!({ "events": events.iter().map(|e| event_json(&state, e)).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn door_unlock(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    hold(state, headers, id, Some("unlock")).await
+}
+
+async fn door_lock(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    hold(state, headers, id, Some("lock")).await
+}
+
+async fn door_release(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    hold(state, headers, id, None).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Active {
+    active: bool,
+}
+
+async fn lockdown(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<Active>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Operator)?;
+    let Json(body) = body?;
+    state
+        .service
+        .set_state("lockdown", body.active.then_some("1"))
+        .await
+        .map_err(ApiError::unavailable)?;
+    let events = run_input(
+        &state,
+        if body.active {
+            Input::Lockdown
+        } else {
+            Input::LockdownEnd
+        },
+    )
+    .await?;
+    Ok(Json(
+        json!({ "events": events.iter().map(|e| event_json(&state, e)).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn fire_alarm_reset(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Operator)?;
+    state
+        .service
+        .set_state("fire_alarm", None)
+        .await
+        .map_err(ApiError::unavailable)?;
+    let events = run_input(&state, Input::FireAlarmReset).await?;
+    Ok(Json(
+        json!({ "events": events.iter().map(|e| event_json(&state, e)).collect::<Vec<_>>() }),
+    ))
+}
+
+/// A credential as the API takes and gives it.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialBody {
+    pub number: String,
+    #[serde(default)]
+    pub holder: String,
+    /// Door ids, or `["*"]` for every door.
+    #[serde(default)]
+    pub doors: Vec<String>,
+    #[serde(default)]
+    pub levels: Vec<String>,
+    pub schedule: Option<String>,
+    /// RFC 3339, or a local date-time in the site's zone.
+    pub valid_from: Option<String>,
+    pub valid_until: Option<String>,
+    #[serde(default)]
+    pub responder: bool,
+}
+
+/// Checks a credential against the site and turns it into a stored row, or says what is wrong.
+pub fn credential_row(
+    site: &keyway_core::Site,
+    body: CredentialBody,
+) -> Result<CredentialRow, String> {
+    if body.number.is_empty() || body.number.len() > 64 || body.number.contains(char::is_control) {
+        return Err(format!(
+            "number {:?}: expected 1 to 64 printable characters",
+            body.number
+        ));
+    }
+    let doors = if body.doors.iter().any(|d| d == "*") {
+        None
+    } else {
+        for door in &body.doors {
+            if site.find_door(door).is_none() {
+                return Err(format!("doors: the site has no door {door:?}"));
+            }
+        }
+        Some(body.doors)
+    };
+    if let Some(schedule) = &body.schedule
+        && !site.schedules.iter().any(|s| &s.id == schedule)
+    {
+        return Err(format!("schedule: the site has no schedule {schedule:?}"));
+    }
+    let time = |field: &str, text: &Option<String>| -> Result<Option<i64>, String> {
+        let Some(text) = text.as_deref().filter(|t| !t.is_empty()) else {
+            return Ok(None);
+        };
+        if let Ok(timestamp) = text.parse::<jiff::Timestamp>() {
+            return Ok(Some(timestamp.as_millisecond()));
+        }
+        text.parse::<jiff::civil::DateTime>()
+            .ok()
+            .and_then(|local| local.to_zoned_datetime(site.info.timezone.clone()).ok())
+            .map(|zoned| Some(zoned.timestamp().as_millisecond()))
+            .ok_or_else(|| {
+                format!("{field} {text:?}: expected a date-time such as 2027-01-01T00:00:00")
+            })
+    };
+    Ok(CredentialRow {
+        valid_from: time("valid_from", &body.valid_from)?,
+        valid_until: time("valid_until", &body.valid_until)?,
+        number: body.number,
+        holder: body.holder,
+        doors,
+        levels: body.levels,
+        schedule: body.schedule,
+        responder: body.responder,
+    })
+}
+
+fn row_json(row: &CredentialRow) -> Value {
+    json!({
+        "number": row.number,
+        "holder": row.holder,
+        "doors": row.doors.clone().unwrap_or_else(|| vec!["*".to_string()]),
+        "levels": row.levels,
+        "schedule": row.schedule,
+        "valid_from": row.valid_from,
+        "valid_until": row.valid_until,
+        "responder": row.responder,
+    })
+}
+
+async fn list_credentials(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Operator)?;
+    let reader = Arc::clone(&state.reader);
+    let rows = tokio::task::spawn_blocking(move || {
+        reader
+            .lock()
+            .map_err(|_| "reader poisoned".to_string())?
+            .credentials()
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::unavailable(e.to_string()))?
+    .map_err(ApiError::unavailable)?;
+    Ok(Json(Value::Array(rows.iter().map(row_json).collect())))
+}
+
+async fn put_credential(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<CredentialBody>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    authorize(&state, &headers, Role::Admin)?;
+    let Json(body) = body?;
+    let row = credential_row(state.service.site(), body).map_err(ApiError::bad_request)?;
+    let answer = row_json(&row);
+    state
+        .service
+        .put_credentials(vec![row])
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+async fn delete_credential(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> ApiResult<StatusCode> {
+    authorize(&state, &headers, Role::Admin)?;
+    if state
+        .service
+        .delete_credential(number.clone())
+        .await
+        .map_err(ApiError::unavailable)?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("no credential {number:?}")))
+    }
+}
+
+async fn import_credentials(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Admin)?;
+    let text =
+        std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the CSV is not UTF-8"))?;
+    let rows = crate::import::parse_csv(state.service.site(), text)
+        .map_err(|errors| ApiError::bad_request(errors.join("\n")))?;
+    let count = rows.len();
+    // All or nothing: the rows were all checked, and the store writes them in one transaction.
+    state
+        .service
+        .put_credentials(rows)
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(Json(json!({ "imported": count })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BadgeBody {
+    door: String,
+    credential: String,
+}
+
+async fn sim_badge(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<BadgeBody>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Operator)?;
+    let Json(body) = body?;
+    let door = door_index(&state, &body.door)?;
+    let events = run_input(
+        &state,
+        Input::Badge {
+            door,
+            credential: body.credential,
+        },
+    )
+    .await?;
+    let decision = events
+        .iter()
+        .find(|e| e.event.kind == "access_granted" || e.event.kind == "access_denied")
+        .ok_or_else(|| {
+            ApiError::unavailable(
+                "the controller has no power: the reader is dark and nothing was decided",
+            )
+        })?;
+    Ok(Json(event_json(&state, decision)))
+}
+
+async fn sim_rex(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Operator)?;
+    let door = door_index(&state, &id)?;
+    let events = run_input(&state, Input::Rex { door }).await?;
+    Ok(Json(
+        json!({ "events": events.iter().map(|e| event_json(&state, e)).collect::<Vec<_>>() }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenBody {
+    open: bool,
+}
+
+async fn sim_door(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<OpenBody>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Operator)?;
+    let door = door_index(&state, &id)?;
+    let Json(body) = body?;
+    let input = if body.open {
+        Input::DoorOpen { door }
+    } else {
+        Input::DoorClose { door }
+    };
+    let events = run_input(&state, input).await?;
+    Ok(Json(
+        json!({ "events": events.iter().map(|e| event_json(&state, e)).collect::<Vec<_>>() }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LiveBody {
+    live: bool,
+}
+
+async fn sim_power(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<LiveBody>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Operator)?;
+    let circuit = circuit_index(&state, &id)?;
+    let Json(body) = body?;
+    let input = if body.live {
+        Input::PowerOn { circuit }
+    } else {
+        Input::PowerOff { circuit }
+    };
+    let events = run_input(&state, input).await?;
+    Ok(Json(
+        json!({ "events": events.iter().map(|e| event_json(&state, e)).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn sim_fire_alarm(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<Active>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Operator)?;
+    let Json(body) = body?;
+    if !body.active {
+        // The input going quiet resets nothing: the alarm stays until it is reset by hand.
+        return Ok(Json(json!({ "events": [] })));
+    }
+    state
+        .service
+        .set_state("fire_alarm", Some("active"))
+        .await
+        .map_err(ApiError::unavailable)?;
+    let events = run_input(&state, Input::FireAlarm).await?;
+    Ok(Json(
+        json!({ "events": events.iter().map(|e| event_json(&state, e)).collect::<Vec<_>>() }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    role: String,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<TokenBody>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    authorize(&state, &headers, Role::Admin)?;
+    let Json(body) = body?;
+    let role = Role::from_name(&body.role).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "role {:?}: expected viewer, operator or admin",
+            body.role
+        ))
+    })?;
+    let token = new_token();
+    let hash = hash_token(&token);
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    state
+        .service
+        .writer()
+        .send(Job::PutToken {
+            hash: hash.clone(),
+            role: role.name().to_string(),
+            created: now_millis(),
+            reply,
+        })
+        .map_err(ApiError::unavailable)?;
+    answer
+        .await
+        .map_err(|_| ApiError::unavailable("the writer has stopped"))?
+        .map_err(ApiError::unavailable)?;
+    state
+        .tokens
+        .write()
+        .map_err(|_| ApiError::unavailable("token table unavailable"))?
+        .insert(hash, role);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "token": token, "role": role.name() })),
+    ))
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], crate::OPENAPI)
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let snapshot = state.service.snapshot().await.ok();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state
+            .metrics
+            .render(snapshot.as_ref(), state.live.receiver_count()),
+    )
+}

@@ -1,0 +1,249 @@
+//! `keyway serve`: the controller daemon.
+//!
+//! Start-up, in order: every relay at rest (boot safety: no pulse on restart), the store
+//! opened and migrated, the latched state restored (operator holds, lockdown, a fire alarm not
+//! yet reset), credentials loaded, then the controller task, the writer thread and the HTTP
+//! server. Architecture invariant: this is the only crate that spawns tasks or threads.
+
+pub mod api;
+pub mod auth;
+pub mod hardware;
+pub mod import;
+pub mod metrics;
+pub mod service;
+pub mod writer;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use keyway_core::controller::Input;
+use keyway_core::credentials::{AccessLevel, CredentialStore, DoorScope};
+use keyway_core::site::ScheduleIdx;
+use keyway_core::{Site, parse_site};
+use keyway_store::{Store, StoreError};
+use tokio::sync::broadcast;
+
+use crate::api::AppState;
+use crate::auth::{Role, hash_token, new_token};
+use crate::hardware::SimulatedOutputs;
+use crate::service::{Service, credential_from_row, now_millis};
+use crate::writer::Writer;
+
+/// The demo site `keyway serve` runs when no site is given: the example office.
+pub const DEMO_SITE: &str = include_str!("../../../examples/office.toml");
+
+/// The API's OpenAPI description, served at `/api/openapi.json`.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Which site to run.
+#[derive(Clone, Debug)]
+pub enum SiteSource {
+    Demo,
+    File(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub site: SiteSource,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// From `KEYWAY_ADMIN_TOKEN`: this token is an admin token.
+    pub admin_token: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot read site file {path}: {source}")]
+    ReadSite {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Site(keyway_core::SiteErrors),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// What the daemon tells its caller once it listens.
+#[derive(Clone, Debug)]
+pub struct Ready {
+    pub addr: SocketAddr,
+    pub site_name: String,
+    /// A new admin token, generated because none existed: to be shown once, never again.
+    pub new_admin_token: Option<String>,
+}
+
+fn load_site(source: &SiteSource) -> Result<Site, DaemonError> {
+    match source {
+        SiteSource::Demo => {
+            parse_site("demo site (examples/office.toml)", DEMO_SITE).map_err(DaemonError::Site)
+        }
+        SiteSource::File(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| DaemonError::ReadSite {
+                path: path.clone(),
+                source,
+            })?;
+            parse_site(&path.display().to_string(), &text).map_err(DaemonError::Site)
+        }
+    }
+}
+
+/// Runs the daemon until `shutdown` completes, then stops serving, lets the controller put
+/// every relay at rest, and lets the writer finish what it was given.
+pub async fn serve(
+    config: Config,
+    on_ready: impl FnOnce(Ready),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), DaemonError> {
+    let site = Arc::new(load_site(&config.site)?);
+    let mut store = Store::open(&config.data_dir)?;
+    let reader = Store::open(&config.data_dir)?;
+
+    // Tokens: the environment's admin token is made known; without one, a first start makes one.
+    let mut new_admin_token = None;
+    if let Some(token) = &config.admin_token {
+        store.put_token(&hash_token(token), Role::Admin.name(), now_millis())?;
+    } else if !store
+        .tokens()?
+        .iter()
+        .any(|(_, role)| role == Role::Admin.name())
+    {
+        let token = new_token();
+        store.put_token(&hash_token(&token), Role::Admin.name(), now_millis())?;
+        new_admin_token = Some(token);
+    }
+    let tokens: HashMap<String, Role> = store
+        .tokens()?
+        .into_iter()
+        .filter_map(|(hash, role)| Role::from_name(&role).map(|role| (hash, role)))
+        .collect();
+
+    let levels: Vec<AccessLevel> = store
+        .access_levels()?
+        .into_iter()
+        .map(|row| AccessLevel {
+            doors: match row.doors {
+                None => DoorScope::All,
+                Some(ids) => {
+                    DoorScope::Doors(ids.iter().filter_map(|id| site.find_door(id)).collect())
+                }
+            },
+            schedule: row.schedule.and_then(|id| {
+                site.schedules
+                    .iter()
+                    .position(|s| s.id == id)
+                    .map(|i| ScheduleIdx(i as u32))
+            }),
+            id: row.id,
+        })
+        .collect();
+    let mut credentials = CredentialStore::new();
+    for row in store.credentials()? {
+        match credential_from_row(&site, &levels, &row) {
+            Ok(credential) => {
+                if let Err(error) = credentials.insert(credential) {
+                    tracing::warn!(%error, "stored credential skipped");
+                }
+            }
+            // The site file changed under a stored credential: it stays stored, unused.
+            Err(problem) => {
+                tracing::warn!(%problem, "stored credential does not fit this site; not loaded")
+            }
+        }
+    }
+    let restore = restore_inputs(&site, &store.state()?);
+    tracing::info!(
+        credentials = credentials.len(),
+        restored = restore.len(),
+        "state loaded"
+    );
+
+    let (live, _) = broadcast::channel(16_384);
+    let (writer, writer_thread) = Writer::start(store, live.clone());
+    let service = Service::start(
+        Arc::clone(&site),
+        credentials,
+        levels,
+        writer,
+        Box::new(SimulatedOutputs::default()),
+        restore,
+    );
+    let state = AppState {
+        service,
+        reader: Arc::new(Mutex::new(reader)),
+        tokens: Arc::new(RwLock::new(tokens)),
+        live,
+        metrics: Arc::new(metrics::Metrics::default()),
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| DaemonError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    on_ready(Ready {
+        addr,
+        site_name: site.info.name.clone(),
+        new_admin_token,
+    });
+    tracing::info!(%addr, site = %site.info.name, "serving");
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(DaemonError::Serve)?;
+    tracing::info!("stopped serving; finishing writes");
+    // The router (and with it the service and the writer's senders) is gone: the writer drains
+    // its queue and ends.
+    let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+    Ok(())
+}
+
+/// The inputs that bring back the latched operator state.
+fn restore_inputs(site: &Site, state: &[(String, String)]) -> Vec<Input> {
+    let mut inputs = Vec::new();
+    for (key, value) in state {
+        match (key.as_str(), value.as_str()) {
+            ("lockdown", "1") => inputs.push(Input::Lockdown),
+            ("fire_alarm", "active") => inputs.push(Input::FireAlarm),
+            (key, hold) if key.starts_with("hold:") => {
+                let Some(door) = site.find_door(&key["hold:".len()..]) else {
+                    continue;
+                };
+                inputs.push(if hold == "unlock" {
+                    Input::Unlock { door }
+                } else {
+                    Input::Lock { door }
+                });
+            }
+            _ => {}
+        }
+    }
+    inputs
+}
+
+/// `keyway verify-log`: checks the audit log's chain.
+pub fn verify_log(data_dir: &std::path::Path) -> Result<keyway_store::Verification, StoreError> {
+    if !data_dir.join(keyway_store::DATABASE_FILE).exists() {
+        return Err(StoreError::CreateDir {
+            path: data_dir.join(keyway_store::DATABASE_FILE),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no Keyway database here"),
+        });
+    }
+    Store::open(data_dir)?.verify()
+}

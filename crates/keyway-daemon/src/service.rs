@@ -1,0 +1,409 @@
+//! The running controller: one task owns the core `Controller`, takes inputs from the API and
+//! the hardware, fires its timers on the wall clock, drives the outputs, and hands every event
+//! to the writer. Replies wait until the events are durable.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use keyway_core::Site;
+use keyway_core::controller::{Alarm, Controller, Event, Input};
+use keyway_core::credentials::{AccessLevel, CredentialStore, DoorScope, LevelIdx, NewCredential};
+use keyway_core::physics::{Command, LockPosition, Millis, relay_energized};
+use keyway_core::site::{CircuitIdx, DoorIdx, ScheduleIdx};
+use keyway_store::{CredentialRow, NewEvent, StoredEvent};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::hardware::Outputs;
+use crate::writer::{Job, Writer};
+
+/// Milliseconds since the Unix epoch, the controller's clock.
+pub fn now_millis() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
+}
+
+/// One door as the API shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DoorSnapshot {
+    pub id: String,
+    pub name: String,
+    pub lock: LockPosition,
+    pub open: bool,
+    pub alarm: Option<Alarm>,
+    pub powered: bool,
+    /// What the controller commands: `unlocked` or `locked`.
+    pub command: &'static str,
+    /// The relay driving the lock is energized.
+    pub relay: bool,
+    pub inside: String,
+    pub outside: String,
+    pub reader: bool,
+}
+
+/// One circuit as the API shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CircuitSnapshot {
+    pub id: String,
+    pub name: String,
+    pub live: bool,
+    pub fed_by: Option<String>,
+    /// Its feed is down and it runs on its battery.
+    pub on_battery: bool,
+    /// Seconds of battery left, while on battery.
+    pub battery_seconds_left: Option<f64>,
+}
+
+/// The whole controller at one moment.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Snapshot {
+    pub at: Millis,
+    pub controller_alive: bool,
+    pub lockdown: bool,
+    pub fire_alarm: bool,
+    pub doors: Vec<DoorSnapshot>,
+    pub circuits: Vec<CircuitSnapshot>,
+}
+
+type EventsReply = oneshot::Sender<Result<Vec<StoredEvent>, String>>;
+
+enum Request {
+    Input { input: Input, reply: EventsReply },
+    Snapshot { reply: oneshot::Sender<Snapshot> },
+    PutCredential { credential: NewCredential },
+    DeleteCredential { number: String },
+}
+
+/// A handle on the running controller, cloned into every API handler.
+#[derive(Clone, Debug)]
+pub struct Service {
+    site: Arc<Site>,
+    levels: Arc<Vec<AccessLevel>>,
+    requests: mpsc::Sender<Request>,
+    writer: Writer,
+}
+
+impl Service {
+    /// Starts the controller task at the current time. `restore` are inputs that bring back
+    /// the latched state; they are applied before anything else is taken.
+    pub fn start(
+        site: Arc<Site>,
+        credentials: CredentialStore,
+        levels: Vec<AccessLevel>,
+        writer: Writer,
+        mut outputs: Box<dyn Outputs>,
+        restore: Vec<Input>,
+    ) -> Service {
+        // Boot safety: every output at rest before the controller runs (no relay pulse).
+        for door in site.door_indices() {
+            outputs.set_relay(door, false);
+        }
+        let (requests, mut queue) = mpsc::channel::<Request>(1024);
+        let shared_levels = Arc::new(levels.clone());
+        let mut controller = Controller::new(Arc::clone(&site), credentials, levels, now_millis());
+        let task_writer = writer.clone();
+        tokio::spawn(async move {
+            let mut relays = vec![false; controller.site().doors.len()];
+            for input in restore {
+                let now = now_millis();
+                controller.handle(now, input);
+            }
+            flush(
+                &mut controller,
+                &task_writer,
+                None,
+                &mut *outputs,
+                &mut relays,
+            );
+            loop {
+                let deadline = controller.next_timer().map(|at| {
+                    let wait = (at - now_millis()).max(0) as u64;
+                    tokio::time::Instant::now() + Duration::from_millis(wait)
+                });
+                tokio::select! {
+                    request = queue.recv() => {
+                        let Some(request) = request else { break };
+                        match request {
+                            Request::Input { input, reply } => {
+                                controller.handle(now_millis(), input);
+                                flush(&mut controller, &task_writer, Some(reply), &mut *outputs, &mut relays);
+                            }
+                            Request::Snapshot { reply } => {
+                                controller.advance(now_millis());
+                                flush(&mut controller, &task_writer, None, &mut *outputs, &mut relays);
+                                let _ = reply.send(snapshot(&controller, &relays));
+                            }
+                            Request::PutCredential { credential } => {
+                                if let Err(error) = controller.credentials_mut().insert(credential) {
+                                    tracing::warn!(%error, "credential not loaded into the controller");
+                                }
+                            }
+                            Request::DeleteCredential { number } => {
+                                controller.credentials_mut().remove(&number);
+                            }
+                        }
+                    }
+                    _ = sleep_until(deadline), if deadline.is_some() => {
+                        controller.advance(now_millis());
+                        flush(&mut controller, &task_writer, None, &mut *outputs, &mut relays);
+                    }
+                }
+            }
+            // Shutting down: every relay back at rest.
+            for door in controller.site().door_indices() {
+                outputs.set_relay(door, false);
+            }
+        });
+        Service {
+            site,
+            levels: shared_levels,
+            requests,
+            writer,
+        }
+    }
+
+    pub fn site(&self) -> &Site {
+        &self.site
+    }
+
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// Applies an input and returns the events it caused, once they are durable.
+    pub async fn input(&self, input: Input) -> Result<Vec<StoredEvent>, String> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Input { input, reply })
+            .await
+            .map_err(|_| "the controller has stopped".to_string())?;
+        answer
+            .await
+            .map_err(|_| "the controller has stopped".to_string())?
+    }
+
+    pub async fn snapshot(&self) -> Result<Snapshot, String> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Snapshot { reply })
+            .await
+            .map_err(|_| "the controller has stopped".to_string())?;
+        answer
+            .await
+            .map_err(|_| "the controller has stopped".to_string())
+    }
+
+    /// Stores credentials durably, then loads them into the controller.
+    pub async fn put_credentials(&self, rows: Vec<CredentialRow>) -> Result<(), String> {
+        let mut credentials = Vec::with_capacity(rows.len());
+        for row in &rows {
+            credentials.push(credential_from_row(&self.site, &self.levels, row)?);
+        }
+        let (reply, answer) = oneshot::channel();
+        self.writer.send(Job::PutCredentials { rows, reply })?;
+        answer
+            .await
+            .map_err(|_| "the writer has stopped".to_string())??;
+        for credential in credentials {
+            self.requests
+                .send(Request::PutCredential { credential })
+                .await
+                .map_err(|_| "the controller has stopped".to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Removes a credential durably, then from the controller. `false` when there was none.
+    pub async fn delete_credential(&self, number: String) -> Result<bool, String> {
+        let (reply, answer) = oneshot::channel();
+        self.writer.send(Job::DeleteCredential {
+            number: number.clone(),
+            reply,
+        })?;
+        let existed = answer
+            .await
+            .map_err(|_| "the writer has stopped".to_string())??;
+        self.requests
+            .send(Request::DeleteCredential { number })
+            .await
+            .map_err(|_| "the controller has stopped".to_string())?;
+        Ok(existed)
+    }
+
+    /// Stores one item of the latched operator state durably.
+    pub async fn set_state(&self, key: &str, value: Option<&str>) -> Result<(), String> {
+        let (reply, answer) = oneshot::channel();
+        self.writer.send(Job::SetState {
+            key: key.to_string(),
+            value: value.map(str::to_string),
+            reply,
+        })?;
+        answer
+            .await
+            .map_err(|_| "the writer has stopped".to_string())?
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Drives the outputs to the controller's state and hands its events to the writer.
+fn flush(
+    controller: &mut Controller,
+    writer: &Writer,
+    reply: Option<EventsReply>,
+    outputs: &mut dyn Outputs,
+    relays: &mut [bool],
+) {
+    let alive = controller.alive();
+    for door in controller.site().door_indices() {
+        let status = controller.door_status(door);
+        let energized =
+            controller.site().door(door).lock.is_some() && relay_energized(alive, status.command);
+        if relays[door.index()] != energized {
+            relays[door.index()] = energized;
+            outputs.set_relay(door, energized);
+        }
+    }
+    let events: Vec<NewEvent> = controller
+        .take_events()
+        .iter()
+        .map(|e| to_new_event(controller.site(), e))
+        .collect();
+    if events.is_empty() {
+        if let Some(reply) = reply {
+            let _ = reply.send(Ok(Vec::new()));
+        }
+        return;
+    }
+    if let Err(error) = writer.send(Job::Events { events, reply }) {
+        tracing::error!(%error, "events could not be handed to the writer");
+    }
+}
+
+fn to_new_event(site: &Site, event: &Event) -> NewEvent {
+    NewEvent {
+        at: event.at,
+        kind: event.kind.name().to_string(),
+        door: event.door.map(|d| site.door(d).id.clone()),
+        credential: event.credential.clone(),
+        reason: event.reason.map(|r| r.name().to_string()),
+        circuit: event.circuit.map(|c| site.circuit(c).id.clone()),
+    }
+}
+
+fn snapshot(controller: &Controller, relays: &[bool]) -> Snapshot {
+    let site = controller.site();
+    let now = controller.now();
+    let doors = site
+        .door_indices()
+        .map(|d| {
+            let door = site.door(d);
+            let status = controller.door_status(d);
+            DoorSnapshot {
+                id: door.id.clone(),
+                name: door.name.clone(),
+                lock: status.lock,
+                open: status.open,
+                alarm: status.alarm,
+                powered: status.powered,
+                command: match status.command {
+                    Command::Unlock => "unlocked",
+                    Command::Lock => "locked",
+                },
+                relay: relays[d.index()],
+                inside: site.area(door.inside).id.clone(),
+                outside: site.area(door.outside).id.clone(),
+                reader: door.reader.is_some(),
+            }
+        })
+        .collect();
+    let timeline = controller.power_timeline();
+    let circuits = site
+        .circuits
+        .iter()
+        .enumerate()
+        .map(|(i, circuit)| {
+            let idx = CircuitIdx(i as u32);
+            let live = timeline.is_live(idx, now);
+            let on_battery = live && timeline.feed_down_at(idx).is_some_and(|t| t <= now);
+            CircuitSnapshot {
+                id: circuit.id.clone(),
+                name: circuit.name.clone(),
+                live,
+                fed_by: circuit.fed_by.map(|f| site.circuit(f).id.clone()),
+                on_battery,
+                battery_seconds_left: on_battery.then(|| {
+                    timeline
+                        .down_at(idx)
+                        .map_or(0.0, |t| (t - now) as f64 / 1000.0)
+                }),
+            }
+        })
+        .collect();
+    Snapshot {
+        at: now,
+        controller_alive: controller.alive(),
+        lockdown: controller.lockdown(),
+        fire_alarm: controller.fire_alarm(),
+        doors,
+        circuits,
+    }
+}
+
+/// A stored credential in the controller's terms. Unknown door or schedule ids are an error:
+/// a credential that silently opened fewer or more doors than written would be worse.
+pub fn credential_from_row(
+    site: &Site,
+    levels: &[AccessLevel],
+    row: &CredentialRow,
+) -> Result<NewCredential, String> {
+    let doors = match &row.doors {
+        None => DoorScope::All,
+        Some(ids) => DoorScope::Doors(
+            ids.iter()
+                .map(|id| {
+                    site.find_door(id).ok_or_else(|| {
+                        format!("credential {}: the site has no door {id:?}", row.number)
+                    })
+                })
+                .collect::<Result<Vec<DoorIdx>, String>>()?,
+        ),
+    };
+    let schedule = match &row.schedule {
+        None => None,
+        Some(id) => Some(ScheduleIdx(
+            site.schedules
+                .iter()
+                .position(|s| &s.id == id)
+                .ok_or_else(|| {
+                    format!("credential {}: the site has no schedule {id:?}", row.number)
+                })? as u32,
+        )),
+    };
+    let levels = row
+        .levels
+        .iter()
+        .map(|id| {
+            levels
+                .iter()
+                .position(|l| &l.id == id)
+                .map(|i| LevelIdx(i as u32))
+                .ok_or_else(|| format!("credential {}: no access level {id:?}", row.number))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(NewCredential {
+        number: row.number.clone(),
+        holder: row.holder.clone(),
+        doors,
+        levels,
+        schedule,
+        valid_from: row.valid_from,
+        valid_until: row.valid_until,
+        responder: row.responder,
+    })
+}

@@ -1,0 +1,537 @@
+//! The HTTP API against a real server on a loopback port, with a real SQLite file: every
+//! path, every role and every kind of error.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use keyway_daemon::{Config, Ready, SiteSource, serve};
+use serde_json::{Value, json};
+
+const ADMIN: &str = "test-admin-token";
+
+/// A daemon on a free loopback port, stopped when dropped.
+struct Server {
+    addr: SocketAddr,
+    data: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(name: &str) -> Server {
+        let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("api-{name}"));
+        let _ = std::fs::remove_dir_all(&data);
+        Server::start_on(data)
+    }
+
+    fn start_on(data: PathBuf) -> Server {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Ready>();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let config = Config {
+            site: SiteSource::Demo,
+            data_dir: data.clone(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            admin_token: Some(ADMIN.to_string()),
+        };
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime
+                .block_on(serve(
+                    config,
+                    move |ready| ready_tx.send(ready).unwrap(),
+                    async move {
+                        let _ = stopped.await;
+                    },
+                ))
+                .unwrap();
+        });
+        let ready = ready_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the daemon starts");
+        Server {
+            addr: ready.addr,
+            data,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(mut self) -> PathBuf {
+        self.shutdown();
+        self.data.clone()
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+
+    /// One request; returns the status and the body (JSON when it parses, else a string).
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let mut stream = TcpStream::connect(self.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut request =
+            format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+        if let Some(token) = token {
+            request += &format!("Authorization: Bearer {token}\r\n");
+        }
+        let body = body.unwrap_or("");
+        if !body.is_empty() {
+            request += &format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            );
+        }
+        request += "\r\n";
+        request += body;
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        let response = String::from_utf8_lossy(&response).to_string();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_string()
+        };
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )
+    }
+
+    fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        self.request("GET", path, token, None)
+    }
+
+    fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        self.request("POST", path, token, Some(&body.to_string()))
+    }
+
+    fn token(&self, role: &str) -> String {
+        let (status, body) = self.post("/api/tokens", Some(ADMIN), json!({ "role": role }));
+        assert_eq!(status, 201, "{body}");
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    fn door(&self, id: &str) -> Value {
+        let (_, doors) = self.get("/api/doors", Some(ADMIN));
+        doors
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == id)
+            .cloned()
+            .unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+#[test]
+fn health_openapi_and_metrics_need_no_token() {
+    let server = Server::start("open");
+    assert_eq!(server.get("/healthz", None).0, 200);
+    let (status, spec) = server.get("/api/openapi.json", None);
+    assert_eq!(status, 200);
+    assert_eq!(spec["openapi"], "3.1.0");
+    let (status, metrics) = server.get("/metrics", None);
+    assert_eq!(status, 200);
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("keyway_controller_alive 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn every_route_of_the_router_is_in_the_openapi_document() {
+    let spec: Value = serde_json::from_str(keyway_daemon::OPENAPI).unwrap();
+    let source = include_str!("../src/api.rs");
+    for line in source
+        .lines()
+        .filter(|l| l.trim_start().starts_with(".route(\""))
+    {
+        let path = line.split('"').nth(1).unwrap();
+        assert!(
+            spec["paths"].get(path).is_some(),
+            "{path} is routed but not in openapi.json"
+        );
+    }
+}
+
+#[test]
+fn tokens_and_roles() {
+    let server = Server::start("roles");
+    let viewer = server.token("viewer");
+    let operator = server.token("operator");
+    assert_eq!(server.get("/api/doors", None).0, 401);
+    assert_eq!(server.get("/api/doors", Some("not-a-token")).0, 401);
+    assert_eq!(server.get("/api/doors", Some(&viewer)).0, 200);
+    // A viewer may not command; an operator may not manage credentials or tokens.
+    let (status, body) = server.post("/api/doors/front/unlock", Some(&viewer), json!({}));
+    assert_eq!(status, 403);
+    assert!(
+        body["error"].as_str().unwrap().contains("operator"),
+        "{body}"
+    );
+    assert_eq!(
+        server
+            .post("/api/doors/front/unlock", Some(&operator), json!({}))
+            .0,
+        200
+    );
+    assert_eq!(
+        server
+            .post("/api/credentials", Some(&operator), json!({"number": "1"}))
+            .0,
+        403
+    );
+    assert_eq!(
+        server
+            .post("/api/tokens", Some(&operator), json!({"role": "admin"}))
+            .0,
+        403
+    );
+    assert_eq!(
+        server
+            .post("/api/tokens", Some(ADMIN), json!({"role": "root"}))
+            .0,
+        400
+    );
+}
+
+#[test]
+fn a_badge_through_the_simulated_reader_unlocks_and_relocks() {
+    let server = Server::start("badge");
+    let (status, _) = server.post(
+        "/api/credentials",
+        Some(ADMIN),
+        json!({"number": "1001", "holder": "Alice", "doors": ["server"]}),
+    );
+    assert_eq!(status, 201);
+    let (status, decision) = server.post(
+        "/api/sim/badge",
+        Some(ADMIN),
+        json!({"door": "server", "credential": "1001"}),
+    );
+    assert_eq!(status, 200, "{decision}");
+    assert_eq!(decision["kind"], "access_granted");
+    assert_eq!(decision["credential"], "1001");
+    let seq = decision["seq"].as_u64().unwrap();
+    assert_eq!(decision["hash"].as_str().unwrap().len(), 64);
+    // Acknowledged means stored: it is in the log at once.
+    let (_, events) = server.get(&format!("/api/events?after={}", seq - 1), Some(ADMIN));
+    assert_eq!(events[0]["seq"].as_u64(), Some(seq));
+    assert_eq!(server.door("server")["lock"], "unlocked");
+    // The server door unlocks for 4 s.
+    std::thread::sleep(Duration::from_millis(4_500));
+    assert_eq!(server.door("server")["lock"], "locked");
+    let (_, denied) = server.post(
+        "/api/sim/badge",
+        Some(ADMIN),
+        json!({"door": "front", "credential": "1001"}),
+    );
+    assert_eq!(
+        (denied["kind"].as_str(), denied["reason"].as_str()),
+        (Some("access_denied"), Some("not_permitted"))
+    );
+    let (_, unknown) = server.post(
+        "/api/sim/badge",
+        Some(ADMIN),
+        json!({"door": "front", "credential": "9999"}),
+    );
+    assert_eq!(unknown["reason"], "unknown_credential");
+}
+
+#[test]
+fn errors_are_pointed_and_change_nothing() {
+    let server = Server::start("errors");
+    let (status, body) = server.post(
+        "/api/sim/badge",
+        Some(ADMIN),
+        json!({"door": "nowhere", "credential": "1"}),
+    );
+    assert_eq!(status, 404);
+    assert!(body["error"].as_str().unwrap().contains("nowhere"));
+    assert_eq!(
+        server
+            .post("/api/doors/nowhere/unlock", Some(ADMIN), json!({}))
+            .0,
+        404
+    );
+    assert_eq!(
+        server
+            .post("/api/sim/power/grid", Some(ADMIN), json!({"live": false}))
+            .0,
+        404
+    );
+    assert_eq!(
+        server
+            .request("DELETE", "/api/credentials/none", Some(ADMIN), None)
+            .0,
+        404
+    );
+    let (status, body) = server.post("/api/lockdown", Some(ADMIN), json!({"activ": true}));
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("activ"), "{body}");
+    assert_eq!(
+        server
+            .request("POST", "/api/lockdown", Some(ADMIN), Some("{not json"))
+            .0,
+        400
+    );
+    let (status, body) = server.post(
+        "/api/credentials",
+        Some(ADMIN),
+        json!({"number": "7", "doors": ["vault"]}),
+    );
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("vault"));
+    let big = format!(
+        "{{\"door\": \"front\", \"credential\": \"{}\"}}",
+        "x".repeat(100_000)
+    );
+    assert_eq!(
+        server
+            .request("POST", "/api/sim/badge", Some(ADMIN), Some(&big))
+            .0,
+        413
+    );
+    assert_eq!(server.get("/api/events?limit=0", Some(ADMIN)).0, 400);
+    assert_eq!(server.get("/api/nothing", Some(ADMIN)).0, 404);
+    // Nothing above stored a credential or an event.
+    let (_, credentials) = server.get("/api/credentials", Some(ADMIN));
+    assert_eq!(credentials, json!([]));
+    let (_, events) = server.get("/api/events", Some(ADMIN));
+    assert_eq!(events, json!([]));
+}
+
+#[test]
+fn operator_commands_lockdown_fire_alarm_and_simulated_hardware() {
+    let server = Server::start("commands");
+    assert_eq!(
+        server
+            .post("/api/doors/rear/unlock", Some(ADMIN), json!({}))
+            .0,
+        200
+    );
+    assert_eq!(server.door("rear")["lock"], "unlocked");
+    assert_eq!(
+        server
+            .post("/api/doors/rear/lock", Some(ADMIN), json!({}))
+            .0,
+        200
+    );
+    assert_eq!(server.door("rear")["lock"], "locked");
+    assert_eq!(
+        server
+            .post("/api/doors/rear/release", Some(ADMIN), json!({}))
+            .0,
+        200
+    );
+    let (_, body) = server.post("/api/lockdown", Some(ADMIN), json!({"active": true}));
+    assert_eq!(body["events"][0]["kind"], "lockdown_started");
+    assert_eq!(
+        server
+            .post("/api/lockdown", Some(ADMIN), json!({"active": false}))
+            .0,
+        200
+    );
+    let (_, body) = server.post("/api/sim/fire-alarm", Some(ADMIN), json!({"active": true}));
+    assert_eq!(body["events"][0]["kind"], "fire_alarm");
+    // The office maglock's supply is cut by the fire alarm: unlocked until the reset.
+    assert_eq!(server.door("office-entry")["lock"], "unlocked");
+    server.post("/api/sim/fire-alarm", Some(ADMIN), json!({"active": false}));
+    assert_eq!(server.door("office-entry")["lock"], "unlocked");
+    let (_, body) = server.post("/api/fire-alarm/reset", Some(ADMIN), json!({}));
+    assert_eq!(body["events"][0]["kind"], "fire_alarm_reset");
+    assert_eq!(server.door("office-entry")["lock"], "locked");
+    let (_, body) = server.post("/api/sim/rex/office-entry", Some(ADMIN), json!({}));
+    assert_eq!(body["events"][0]["kind"], "rex");
+    let (_, body) = server.post("/api/sim/door/server", Some(ADMIN), json!({"open": true}));
+    let kinds: Vec<_> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds, ["door_opened", "door_forced"]);
+    assert_eq!(server.door("server")["alarm"], "forced");
+    server.post("/api/sim/door/server", Some(ADMIN), json!({"open": false}));
+    assert_eq!(server.door("server")["alarm"], Value::Null);
+    let (_, body) = server.post("/api/sim/power/mains", Some(ADMIN), json!({"live": false}));
+    assert_eq!(body["events"][0]["kind"], "power_lost");
+    let (_, status) = server.get("/api/status", Some(ADMIN));
+    let lock_psu = status["circuits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "lock-psu")
+        .unwrap();
+    assert_eq!(lock_psu["on_battery"], true);
+    assert!(lock_psu["battery_seconds_left"].as_f64().unwrap() > 3500.0);
+}
+
+#[test]
+fn credentials_list_delete_and_csv_import_all_or_nothing() {
+    let server = Server::start("credentials");
+    let csv = "number,holder,doors,schedule,valid_from,valid_until\n1001,\"Smith, Alice\",front;server,business-hours,,2027-01-01T00:00:00\n1002,Bob,*,,,\n";
+    let (status, body) = server.request("POST", "/api/credentials/import", Some(ADMIN), Some(csv));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["imported"], 2);
+    let bad = "1003,Carol,front,,,\n1004,Dan,vault,,,\n";
+    let (status, body) = server.request("POST", "/api/credentials/import", Some(ADMIN), Some(bad));
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().contains("line 2")
+            && body["error"].as_str().unwrap().contains("vault"),
+        "{body}"
+    );
+    let (_, list) = server.get("/api/credentials", Some(ADMIN));
+    let numbers: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["number"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(numbers, ["1001", "1002"], "the bad file imported nothing");
+    assert_eq!(list[0]["holder"], "Smith, Alice");
+    assert_eq!(
+        server
+            .request("DELETE", "/api/credentials/1002", Some(ADMIN), None)
+            .0,
+        204
+    );
+    let (_, denied) = server.post(
+        "/api/sim/badge",
+        Some(ADMIN),
+        json!({"door": "front", "credential": "1002"}),
+    );
+    assert_eq!(denied["reason"], "unknown_credential");
+}
+
+#[test]
+fn the_stream_delivers_new_events_live() {
+    let server = Server::start("stream");
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(
+            format!("GET /api/stream HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {ADMIN}\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.contains("200"), "{line}");
+    // Give the subscription a moment to be registered, then cause an event.
+    std::thread::sleep(Duration::from_millis(200));
+    server.post("/api/lockdown", Some(ADMIN), json!({"active": true}));
+    let mut data = None;
+    for _ in 0..50 {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if let Some(json) = line.trim_end().strip_prefix("data: ") {
+            data = Some(serde_json::from_str::<Value>(json).unwrap());
+            break;
+        }
+    }
+    let event = data.expect("an event on the stream");
+    assert_eq!(event["kind"], "lockdown_started");
+    assert_eq!(event["seq"], 1);
+}
+
+#[test]
+fn restart_keeps_credentials_events_holds_lockdown_and_an_unreset_fire_alarm() {
+    let server = Server::start("restart");
+    server.post(
+        "/api/credentials",
+        Some(ADMIN),
+        json!({"number": "1001", "doors": ["*"]}),
+    );
+    server.post(
+        "/api/sim/badge",
+        Some(ADMIN),
+        json!({"door": "front", "credential": "1001"}),
+    );
+    server.post("/api/doors/rear/unlock", Some(ADMIN), json!({}));
+    server.post("/api/lockdown", Some(ADMIN), json!({"active": true}));
+    server.post("/api/sim/fire-alarm", Some(ADMIN), json!({"active": true}));
+    let (_, before) = server.get("/api/events?limit=1000", Some(ADMIN));
+    let data = server.stop();
+
+    let server = Server::start_on(data);
+    let (_, status) = server.get("/api/status", Some(ADMIN));
+    assert_eq!(status["lockdown"], true);
+    assert_eq!(status["fire_alarm"], true);
+    // The operator hold on the rear door came back; lockdown outranks it, so it is locked now.
+    let (_, after) = server.get("/api/events?limit=1000", Some(ADMIN));
+    let before = before.as_array().unwrap();
+    assert_eq!(
+        &after.as_array().unwrap()[..before.len()],
+        &before[..],
+        "events kept as they were"
+    );
+    let (_, credentials) = server.get("/api/credentials", Some(ADMIN));
+    assert_eq!(credentials[0]["number"], "1001");
+    // The fire alarm cut the lock supply, so the fail-secure rear door is locked whatever is
+    // commanded; after the reset and the end of the lockdown the hold shows.
+    server.post("/api/fire-alarm/reset", Some(ADMIN), json!({}));
+    server.post("/api/lockdown", Some(ADMIN), json!({"active": false}));
+    assert_eq!(
+        server.door("rear")["lock"],
+        "unlocked",
+        "the hold survived the restart"
+    );
+    let data = server.stop();
+    assert!(matches!(
+        keyway_daemon::verify_log(&data).unwrap(),
+        keyway_store::Verification::Intact { .. }
+    ));
+}
