@@ -29,7 +29,7 @@ use tokio::sync::broadcast;
 use crate::api::AppState;
 use crate::auth::{Role, hash_token, new_token};
 use crate::hardware::SimulatedOutputs;
-use crate::service::{Service, credential_from_row, now_millis};
+use crate::service::{Service, SiteIds, credential_from_row, now_millis};
 use crate::writer::Writer;
 
 /// The demo site `keyway serve` runs when no site is given: the example office.
@@ -147,19 +147,28 @@ pub async fn serve(
             id: row.id,
         })
         .collect();
+    let ids = SiteIds::new(&site, &levels);
     let mut credentials = CredentialStore::new();
-    for row in store.credentials()? {
-        match credential_from_row(&site, &levels, &row) {
-            Ok(credential) => {
-                if let Err(error) = credentials.insert(credential) {
-                    tracing::warn!(%error, "stored credential skipped");
-                }
-            }
-            // The site file changed under a stored credential: it stays stored, unused.
-            Err(problem) => {
-                tracing::warn!(%problem, "stored credential does not fit this site; not loaded")
+    let mut misfits = 0usize;
+    store.for_each_credential(|row| match credential_from_row(&ids, &row) {
+        Ok(credential) => {
+            if let Err(error) = credentials.insert(credential) {
+                tracing::warn!(%error, "stored credential skipped");
             }
         }
+        // The site file changed under a stored credential: it stays stored, unused.
+        Err(problem) => {
+            misfits += 1;
+            if misfits <= 10 {
+                tracing::warn!(%problem, "stored credential does not fit this site; not loaded");
+            }
+        }
+    })?;
+    if misfits > 10 {
+        tracing::warn!(
+            misfits,
+            "stored credentials that do not fit this site were not loaded"
+        );
     }
     let restore = restore_inputs(&site, &store.state()?);
     tracing::info!(

@@ -78,7 +78,7 @@ enum Request {
 #[derive(Clone, Debug)]
 pub struct Service {
     site: Arc<Site>,
-    levels: Arc<Vec<AccessLevel>>,
+    ids: Arc<SiteIds>,
     requests: mpsc::Sender<Request>,
     writer: Writer,
 }
@@ -99,7 +99,7 @@ impl Service {
             outputs.set_relay(door, false);
         }
         let (requests, mut queue) = mpsc::channel::<Request>(1024);
-        let shared_levels = Arc::new(levels.clone());
+        let ids = Arc::new(SiteIds::new(&site, &levels));
         let mut controller = Controller::new(Arc::clone(&site), credentials, levels, now_millis());
         let task_writer = writer.clone();
         tokio::spawn(async move {
@@ -156,7 +156,7 @@ impl Service {
         });
         Service {
             site,
-            levels: shared_levels,
+            ids,
             requests,
             writer,
         }
@@ -197,7 +197,7 @@ impl Service {
     pub async fn put_credentials(&self, rows: Vec<CredentialRow>) -> Result<(), String> {
         let mut credentials = Vec::with_capacity(rows.len());
         for row in &rows {
-            credentials.push(credential_from_row(&self.site, &self.levels, row)?);
+            credentials.push(credential_from_row(&self.ids, row)?);
         }
         let (reply, answer) = oneshot::channel();
         self.writer.send(Job::PutCredentials { rows, reply })?;
@@ -355,19 +355,47 @@ fn snapshot(controller: &Controller, relays: &[bool]) -> Snapshot {
     }
 }
 
+/// Ids of a site, for turning stored rows back into indices quickly.
+#[derive(Debug)]
+pub struct SiteIds {
+    doors: std::collections::HashMap<String, DoorIdx>,
+    schedules: std::collections::HashMap<String, ScheduleIdx>,
+    levels: std::collections::HashMap<String, LevelIdx>,
+}
+
+impl SiteIds {
+    pub fn new(site: &Site, levels: &[AccessLevel]) -> SiteIds {
+        SiteIds {
+            doors: site
+                .doors
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.id.clone(), DoorIdx(i as u32)))
+                .collect(),
+            schedules: site
+                .schedules
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.id.clone(), ScheduleIdx(i as u32)))
+                .collect(),
+            levels: levels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (l.id.clone(), LevelIdx(i as u32)))
+                .collect(),
+        }
+    }
+}
+
 /// A stored credential in the controller's terms. Unknown door or schedule ids are an error:
 /// a credential that silently opened fewer or more doors than written would be worse.
-pub fn credential_from_row(
-    site: &Site,
-    levels: &[AccessLevel],
-    row: &CredentialRow,
-) -> Result<NewCredential, String> {
+pub fn credential_from_row(ids: &SiteIds, row: &CredentialRow) -> Result<NewCredential, String> {
     let doors = match &row.doors {
         None => DoorScope::All,
-        Some(ids) => DoorScope::Doors(
-            ids.iter()
+        Some(list) => DoorScope::Doors(
+            list.iter()
                 .map(|id| {
-                    site.find_door(id).ok_or_else(|| {
+                    ids.doors.get(id).copied().ok_or_else(|| {
                         format!("credential {}: the site has no door {id:?}", row.number)
                     })
                 })
@@ -376,23 +404,17 @@ pub fn credential_from_row(
     };
     let schedule = match &row.schedule {
         None => None,
-        Some(id) => Some(ScheduleIdx(
-            site.schedules
-                .iter()
-                .position(|s| &s.id == id)
-                .ok_or_else(|| {
-                    format!("credential {}: the site has no schedule {id:?}", row.number)
-                })? as u32,
-        )),
+        Some(id) => Some(ids.schedules.get(id).copied().ok_or_else(|| {
+            format!("credential {}: the site has no schedule {id:?}", row.number)
+        })?),
     };
     let levels = row
         .levels
         .iter()
         .map(|id| {
-            levels
-                .iter()
-                .position(|l| &l.id == id)
-                .map(|i| LevelIdx(i as u32))
+            ids.levels
+                .get(id)
+                .copied()
                 .ok_or_else(|| format!("credential {}: no access level {id:?}", row.number))
         })
         .collect::<Result<Vec<_>, String>>()?;

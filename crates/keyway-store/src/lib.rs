@@ -338,6 +338,16 @@ impl Store {
 
     /// Adds or replaces credentials, all in one transaction.
     pub fn put_credentials(&mut self, rows: &[CredentialRow]) -> Result<(), StoreError> {
+        self.put_credentials_with_progress(rows, &mut |_| {})
+    }
+
+    /// Like [`Store::put_credentials`], telling `progress` how many rows are written so far
+    /// (every 10,000 rows and at the end). Still one transaction: all or nothing.
+    pub fn put_credentials_with_progress(
+        &mut self,
+        rows: &[CredentialRow],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let sqlite = |source| StoreError::Sqlite {
             path: path.clone(),
@@ -352,7 +362,10 @@ impl Store {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .map_err(sqlite)?;
-            for row in rows {
+            for (i, row) in rows.iter().enumerate() {
+                if i % 10_000 == 0 {
+                    progress(i);
+                }
                 insert
                     .execute(params![
                         row.number,
@@ -367,7 +380,9 @@ impl Store {
                     .map_err(sqlite)?;
             }
         }
-        transaction.commit().map_err(sqlite)
+        transaction.commit().map_err(sqlite)?;
+        progress(rows.len());
+        Ok(())
     }
 
     /// Removes a credential; `false` when there was none.
@@ -380,6 +395,16 @@ impl Store {
     }
 
     pub fn credentials(&self) -> Result<Vec<CredentialRow>, StoreError> {
+        let mut rows = Vec::new();
+        self.for_each_credential(|row| rows.push(row))?;
+        Ok(rows)
+    }
+
+    /// Hands every credential to `each`, in number order, without holding them all in memory.
+    pub fn for_each_credential(
+        &self,
+        mut each: impl FnMut(CredentialRow),
+    ) -> Result<(), StoreError> {
         let mut query = self
             .connection
             .prepare("SELECT number, holder, doors, levels, schedule, valid_from, valid_until, responder FROM credentials ORDER BY number")
@@ -404,7 +429,10 @@ impl Store {
                 })
             })
             .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+        for row in rows {
+            each(row.map_err(|e| self.sqlite(e))?);
+        }
+        Ok(())
     }
 
     pub fn put_access_level(&mut self, level: &AccessLevelRow) -> Result<(), StoreError> {

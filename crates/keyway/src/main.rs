@@ -93,6 +93,23 @@ enum Command {
         #[arg(long, default_value = "./keyway-data")]
         data: PathBuf,
     },
+    /// Import credentials from a CSV file into the daemon's database, with a progress bar.
+    ///
+    /// Columns: number, holder, doors separated by `;` (`*` for every door), schedule,
+    /// valid_from, valid_until; a header row is skipped. Every row is checked against the
+    /// site first: one bad row imports nothing, and every problem is listed with its line.
+    /// Existing numbers are replaced. Run it while the daemon is stopped (a running daemon
+    /// takes imports through POST /api/credentials/import).
+    ImportCredentials {
+        /// The CSV file.
+        csv: PathBuf,
+        /// The site the credentials are for; without it, the built-in demo site.
+        #[arg(long)]
+        site: Option<PathBuf>,
+        /// The daemon's data directory.
+        #[arg(long, default_value = "./keyway-data")]
+        data: PathBuf,
+    },
     /// Print the rule reference (every rule id, severity, meaning and citation) as Markdown.
     Rules,
 }
@@ -231,6 +248,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
         },
+        Command::ImportCredentials { csv, site, data } => {
+            import_credentials(&csv, site.as_deref(), &data)
+        }
         Command::Rules => {
             print(&keyway_core::rules::reference_markdown())?;
             Ok(ExitCode::SUCCESS)
@@ -277,6 +297,92 @@ fn serve(
         keyway_daemon::serve(config, on_ready, shutdown_signal()).await
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn import_credentials(csv: &Path, site: Option<&Path>, data: &Path) -> anyhow::Result<ExitCode> {
+    let site = match site {
+        Some(path) => match load(path)? {
+            Some(site) => site,
+            None => return Ok(ExitCode::from(EXIT_BAD_INPUT)),
+        },
+        None => {
+            parse_site("demo site", keyway_daemon::DEMO_SITE).map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+    };
+    let text = read(csv, "CSV file")?;
+    let progress = Progress::new("checking", text.lines().count());
+    let rows = match keyway_daemon::import::parse_csv(&site, &text) {
+        Ok(rows) => rows,
+        Err(problems) => {
+            progress.clear();
+            for problem in &problems {
+                eprintln!("{}:{problem}", csv.display());
+            }
+            eprintln!("keyway: nothing was imported");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    progress.finish();
+    let mut store = keyway_store::Store::open(data)?;
+    let progress = Progress::new("writing", rows.len());
+    store.put_credentials_with_progress(&rows, &mut |done| progress.show(done))?;
+    progress.finish();
+    println!(
+        "imported {} credentials into {}",
+        rows.len(),
+        store.path().display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A one-line progress bar on stderr, drawn only on a terminal.
+struct Progress {
+    label: &'static str,
+    total: usize,
+    terminal: bool,
+}
+
+impl Progress {
+    fn new(label: &'static str, total: usize) -> Progress {
+        Progress {
+            label,
+            total,
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn show(&self, done: usize) {
+        if !self.terminal {
+            return;
+        }
+        let fraction = if self.total == 0 {
+            1.0
+        } else {
+            done as f64 / self.total as f64
+        };
+        let filled = (fraction * 30.0).round() as usize;
+        eprint!(
+            "\r{:>8} [{}{}] {done}/{} ({:.0} %)",
+            self.label,
+            "#".repeat(filled),
+            " ".repeat(30 - filled.min(30)),
+            self.total,
+            fraction * 100.0
+        );
+    }
+
+    fn finish(&self) {
+        self.show(self.total);
+        if self.terminal {
+            eprintln!();
+        }
+    }
+
+    fn clear(&self) {
+        if self.terminal {
+            eprint!("\r{}\r", " ".repeat(70));
+        }
+    }
 }
 
 /// SIGTERM or Ctrl-C.
