@@ -177,6 +177,27 @@ pub async fn serve(
         "state loaded"
     );
 
+    // Commits never wait for a checkpoint: the writer's connection does not checkpoint, a
+    // thread of its own does, every second, without blocking the writer.
+    store.set_auto_checkpoint(false)?;
+    let checkpointer = Store::open(&config.data_dir)?;
+    let (stop_checkpoints, checkpoints_stopped) = std::sync::mpsc::channel::<()>();
+    let checkpoint_thread = std::thread::Builder::new()
+        .name("keyway-checkpoint".to_string())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                checkpoints_stopped.recv_timeout(std::time::Duration::from_secs(1))
+            {
+                if let Err(error) = checkpointer.checkpoint() {
+                    tracing::warn!(%error, "checkpoint failed");
+                }
+            }
+        })
+        .map_err(|source| DaemonError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+
     let (live, _) = broadcast::channel(16_384);
     let (writer, writer_thread) = Writer::start(store, live.clone());
     let service = Service::start(
@@ -212,6 +233,13 @@ pub async fn serve(
         new_admin_token,
     });
     tracing::info!(%addr, site = %site.info.name, "serving");
+    // No Nagle delay: a badge's answer is small and must not wait for the client's ACK.
+    let listener =
+        axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::warn!(%error, "cannot set TCP_NODELAY");
+            }
+        });
     axum::serve(listener, api::router(state))
         .with_graceful_shutdown(shutdown)
         .await
@@ -220,6 +248,8 @@ pub async fn serve(
     // The router (and with it the service and the writer's senders) is gone: the writer drains
     // its queue and ends.
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+    drop(stop_checkpoints);
+    let _ = tokio::task::spawn_blocking(move || checkpoint_thread.join()).await;
     Ok(())
 }
 

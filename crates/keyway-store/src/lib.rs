@@ -198,6 +198,26 @@ impl Store {
         &self.path
     }
 
+    /// Whether this connection folds the WAL into the main file itself when it grows (SQLite's
+    /// default). The daemon's writer turns it off and checkpoints from another connection
+    /// ([`Store::checkpoint`]), so that a commit never waits for a checkpoint's writes.
+    pub fn set_auto_checkpoint(&mut self, on: bool) -> Result<(), StoreError> {
+        let pages = if on { 1000 } else { 0 };
+        self.connection
+            .pragma_update(None, "wal_autocheckpoint", pages)
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// Copies committed WAL pages into the main file without blocking writers (a passive
+    /// checkpoint). Returns the number of WAL pages still not copied.
+    pub fn checkpoint(&self) -> Result<i64, StoreError> {
+        self.connection
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                Ok(row.get::<_, i64>(1)? - row.get::<_, i64>(2)?)
+            })
+            .map_err(|e| self.sqlite(e))
+    }
+
     fn sqlite(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.clone(),
