@@ -148,7 +148,7 @@ pub async fn serve(
         })
         .collect();
     let ids = SiteIds::new(&site, &levels);
-    let mut credentials = CredentialStore::new();
+    let mut credentials = CredentialStore::with_capacity(store.credential_count()?);
     let mut misfits = 0usize;
     store.for_each_credential(|row| match credential_from_row(&ids, &row) {
         Ok(credential) => {

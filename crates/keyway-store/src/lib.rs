@@ -173,6 +173,11 @@ impl Store {
         connection
             .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sqlite)?;
+        // Read pages through a memory map rather than a copy per page: start-up reads every
+        // credential once.
+        connection
+            .pragma_update(None, "mmap_size", 1i64 << 30)
+            .map_err(sqlite)?;
         migrate(&mut connection, &path)?;
         let last: Option<(u64, String)> = connection
             .query_row(
@@ -414,20 +419,32 @@ impl Store {
         Ok(changed > 0)
     }
 
+    /// Every credential, sorted by number.
     pub fn credentials(&self) -> Result<Vec<CredentialRow>, StoreError> {
         let mut rows = Vec::new();
         self.for_each_credential(|row| rows.push(row))?;
+        rows.sort_by(|a, b| a.number.cmp(&b.number));
         Ok(rows)
     }
 
-    /// Hands every credential to `each`, in number order, without holding them all in memory.
+    /// How many credentials are stored.
+    pub fn credential_count(&self) -> Result<usize, StoreError> {
+        self.connection
+            .query_row("SELECT COUNT(*) FROM credentials", [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(|n| n as usize)
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// Hands every credential to `each`, in storage order, without holding them all in memory.
     pub fn for_each_credential(
         &self,
         mut each: impl FnMut(CredentialRow),
     ) -> Result<(), StoreError> {
         let mut query = self
             .connection
-            .prepare("SELECT number, holder, doors, levels, schedule, valid_from, valid_until, responder FROM credentials ORDER BY number")
+            .prepare("SELECT number, holder, doors, levels, schedule, valid_from, valid_until, responder FROM credentials")
             .map_err(|e| self.sqlite(e))?;
         let rows = query
             .query_map([], |row| {
