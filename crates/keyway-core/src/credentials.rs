@@ -242,10 +242,11 @@ impl CredentialStore {
 
     /// A store sized for `n` credentials, so that loading them never grows the index.
     pub fn with_capacity(n: usize) -> Self {
-        let mut store = Self::default();
-        store.slots = vec![EMPTY_SLOT; (n * 2 + 1).next_power_of_two().max(16)];
-        store.records.reserve(n);
-        store
+        CredentialStore {
+            slots: vec![EMPTY_SLOT; (n * 2 + 1).next_power_of_two().max(16)],
+            records: Vec::with_capacity(n),
+            ..Self::default()
+        }
     }
 
     pub fn len(&self) -> usize {
