@@ -103,11 +103,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sim/power/{circuit}", post(sim_power))
         .route("/api/sim/fire-alarm", post(sim_fire_alarm))
         .route("/api/tokens", post(create_token))
+        .route("/api/whoami", get(whoami))
+        .route("/api/site", get(site))
+        .route("/api/simulate", get(simulate))
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     let import = Router::new()
         .route("/api/credentials/import", post(import_credentials))
         .layer(DefaultBodyLimit::max(IMPORT_LIMIT));
     Router::new()
+        .route("/", get(dashboard))
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
@@ -700,6 +704,96 @@ async fn create_token(
         StatusCode::CREATED,
         Json(json!({ "token": token, "role": role.name() })),
     ))
+}
+
+async fn dashboard() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        crate::DASHBOARD,
+    )
+}
+
+async fn whoami(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    let role = authorize(&state, &headers, Role::Viewer)?;
+    Ok(Json(json!({ "role": role.name() })))
+}
+
+/// The site's layout for the dashboard's diagram: areas, doors between them, circuits.
+async fn site(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Viewer)?;
+    let site = state.service.site();
+    let areas: Vec<Value> = site
+        .areas
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.id,
+                "name": a.name,
+                "exterior": a.is_exterior(),
+                "stair": a.kind == keyway_core::site::AreaKind::Stair,
+                "occupants": a.occupants,
+            })
+        })
+        .collect();
+    let doors: Vec<Value> = site
+        .doors
+        .iter()
+        .map(|d| {
+            json!({
+                "id": d.id,
+                "name": d.name,
+                "inside": site.area(d.inside).id,
+                "outside": site.area(d.outside).id,
+                "lock": d.lock.as_ref().map(|l| json!({ "type": l.kind.describe(), "fail": l.fail.describe(), "power": site.circuit(l.power).id })),
+                "reader": d.reader.is_some(),
+                "rex": d.release.rex_sensor,
+                "dps": d.dps,
+            })
+        })
+        .collect();
+    let circuits: Vec<Value> = site
+        .circuits
+        .iter()
+        .map(|c| json!({ "id": c.id, "name": c.name, "fed_by": c.fed_by.map(|f| site.circuit(f).id.clone()), "battery_minutes": c.battery_minutes }))
+        .collect();
+    Ok(Json(
+        json!({ "name": site.info.name, "timezone": site.info.timezone_name, "areas": areas, "doors": doors, "circuits": circuits }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct SimulateQuery {
+    scenario: String,
+}
+
+/// `keyway simulate` for the outage planner: the same JSON as the command.
+async fn simulate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<SimulateQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Viewer)?;
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request(format!("bad query: {}", e.body_text())))?;
+    let scenario =
+        keyway_core::scenario::Scenario::from_name(&query.scenario).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "scenario {:?}: expected normal, outage, fire, outage-fire or lockdown",
+                query.scenario
+            ))
+        })?;
+    let site = state.service.site();
+    let run = keyway_core::scenario::run(site, scenario);
+    let findings = keyway_core::check::scenario_findings(site, std::slice::from_ref(&run));
+    let report = keyway_core::report::SimulateJson {
+        site,
+        run: &run,
+        findings: &findings,
+    };
+    Ok(Json(serde_json::to_value(&report).unwrap_or(Value::Null)))
 }
 
 async fn openapi() -> impl IntoResponse {

@@ -38,6 +38,9 @@ pub const DEMO_SITE: &str = include_str!("../../../examples/office.toml");
 /// The API's OpenAPI description, served at `/api/openapi.json`.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
+/// The dashboard, one page with its script and styles, served at `/`.
+pub const DASHBOARD: &str = include_str!("dashboard.html");
+
 /// Which site to run.
 #[derive(Clone, Debug)]
 pub enum SiteSource {
