@@ -535,3 +535,44 @@ fn restart_keeps_credentials_events_holds_lockdown_and_an_unreset_fire_alarm() {
         keyway_store::Verification::Intact { .. }
     ));
 }
+
+#[test]
+fn boot_puts_every_relay_at_rest_before_anything_else() {
+    use keyway_core::site::DoorIdx;
+    use keyway_daemon::hardware::SimulatedOutputs;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let site =
+            std::sync::Arc::new(keyway_core::parse_site("demo", keyway_daemon::DEMO_SITE).unwrap());
+        let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("boot-relays");
+        let _ = std::fs::remove_dir_all(&data);
+        let store = keyway_store::Store::open(&data).unwrap();
+        let (live, _) = tokio::sync::broadcast::channel(16);
+        let (writer, _thread) = keyway_daemon::writer::Writer::start(store, live);
+        let outputs = SimulatedOutputs::default();
+        let changes = std::sync::Arc::clone(&outputs.changes);
+        // Restored: an operator hold that unlocks the rear door as soon as the controller runs.
+        let rear = site.find_door("rear").unwrap();
+        let service = keyway_daemon::service::Service::start(
+            std::sync::Arc::clone(&site),
+            keyway_core::credentials::CredentialStore::new(),
+            Vec::new(),
+            writer,
+            Box::new(outputs),
+            vec![keyway_core::controller::Input::Unlock { door: rear }],
+        );
+        service.snapshot().await.unwrap();
+        let changes = changes.lock().unwrap().clone();
+        let n = site.doors.len();
+        let at_rest: Vec<(DoorIdx, bool)> = (0..n as u32).map(|d| (DoorIdx(d), false)).collect();
+        assert_eq!(changes[..n], at_rest[..], "every relay at rest first");
+        assert!(
+            changes[n..].contains(&(rear, true)),
+            "then the restored hold energizes the rear relay: {changes:?}"
+        );
+    });
+}

@@ -173,3 +173,34 @@ fn edit_second_record(data: &std::path::Path) -> bool {
     std::fs::write(&path, bytes).unwrap();
     true
 }
+
+#[test]
+fn sigterm_stops_the_daemon_cleanly_and_nothing_acknowledged_is_lost() {
+    let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sigterm");
+    let _ = std::fs::remove_dir_all(&data);
+    let mut daemon = Daemon::start(&data, None);
+    let (status, event) = daemon
+        .request("POST", "/api/lockdown", Some(r#"{"active": true}"#))
+        .unwrap();
+    assert_eq!(status, 200);
+    let seq = event["events"][0]["seq"].as_u64().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &daemon.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let exit = daemon.child.wait().unwrap();
+    assert!(
+        exit.success(),
+        "the daemon should exit 0 on SIGTERM, got {exit:?}"
+    );
+    let daemon = Daemon::start(&data, None);
+    let (_, events) = daemon.request("GET", "/api/events", None).unwrap();
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["seq"].as_u64() == Some(seq))
+    );
+}
