@@ -105,15 +105,19 @@ fn process(store: &mut Store, jobs: Vec<Job>, live: &broadcast::Sender<StoredEve
         }
     }
     if !events.is_empty() {
-        match store.append(&events) {
+        match store.append(events) {
             Ok(stored) => {
-                for event in &stored {
-                    // No subscriber is not an error.
-                    let _ = live.send(event.clone());
+                // Only clone for the live stream when someone is listening.
+                if live.receiver_count() > 0 {
+                    for event in &stored {
+                        let _ = live.send(event.clone());
+                    }
                 }
-                for (start, len, reply) in waiters {
+                let mut stored = stored.into_iter();
+                for (_, len, reply) in waiters {
+                    let mine: Vec<StoredEvent> = stored.by_ref().take(len).collect();
                     if let Some(reply) = reply {
-                        let _ = reply.send(Ok(stored[start..start + len].to_vec()));
+                        let _ = reply.send(Ok(mine));
                     }
                 }
             }

@@ -29,7 +29,7 @@ fn main() {
     let mut latencies: Vec<u64> = (0..n)
         .map(|_| {
             let started = Instant::now();
-            store.append(std::slice::from_ref(&event)).expect("append");
+            store.append(vec![event.clone()]).expect("append");
             started.elapsed().as_micros() as u64
         })
         .collect();

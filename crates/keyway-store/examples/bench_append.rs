@@ -33,7 +33,7 @@ fn main() {
         let started = Instant::now();
         let mut written = 0;
         while written < total {
-            store.append(&events).expect("append");
+            store.append(events.clone()).expect("append");
             written += batch;
         }
         let elapsed = started.elapsed().as_secs_f64();

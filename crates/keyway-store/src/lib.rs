@@ -237,7 +237,7 @@ impl Store {
 
     /// Appends events in one transaction and returns them as stored, once they are durable.
     /// On error nothing of the batch is stored.
-    pub fn append(&mut self, events: &[NewEvent]) -> Result<Vec<StoredEvent>, StoreError> {
+    pub fn append(&mut self, events: Vec<NewEvent>) -> Result<Vec<StoredEvent>, StoreError> {
         let mut stored = Vec::with_capacity(events.len());
         let mut seq = self.last_seq;
         let mut previous = self.last_hash;
@@ -260,7 +260,7 @@ impl Store {
                 })?;
             for event in events {
                 seq += 1;
-                let hash = chain_hash(&previous, seq, event);
+                let hash = chain_hash(&previous, seq, &event);
                 let hex = encode_hash(&hash);
                 insert
                     .execute(params![
@@ -280,7 +280,7 @@ impl Store {
                 previous = hash;
                 stored.push(StoredEvent {
                     seq,
-                    event: event.clone(),
+                    event,
                     hash: hex,
                 });
             }
@@ -606,7 +606,13 @@ fn chain_hash(previous: &[u8; 32], seq: u64, event: &NewEvent) -> [u8; 32] {
 }
 
 fn encode_hash(hash: &[u8; 32]) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(64);
+    for byte in hash {
+        hex.push(DIGITS[(byte >> 4) as usize] as char);
+        hex.push(DIGITS[(byte & 0xf) as usize] as char);
+    }
+    hex
 }
 
 fn decode_hash(hex: &str) -> Option<[u8; 32]> {
@@ -666,12 +672,12 @@ mod tests {
         let dir = temp_dir("reopen");
         {
             let mut store = Store::open(&dir).unwrap();
-            let stored = store.append(&[event(1), event(2)]).unwrap();
+            let stored = store.append(vec![event(1), event(2)]).unwrap();
             assert_eq!(stored.iter().map(|s| s.seq).collect::<Vec<_>>(), [1, 2]);
         }
         let mut store = Store::open(&dir).unwrap();
         assert_eq!(store.last_seq(), 2);
-        let stored = store.append(&[event(3)]).unwrap();
+        let stored = store.append(vec![event(3)]).unwrap();
         assert_eq!(stored[0].seq, 3);
         assert_eq!(store.events_after(1, 10).unwrap().len(), 2);
         assert_eq!(store.verify().unwrap(), Verification::Intact { events: 3 });
@@ -683,7 +689,7 @@ mod tests {
         let dir = temp_dir("tamper");
         let mut store = Store::open(&dir).unwrap();
         store
-            .append(&(1..=5).map(event).collect::<Vec<_>>())
+            .append((1..=5).map(event).collect::<Vec<_>>())
             .unwrap();
         store
             .connection
