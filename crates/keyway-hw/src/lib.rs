@@ -3,6 +3,9 @@
 //!
 //! - [`card`]: card data (bits) to the credential numbers the controller knows.
 //! - [`wiegand`]: a Wiegand decoder from edge timestamps, sans-IO.
+//! - [`gpio`]: relay outputs and debounced inputs on the Linux GPIO character device, with
+//!   fakes beside the real driver.
 
 pub mod card;
+pub mod gpio;
 pub mod wiegand;
