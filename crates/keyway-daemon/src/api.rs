@@ -191,6 +191,11 @@ pub fn event_json(state: &AppState, event: &StoredEvent) -> Value {
     })
 }
 
+/// `{"events": [...]}`: what a command caused, once durable.
+fn events_json(state: &AppState, events: &[StoredEvent]) -> Json<Value> {
+    Json(json!({ "events": events.iter().map(|e| event_json(state, e)).collect::<Vec<_>>() }))
+}
+
 async fn run_input(state: &AppState, input: Input) -> ApiResult<Vec<StoredEvent>> {
     state.metrics.count_input();
     state
@@ -301,9 +306,7 @@ async fn hold(
         None => Input::Release { door },
     };
     let events = run_input(&state, input).await?;
-    Ok(Json(
-        json!({ "events": events.iter().map(|e| event_json(&state, e)).collect::<Vec<_>>() }),
-    ))
+    Ok(events_json(&state, &events))
 }
 
 async fn door_unlock(
@@ -357,9 +360,7 @@ async fn lockdown(
         },
     )
     .await?;
-    Ok(Json(
-        json!({ "events": events.iter().map(|e| event_json(&state, e)).collect::<Vec<_>>() }),
-    ))
+    Ok(events_json(&state, &events))
 }
 
 async fn fire_alarm_reset(
@@ -373,9 +374,7 @@ async fn fire_alarm_reset(
         .await
         .map_err(ApiError::unavailable)?;
     let events = run_input(&state, Input::FireAlarmReset).await?;
-    Ok(Json(
-        json!({ "events": events.iter().map(|e| event_json(&state, e)).collect::<Vec<_>>() }),
-    ))
+    Ok(events_json(&state, &events))
 }
 
 /// A credential as the API takes and gives it.
@@ -580,9 +579,7 @@ async fn sim_rex(
     authorize(&state, &headers, Role::Operator)?;
     let door = door_index(&state, &id)?;
     let events = run_input(&state, Input::Rex { door }).await?;
-    Ok(Json(
-        json!({ "events": events.iter().map(|e| event_json(&state, e)).collect::<Vec<_>>() }),
-    ))
+    Ok(events_json(&state, &events))
 }
 
 #[derive(Deserialize)]
@@ -606,9 +603,7 @@ async fn sim_door(
         Input::DoorClose { door }
     };
     let events = run_input(&state, input).await?;
-    Ok(Json(
-        json!({ "events": events.iter().map(|e| event_json(&state, e)).collect::<Vec<_>>() }),
-    ))
+    Ok(events_json(&state, &events))
 }
 
 #[derive(Deserialize)]
@@ -632,9 +627,7 @@ async fn sim_power(
         Input::PowerOff { circuit }
     };
     let events = run_input(&state, input).await?;
-    Ok(Json(
-        json!({ "events": events.iter().map(|e| event_json(&state, e)).collect::<Vec<_>>() }),
-    ))
+    Ok(events_json(&state, &events))
 }
 
 async fn sim_fire_alarm(
@@ -654,9 +647,7 @@ async fn sim_fire_alarm(
         .await
         .map_err(ApiError::unavailable)?;
     let events = run_input(&state, Input::FireAlarm).await?;
-    Ok(Json(
-        json!({ "events": events.iter().map(|e| event_json(&state, e)).collect::<Vec<_>>() }),
-    ))
+    Ok(events_json(&state, &events))
 }
 
 #[derive(Deserialize)]

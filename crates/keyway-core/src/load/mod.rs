@@ -77,6 +77,28 @@ impl fmt::Display for SiteErrors {
 pub fn parse_site(file_name: &str, text: &str) -> Result<Site, SiteErrors> {
     let mut loader = Loader::new(file_name, text);
     let mut drafts = Drafts::default();
+    if !walk_sections(&mut loader, text, |loader, document| {
+        loader.section(document, &mut drafts)
+    }) {
+        return Err(loader.finish_errors());
+    }
+    let site = loader.resolve_site(drafts);
+    if loader.errors.is_empty() {
+        Ok(site)
+    } else {
+        Err(loader.finish_errors())
+    }
+}
+
+/// Parses `text` one top-level section at a time and hands each section's tree to `walk`.
+/// On a syntax error, the syntax errors are all that is kept (the rest would be guesses about
+/// a file that could not be read) and `false` is returned. Afterwards the loader's offset is
+/// back at the start of the file, for errors found while resolving.
+fn walk_sections<'s>(
+    loader: &mut Loader<'s>,
+    text: &'s str,
+    mut walk: impl FnMut(&mut Loader<'s>, &Table<'s>),
+) -> bool {
     let mut syntax_errors_found = false;
     for section in split_sections(text) {
         loader.offset = section.start;
@@ -84,27 +106,23 @@ pub fn parse_site(file_name: &str, text: &str) -> Result<Site, SiteErrors> {
         if !syntax_errors.is_empty() {
             syntax_errors_found = true;
             for error in syntax_errors {
-                let span = error.span().unwrap_or(0..0);
-                loader.push(span, None, "", None, error.message().trim().to_string());
+                loader.push(
+                    error.span().unwrap_or(0..0),
+                    None,
+                    "",
+                    None,
+                    error.message().trim().to_string(),
+                );
             }
-            continue;
+        } else if !syntax_errors_found {
+            walk(loader, document.get_ref());
         }
-        if !syntax_errors_found {
-            loader.section(document.get_ref(), &mut drafts);
-        }
-    }
-    if syntax_errors_found {
-        // Only the syntax errors: the rest would be guesses about a file we could not read.
-        loader.errors.retain(|e| e.field.is_empty());
-        return Err(loader.finish_errors());
     }
     loader.offset = 0;
-    let site = loader.resolve_site(drafts);
-    if loader.errors.is_empty() {
-        Ok(site)
-    } else {
-        Err(loader.finish_errors())
+    if syntax_errors_found {
+        loader.errors.retain(|e| e.field.is_empty());
     }
+    !syntax_errors_found
 }
 
 /// Splits a site file where a top-level table starts (`[site]`, `[[door]]`, …, but not a

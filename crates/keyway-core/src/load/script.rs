@@ -119,32 +119,11 @@ pub fn parse_script(file_name: &str, text: &str, site: &Site) -> Result<Script, 
     };
     let mut loader = Loader::new(file_name, text);
     let mut drafts = ScriptDrafts::default();
-    let mut syntax_errors_found = false;
-    for section in split_sections(text) {
-        loader.offset = section.start;
-        let (document, syntax_errors) = DeTable::parse_recoverable(&text[section]);
-        if !syntax_errors.is_empty() {
-            syntax_errors_found = true;
-            for error in syntax_errors {
-                loader.push(
-                    error.span().unwrap_or(0..0),
-                    None,
-                    "",
-                    None,
-                    error.message().trim().to_string(),
-                );
-            }
-            continue;
-        }
-        if !syntax_errors_found {
-            loader.script_section(document.get_ref(), &mut drafts, site, &ids);
-        }
-    }
-    if syntax_errors_found {
-        loader.errors.retain(|e| e.field.is_empty());
+    if !walk_sections(&mut loader, text, |loader, document| {
+        loader.script_section(document, &mut drafts, site, &ids)
+    }) {
         return Err(loader.finish_errors());
     }
-    loader.offset = 0;
     let script = loader.resolve_script(drafts, site);
     if loader.errors.is_empty() {
         Ok(script)
