@@ -8,4 +8,5 @@
 
 pub mod card;
 pub mod gpio;
+pub mod osdp;
 pub mod wiegand;

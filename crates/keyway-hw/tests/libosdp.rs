@@ -1,0 +1,210 @@
+//! Keyway's OSDP control panel against an independent implementation: LibOSDP (the C reference
+//! implementation, PyPI `libosdp==3.2.9`) plays the card reader on a PTY. It needs that
+//! package, so it runs when `KEYWAY_LIBOSDP_PYTHON` names a Python that has it (`.ci/run`
+//! makes the venv and sets it).
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use keyway_hw::osdp::{Feedback, OsdpBus, ReaderEvent, SerialTransport};
+
+struct Reader {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Reader {
+    fn start(python: &str) -> (Reader, String) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/libosdp_pd.py");
+        let mut child = Command::new(python)
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the LibOSDP reader");
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut path = String::new();
+        stdout.read_line(&mut path).unwrap();
+        (
+            Reader {
+                child,
+                stdin,
+                stdout,
+            },
+            path.trim().to_string(),
+        )
+    }
+
+    fn say(&mut self, line: &str) -> String {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+        let mut answer = String::new();
+        self.stdout.read_line(&mut answer).unwrap();
+        answer
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls until `want` holds for an event, or fails after `limit`.
+fn poll_until(
+    bus: &mut OsdpBus<SerialTransport>,
+    limit: Duration,
+    want: impl Fn(&ReaderEvent) -> bool,
+) -> ReaderEvent {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        for event in bus.poll_cycle() {
+            if want(&event) {
+                return event;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no such event within {limit:?}");
+}
+
+#[test]
+fn card_reads_feedback_and_a_pulled_cable_against_libosdp() {
+    let Ok(python) = std::env::var("KEYWAY_LIBOSDP_PYTHON") else {
+        eprintln!(
+            "LibOSDP test not run: set KEYWAY_LIBOSDP_PYTHON to a Python with libosdp==3.2.9"
+        );
+        return;
+    };
+    let (mut reader, path) = Reader::start(&python);
+    let mut bus = OsdpBus::new(SerialTransport::open(&path, 115_200).unwrap(), &[1]);
+    assert_eq!(
+        poll_until(&mut bus, Duration::from_secs(5), |e| matches!(
+            e,
+            ReaderEvent::Online { .. }
+        )),
+        ReaderEvent::Online { address: 1 }
+    );
+
+    // A card read reaches the panel as the credential number printed on the card.
+    reader.say("card");
+    let card = poll_until(&mut bus, Duration::from_secs(5), |e| {
+        matches!(e, ReaderEvent::Card { .. })
+    });
+    assert_eq!(
+        card,
+        ReaderEvent::Card {
+            address: 1,
+            credential: "123:4567".to_string()
+        }
+    );
+
+    // The reader receives the feedback: the LED command, then the buzzer.
+    bus.feedback(1, Feedback::Grant);
+    for _ in 0..5 {
+        bus.poll_cycle();
+    }
+    // LibOSDP prints commands as dicts: 2 is LED, 3 is buzzer; colour 2 green, 1 red.
+    let led = reader.say("cmd");
+    assert!(
+        led.contains("'command': 2")
+            && led.contains("'on_color': 2")
+            && led.contains("'temporary': True"),
+        "{led}"
+    );
+    let buzzer = reader.say("cmd");
+    assert!(
+        buzzer.contains("'command': 3") && buzzer.contains("'rep_count': 1"),
+        "{buzzer}"
+    );
+    bus.feedback(1, Feedback::Deny);
+    for _ in 0..5 {
+        bus.poll_cycle();
+    }
+    let led = reader.say("cmd");
+    assert!(
+        led.contains("'command': 2") && led.contains("'on_color': 1"),
+        "{led}"
+    );
+    let buzzer = reader.say("cmd");
+    assert!(
+        buzzer.contains("'command': 3") && buzzer.contains("'rep_count': 3"),
+        "{buzzer}"
+    );
+
+    // Keypad digits become a PIN credential.
+    reader.say("keys");
+    let keys = poll_until(&mut bus, Duration::from_secs(5), |e| {
+        matches!(e, ReaderEvent::Keypad { .. })
+    });
+    assert_eq!(
+        keys,
+        ReaderEvent::Keypad {
+            address: 1,
+            credential: "pin:1234".to_string()
+        }
+    );
+
+    // Pulling the cable: off-line; plugging it back: on-line again.
+    reader.say("unplug");
+    poll_until(&mut bus, Duration::from_secs(15), |e| {
+        matches!(e, ReaderEvent::Offline { address: 1 })
+    });
+    reader.say("plug");
+    poll_until(&mut bus, Duration::from_secs(15), |e| {
+        matches!(e, ReaderEvent::Online { address: 1 })
+    });
+    reader.say("card");
+    let card = poll_until(&mut bus, Duration::from_secs(5), |e| {
+        matches!(e, ReaderEvent::Card { .. })
+    });
+    assert_eq!(
+        card,
+        ReaderEvent::Card {
+            address: 1,
+            credential: "123:4567".to_string()
+        }
+    );
+}
+
+#[test]
+fn a_dead_reader_does_not_stall_a_live_one() {
+    let Ok(python) = std::env::var("KEYWAY_LIBOSDP_PYTHON") else {
+        eprintln!(
+            "LibOSDP test not run: set KEYWAY_LIBOSDP_PYTHON to a Python with libosdp==3.2.9"
+        );
+        return;
+    };
+    let (mut reader, path) = Reader::start(&python);
+    // Address 2 is on the bus list but nothing answers there.
+    let mut bus = OsdpBus::new(SerialTransport::open(&path, 115_200).unwrap(), &[1, 2]);
+    poll_until(&mut bus, Duration::from_secs(5), |e| {
+        matches!(e, ReaderEvent::Online { address: 1 })
+    });
+    assert!(!bus.is_online(2));
+    // Within one second the dead reader is asked once, whatever the number of cycles, while
+    // the live one is polled on every cycle: a card there is read on the next cycle.
+    let now = Instant::now();
+    bus.poll_cycle_at(now);
+    let (live, dead) = (bus.exchanges(1), bus.exchanges(2));
+    reader.say("card");
+    let mut card = None;
+    for _ in 0..20 {
+        for event in bus.poll_cycle_at(now) {
+            if let ReaderEvent::Card { credential, .. } = event {
+                card = Some(credential);
+            }
+        }
+    }
+    assert_eq!(card.as_deref(), Some("123:4567"));
+    assert_eq!(bus.exchanges(1), live + 20);
+    assert_eq!(
+        bus.exchanges(2),
+        dead,
+        "the dead reader was asked again within the second"
+    );
+}
