@@ -84,4 +84,5 @@ fn main() {
         latencies[20], latencies[39]
     );
     let _ = child.kill();
+    let _ = child.wait();
 }
