@@ -95,6 +95,15 @@ pub enum Input {
     Release {
         door: DoorIdx,
     },
+    /// The door's reader stopped answering. Logged; it changes no lock (losing a reader
+    /// never unlocks a door).
+    ReaderOffline {
+        door: DoorIdx,
+    },
+    /// The door's reader answers again.
+    ReaderOnline {
+        door: DoorIdx,
+    },
 }
 
 /// What the controller logs.
@@ -119,6 +128,8 @@ pub enum EventKind {
     FireAlarmReset,
     LockdownStarted,
     LockdownEnded,
+    ReaderOffline,
+    ReaderOnline,
 }
 
 impl EventKind {
@@ -142,6 +153,8 @@ impl EventKind {
             EventKind::FireAlarmReset => "fire_alarm_reset",
             EventKind::LockdownStarted => "lockdown_started",
             EventKind::LockdownEnded => "lockdown_ended",
+            EventKind::ReaderOffline => "reader_offline",
+            EventKind::ReaderOnline => "reader_online",
         }
     }
 }
@@ -473,6 +486,12 @@ impl Controller {
             Input::Unlock { door } => self.hold(door, Some(Command::Unlock)),
             Input::Lock { door } => self.hold(door, Some(Command::Lock)),
             Input::Release { door } => self.hold(door, None),
+            Input::ReaderOffline { door } => {
+                self.log(Event::door(now, EventKind::ReaderOffline, door))
+            }
+            Input::ReaderOnline { door } => {
+                self.log(Event::door(now, EventKind::ReaderOnline, door))
+            }
         }
     }
 

@@ -379,6 +379,18 @@ pub struct Reader {
     pub bus: String,
 }
 
+/// A `[[bus]]`: a serial line with OSDP readers on it. A reader whose `bus` names one is real;
+/// any other reader is simulated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bus {
+    pub id: String,
+    /// The serial device, such as `/dev/ttyUSB0`.
+    pub device: String,
+    pub baud: u32,
+    /// The secure channel base key; `None` is install mode (no secure channel).
+    pub scbk: Option<[u8; 16]>,
+}
+
 /// A `[[door]]`.
 #[derive(Clone, Debug)]
 pub struct Door {
@@ -421,6 +433,8 @@ pub struct Site {
     pub areas: Vec<Area>,
     pub doors: Vec<Door>,
     pub schedules: Vec<Schedule>,
+    /// Serial buses with real OSDP readers (hardware extension of the format).
+    pub buses: Vec<Bus>,
     /// Every circuit once, each after the circuit that feeds it.
     pub(crate) circuits_feed_first: Vec<CircuitIdx>,
     /// Doors by their `inside` area: `doors_by_inside[area]` lists the doors whose inside is it.
@@ -507,6 +521,7 @@ impl Site {
             areas,
             doors,
             schedules,
+            buses: Vec::new(),
             circuits_feed_first,
             doors_by_inside,
             doors_by_outside,

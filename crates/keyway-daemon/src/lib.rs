@@ -10,6 +10,7 @@ pub mod auth;
 pub mod hardware;
 pub mod import;
 pub mod metrics;
+pub mod readers;
 pub mod service;
 pub mod writer;
 
@@ -211,6 +212,13 @@ pub async fn serve(
         Box::new(SimulatedOutputs::default()),
         restore,
     );
+    let stop_readers = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader_threads = readers::start(
+        &site,
+        &service,
+        tokio::runtime::Handle::current(),
+        Arc::clone(&stop_readers),
+    );
     let state = AppState {
         service,
         reader: Arc::new(Mutex::new(reader)),
@@ -248,6 +256,10 @@ pub async fn serve(
         .await
         .map_err(DaemonError::Serve)?;
     tracing::info!("stopped serving; finishing writes");
+    stop_readers.store(true, std::sync::atomic::Ordering::Relaxed);
+    for thread in reader_threads {
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
     // The router (and with it the service and the writer's senders) is gone: the writer drains
     // its queue and ends.
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;

@@ -359,3 +359,34 @@ fn tables_have_no_colour_when_not_on_a_terminal() {
         "{table}"
     );
 }
+
+#[test]
+fn bus_errors_bad_key_duplicate_id_and_two_readers_at_one_address() {
+    let text = format!(
+        "{GOOD}\n[door.reader]\nkind = \"osdp\"\nbus = \"entry\"\naddress = 1\n\n[[door]]\nid = \"back\"\ninside = \"lobby\"\noutside = \"street\"\n[door.reader]\nkind = \"osdp\"\nbus = \"entry\"\naddress = 1\n\n[[bus]]\nid = \"entry\"\ndevice = \"/dev/ttyUSB0\"\nscbk = \"0011\"\n"
+    );
+    assert_pointed(
+        "bus_key",
+        &text,
+        line_of(&text, "scbk"),
+        &["bus \"entry\"", "field `scbk`", "32 hexadecimal digits"],
+    );
+    let text = text.replace("scbk = \"0011\"\n", "")
+        + "\n[[bus]]\nid = \"entry\"\ndevice = \"/dev/ttyUSB1\"\n";
+    let second = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("id = \"entry\""))
+        .nth(1)
+        .unwrap()
+        .0 as u32
+        + 1;
+    assert_pointed("bus_duplicate", &text, second, &["duplicate id"]);
+    let text = text.replace("\n[[bus]]\nid = \"entry\"\ndevice = \"/dev/ttyUSB1\"\n", "");
+    assert_pointed(
+        "bus_address",
+        &text,
+        line_of(&text, "id = \"back\""),
+        &["door \"back\"", "reader.address", "door \"front\""],
+    );
+}

@@ -231,6 +231,8 @@ struct Drafts<'s> {
     schedule_names: Vec<Option<Named<'s>>>,
     doors: Vec<DraftDoor<'s>>,
     door_names: Vec<Option<Named<'s>>>,
+    buses: Vec<Bus>,
+    bus_names: Vec<Option<Named<'s>>>,
 }
 
 type Table<'i> = DeTable<'i>;
@@ -301,7 +303,16 @@ struct Loader<'s> {
     offset: usize,
 }
 
-const TOP_LEVEL: &[&str] = &["site", "controller", "power", "area", "door", "schedule"];
+const TOP_LEVEL: &[&str] = &[
+    "site",
+    "controller",
+    "power",
+    "area",
+    "door",
+    "schedule",
+    "bus",
+];
+const BUS_FIELDS: &[&str] = &["id", "device", "baud", "scbk"];
 const SITE_FIELDS: &[&str] = &[
     "name",
     "timezone",
@@ -816,6 +827,7 @@ impl<'s> Loader<'s> {
                 "area" => self.areas(value, drafts),
                 "schedule" => self.schedules(value, drafts),
                 "door" => self.doors(value, drafts),
+                "bus" => self.buses(value, drafts),
                 _ => {}
             }
         }
@@ -846,6 +858,7 @@ impl<'s> Loader<'s> {
         let area_ids = self.unique_ids("area", &drafts.area_names);
         let schedule_ids = self.unique_ids("schedule", &drafts.schedule_names);
         self.unique_ids("door", &drafts.door_names);
+        self.unique_ids("bus", &drafts.bus_names);
 
         let controller_power = self.resolve(drafts.controller_power.as_ref(), &circuit_ids);
         let mut circuits = Vec::with_capacity(drafts.circuits.len());
@@ -890,14 +903,87 @@ impl<'s> Loader<'s> {
                 Vec::new(),
             );
         }
-        Site::index(
+        let mut site = Site::index(
             info,
             controller_power,
             circuits,
             areas,
             doors,
             drafts.schedules,
-        )
+        );
+        site.buses = drafts.buses;
+        self.readers_on_buses(&site, &drafts.door_names);
+        if !self.errors.is_empty() {
+            site.buses.clear();
+        }
+        site
+    }
+
+    /// Two readers at the same address on one real bus could never be told apart.
+    fn readers_on_buses(&mut self, site: &Site, door_names: &[Option<Named<'s>>]) {
+        let mut seen: HashMap<(&str, u32), &str> = HashMap::new();
+        for (i, door) in site.doors.iter().enumerate() {
+            let Some(reader) = &door.reader else { continue };
+            if reader.kind != ReaderKind::Osdp || !site.buses.iter().any(|b| b.id == reader.bus) {
+                continue;
+            }
+            if let Some(first) = seen.insert((reader.bus.as_str(), reader.address), &door.id) {
+                let span = door_names
+                    .get(i)
+                    .and_then(|n| n.as_ref())
+                    .map_or(0..0, |n| n.span.clone());
+                self.push(
+                    span,
+                    Some(format!("door \"{}\"", door.id)),
+                    "reader.address",
+                    Some(reader.address.to_string()),
+                    format!(
+                        "door \"{first}\" has a reader at this address on bus \"{}\" already",
+                        reader.bus
+                    ),
+                );
+            }
+        }
+    }
+
+    fn buses(&mut self, value: &Value<'s>, drafts: &mut Drafts<'s>) {
+        for (table, span) in self.elements("bus", value) {
+            let mut scope = Self::element_scope("bus", drafts.buses.len() + 1, span);
+            self.check_fields(&scope, table, BUS_FIELDS);
+            let id = self.id(&scope, table, "bus");
+            if let Some(id) = &id {
+                scope.owner = Some(Owner {
+                    kind: "bus",
+                    number: drafts.buses.len() + 1,
+                    id: Some(id.id.clone()),
+                });
+            }
+            let device = self.required_string(&scope, table, "device", || {
+                "the serial device, such as \"/dev/ttyUSB0\"".to_string()
+            });
+            let baud = self
+                .integer(&scope, table, "baud", 1200, 4_000_000)
+                .unwrap_or(115_200) as u32;
+            let mut scbk = None;
+            if let Some((text, span)) = self.string(&scope, table, "scbk") {
+                match parse_key(text) {
+                    Some(key) => scbk = Some(key),
+                    None => self.bad_value(
+                        &scope,
+                        "scbk",
+                        span,
+                        "expected 32 hexadecimal digits (a 16-byte key)".to_string(),
+                    ),
+                }
+            }
+            drafts.buses.push(Bus {
+                id: id.as_ref().map(|n| n.id.to_string()).unwrap_or_default(),
+                device: device.map(|(d, _)| d.to_string()).unwrap_or_default(),
+                baud,
+                scbk,
+            });
+            drafts.bus_names.push(id);
+        }
     }
 
     fn site_info(&mut self, value: &Value<'s>) -> SiteInfo {
@@ -1422,6 +1508,18 @@ fn owned_string<'s>(table: &Table<'s>, key: &str) -> Cow<'s, str> {
         Some(DeValue::String(s)) => s.clone(),
         _ => Cow::Borrowed(""),
     }
+}
+
+/// 32 hexadecimal digits as 16 bytes.
+fn parse_key(text: &str) -> Option<[u8; 16]> {
+    if text.len() != 32 {
+        return None;
+    }
+    let mut key = [0u8; 16];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(key)
 }
 
 fn parse_integer(text: &str, radix: u32) -> Option<i64> {
