@@ -1,7 +1,8 @@
 //! Real OSDP readers: one thread per `[[bus]]` polls its readers, hands card reads to the
 //! controller as badges, answers each with LED and buzzer feedback from the decision, and logs
 //! readers going off-line and coming back. A bus whose device cannot be opened is retried every
-//! two seconds; its readers stay off-line meanwhile (which unlocks nothing).
+//! two seconds, and reopened when no reader has answered for ten seconds; its readers stay
+//! off-line meanwhile (which unlocks nothing).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +15,9 @@ use keyway_core::site::{Bus, DoorIdx, ReaderKind};
 use keyway_hw::osdp::{Feedback, OsdpBus, ReaderEvent, SerialTransport};
 
 use crate::service::Service;
+
+/// How long a bus may stay without any answering reader before its device is reopened.
+const REOPEN_AFTER: Duration = Duration::from_secs(10);
 
 /// Starts a thread for every bus of the site; they stop when `stop` is set.
 pub fn start(
@@ -72,7 +76,16 @@ fn run_bus(
         };
         tracing::info!(bus = %bus.id, device = %bus.device, readers = addresses.len(), "polling");
         let mut osdp = OsdpBus::new(transport, &addresses);
+        // A device that vanished (a USB adapter pulled) only comes back by opening it again:
+        // when no reader has answered for a while, the bus is reopened.
+        let mut last_answer = std::time::Instant::now();
         while !stop.load(Ordering::Relaxed) {
+            if addresses.iter().any(|a| osdp.is_online(*a)) {
+                last_answer = std::time::Instant::now();
+            } else if last_answer.elapsed() > REOPEN_AFTER {
+                tracing::warn!(bus = %bus.id, "no reader answers; reopening the device");
+                break;
+            }
             for event in osdp.poll_cycle() {
                 let input = |input: Input| runtime.block_on(service.input(input));
                 match event {
