@@ -948,16 +948,14 @@ impl<'s> Loader<'s> {
 
     fn buses(&mut self, value: &Value<'s>, drafts: &mut Drafts<'s>) {
         for (table, span) in self.elements("bus", value) {
-            let mut scope = Self::element_scope("bus", drafts.buses.len() + 1, span);
-            self.check_fields(&scope, table, BUS_FIELDS);
-            let id = self.id(&scope, table, "bus");
-            if let Some(id) = &id {
-                scope.owner = Some(Owner {
-                    kind: "bus",
-                    number: drafts.buses.len() + 1,
-                    id: Some(id.id.clone()),
-                });
-            }
+            let (scope, id) = self.element_start(
+                "bus",
+                drafts.buses.len() + 1,
+                span,
+                table,
+                BUS_FIELDS,
+                "bus",
+            );
             let device = self.required_string(&scope, table, "device", || {
                 "the serial device, such as \"/dev/ttyUSB0\"".to_string()
             });
@@ -1113,18 +1111,40 @@ impl<'s> Loader<'s> {
         }
     }
 
+    /// The start of every element: its scope, its fields checked, its id read, and the scope
+    /// named after the id from then on.
+    fn element_start(
+        &mut self,
+        kind: &'static str,
+        number: usize,
+        span: Range<usize>,
+        table: &Table<'s>,
+        allowed: &[&str],
+        what: &str,
+    ) -> (Scope<'s>, Option<Named<'s>>) {
+        let mut scope = Self::element_scope(kind, number, span);
+        self.check_fields(&scope, table, allowed);
+        let id = self.id(&scope, table, what);
+        if let Some(id) = &id {
+            scope.owner = Some(Owner {
+                kind,
+                number,
+                id: Some(id.id.clone()),
+            });
+        }
+        (scope, id)
+    }
+
     fn circuits(&mut self, value: &Value<'s>, drafts: &mut Drafts<'s>) {
         for (table, span) in self.elements("power", value) {
-            let mut scope = Self::element_scope("power", drafts.circuits.len() + 1, span);
-            self.check_fields(&scope, table, CIRCUIT_FIELDS);
-            let id = self.id(&scope, table, "circuit");
-            if let Some(id) = &id {
-                scope.owner = Some(Owner {
-                    kind: "power",
-                    number: scope.owner.as_ref().map_or(0, |o| o.number),
-                    id: Some(id.id.clone()),
-                });
-            }
+            let (scope, id) = self.element_start(
+                "power",
+                drafts.circuits.len() + 1,
+                span,
+                table,
+                CIRCUIT_FIELDS,
+                "circuit",
+            );
             let fed_by = self.reference(&scope, table, "fed_by", "power circuit", false);
             let battery_minutes = self
                 .number(&scope, table, "battery_minutes", |n| {
@@ -1211,16 +1231,14 @@ impl<'s> Loader<'s> {
 
     fn areas(&mut self, value: &Value<'s>, drafts: &mut Drafts<'s>) {
         for (table, span) in self.elements("area", value) {
-            let mut scope = Self::element_scope("area", drafts.areas.len() + 1, span);
-            self.check_fields(&scope, table, AREA_FIELDS);
-            let id = self.id(&scope, table, "area");
-            if let Some(id) = &id {
-                scope.owner = Some(Owner {
-                    kind: "area",
-                    number: scope.owner.as_ref().map_or(0, |o| o.number),
-                    id: Some(id.id.clone()),
-                });
-            }
+            let (scope, id) = self.element_start(
+                "area",
+                drafts.areas.len() + 1,
+                span,
+                table,
+                AREA_FIELDS,
+                "area",
+            );
             let id_text = id.as_ref().map(|n| n.id.to_string()).unwrap_or_default();
             let occupancy = self.choice(&scope, table, "occupancy", &Occupancy::ALL);
             if occupancy.is_none() {
@@ -1249,16 +1267,14 @@ impl<'s> Loader<'s> {
 
     fn schedules(&mut self, value: &Value<'s>, drafts: &mut Drafts<'s>) {
         for (table, span) in self.elements("schedule", value) {
-            let mut scope = Self::element_scope("schedule", drafts.schedules.len() + 1, span);
-            self.check_fields(&scope, table, SCHEDULE_FIELDS);
-            let id = self.id(&scope, table, "schedule");
-            if let Some(id) = &id {
-                scope.owner = Some(Owner {
-                    kind: "schedule",
-                    number: scope.owner.as_ref().map_or(0, |o| o.number),
-                    id: Some(id.id.clone()),
-                });
-            }
+            let (scope, id) = self.element_start(
+                "schedule",
+                drafts.schedules.len() + 1,
+                span,
+                table,
+                SCHEDULE_FIELDS,
+                "schedule",
+            );
             let mut weekly = Vec::new();
             for (text, span) in self
                 .string_list(&scope, table, "weekly")
@@ -1295,16 +1311,14 @@ impl<'s> Loader<'s> {
 
     fn doors(&mut self, value: &Value<'s>, drafts: &mut Drafts<'s>) {
         for (table, span) in self.elements("door", value) {
-            let mut scope = Self::element_scope("door", drafts.doors.len() + 1, span);
-            self.check_fields(&scope, table, DOOR_FIELDS);
-            let id = self.id(&scope, table, "door");
-            if let Some(id) = &id {
-                scope.owner = Some(Owner {
-                    kind: "door",
-                    number: scope.owner.as_ref().map_or(0, |o| o.number),
-                    id: Some(id.id.clone()),
-                });
-            }
+            let (scope, id) = self.element_start(
+                "door",
+                drafts.doors.len() + 1,
+                span,
+                table,
+                DOOR_FIELDS,
+                "door",
+            );
             let id_text = id.as_ref().map(|n| n.id.to_string()).unwrap_or_default();
             drafts.door_names.push(id);
 

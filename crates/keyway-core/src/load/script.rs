@@ -156,17 +156,14 @@ impl<'s> Loader<'s> {
                 }
                 "access_level" => {
                     for (table, span) in self.elements("access_level", value) {
-                        let mut scope =
-                            Self::element_scope("access_level", drafts.levels.len() + 1, span);
-                        self.check_fields(&scope, table, LEVEL_FIELDS);
-                        let id = self.id(&scope, table, "access level");
-                        if let Some(id) = &id {
-                            scope.owner = Some(Owner {
-                                kind: "access_level",
-                                number: drafts.levels.len() + 1,
-                                id: Some(id.id.clone()),
-                            });
-                        }
+                        let (scope, id) = self.element_start(
+                            "access_level",
+                            drafts.levels.len() + 1,
+                            span,
+                            table,
+                            LEVEL_FIELDS,
+                            "access level",
+                        );
                         let doors = self
                             .door_scope(&scope, table, ids, true)
                             .unwrap_or(DoorScope::Doors(Vec::new()));
