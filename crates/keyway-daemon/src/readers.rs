@@ -12,7 +12,7 @@ use std::time::Duration;
 use keyway_core::Site;
 use keyway_core::controller::Input;
 use keyway_core::site::{Bus, DoorIdx, ReaderKind};
-use keyway_hw::osdp::{Feedback, OsdpBus, ReaderEvent, SerialTransport};
+use keyway_hw::osdp::{Feedback, OsdpBus, ReaderEvent, Security, SerialTransport};
 
 use crate::service::Service;
 
@@ -62,9 +62,6 @@ fn run_bus(
 ) {
     let mut addresses: Vec<u8> = doors.keys().copied().collect();
     addresses.sort_unstable();
-    if bus.scbk.is_some() {
-        tracing::warn!(bus = %bus.id, "the secure channel is not implemented yet: polling in the clear");
-    }
     while !stop.load(Ordering::Relaxed) {
         let transport = match SerialTransport::open(&bus.device, bus.baud) {
             Ok(transport) => transport,
@@ -75,7 +72,7 @@ fn run_bus(
             }
         };
         tracing::info!(bus = %bus.id, device = %bus.device, readers = addresses.len(), "polling");
-        let mut osdp = OsdpBus::new(transport, &addresses);
+        let mut osdp = OsdpBus::new(transport, &addresses, bus.scbk, bus.baud);
         // A device that vanished (a USB adapter pulled) only comes back by opening it again:
         // when no reader has answered for a while, the bus is reopened.
         let mut last_answer = std::time::Instant::now();
@@ -120,12 +117,27 @@ fn run_bus(
                     ReaderEvent::BadCard { address, problem } => {
                         tracing::warn!(bus = %bus.id, address, %problem, "card read refused");
                     }
-                    ReaderEvent::Online { address } => {
+                    ReaderEvent::Online { address, security } => {
+                        match security {
+                            Security::SiteKey => {
+                                tracing::info!(bus = %bus.id, address, "reader on-line, secure channel");
+                            }
+                            Security::DefaultKey => {
+                                tracing::warn!(bus = %bus.id, address, "reader on-line, secure channel with the default install key SCBK-D: set scbk on the bus");
+                            }
+                            Security::Plain => {
+                                tracing::warn!(bus = %bus.id, address, "reader on-line in the clear: it has no secure channel");
+                            }
+                        }
                         for &door in doors.get(&address).into_iter().flatten() {
                             let _ = input(Input::ReaderOnline { door });
                         }
                     }
+                    ReaderEvent::SecureChannelRefused { address, problem } => {
+                        tracing::error!(bus = %bus.id, address, %problem, "reader refuses the secure channel; it is not used");
+                    }
                     ReaderEvent::Offline { address } => {
+                        tracing::warn!(bus = %bus.id, address, problem = osdp.last_problem(address).unwrap_or("unknown"), "reader off-line");
                         for &door in doors.get(&address).into_iter().flatten() {
                             let _ = input(Input::ReaderOffline { door });
                         }

@@ -6,16 +6,38 @@
 //! ```
 //!
 //! Eight LibOSDP peripheral devices share a PTY as a multi-drop line
-//! (`tests/libosdp_bus.py`). Measures the poll cycle (one POLL/ACK with every reader) and the
-//! time from a card presented to its credential number, and compares the cycle with what the
-//! bytes would take on a real 115,200-baud line (11.52 bytes per millisecond; a PTY has no
-//! baud rate of its own).
+//! (`tests/libosdp_bus.py`), all in the secure channel with one SCBK. Measures the poll cycle
+//! (one sealed POLL/ACK with every reader) and the time from a card presented to its credential
+//! number, and compares the cycle with what the bytes counted on the line would take on a real
+//! 115,200-baud line (11.52 bytes per millisecond; a PTY has no baud rate of its own).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use keyway_hw::osdp::{OsdpBus, ReaderEvent, SerialTransport};
+use osdp::transport::Transport;
+
+const SCBK: &str = "000102030405060708090a0b0c0d0e0f";
+
+/// A transport that counts the bytes both ways.
+struct Counting {
+    inner: SerialTransport,
+    bytes: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl Transport for Counting {
+    fn write_all(&mut self, bytes: &[u8]) -> Result<(), osdp::Error> {
+        self.bytes.set(self.bytes.get() + bytes.len() as u64);
+        self.inner.write_all(bytes)
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, osdp::Error> {
+        let n = self.inner.read(buf)?;
+        self.bytes.set(self.bytes.get() + n as u64);
+        Ok(n)
+    }
+}
 
 fn main() {
     let python = std::env::args()
@@ -23,6 +45,7 @@ fn main() {
         .unwrap_or_else(|| "python3".to_string());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/libosdp_bus.py");
     let mut child = Command::new(python)
+        .env("PD_SCBK", SCBK)
         .arg(script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -33,9 +56,16 @@ fn main() {
     let mut path = String::new();
     stdout.read_line(&mut path).unwrap();
     let addresses: Vec<u8> = (1..=8).collect();
+    let bytes = std::rc::Rc::new(std::cell::Cell::new(0));
+    let key: [u8; 16] = std::array::from_fn(|i| i as u8);
     let mut bus = OsdpBus::new(
-        SerialTransport::open(path.trim(), 115_200).unwrap(),
+        Counting {
+            inner: SerialTransport::open(path.trim(), 115_200).unwrap(),
+            bytes: bytes.clone(),
+        },
         &addresses,
+        Some(key),
+        115_200,
     );
     let started = Instant::now();
     while addresses.iter().any(|a| !bus.is_online(*a)) {
@@ -46,15 +76,18 @@ fn main() {
         );
     }
     let mut cycles = Vec::new();
+    let before = bytes.get();
     for _ in 0..200 {
         let t = Instant::now();
         bus.poll_cycle();
         cycles.push(t.elapsed().as_micros() as f64 / 1000.0);
     }
     cycles.sort_by(f64::total_cmp);
-    // A POLL is 8 bytes with CRC (SOM, address, 2 length, control, command, 2 CRC), an ACK 8:
-    // 16 bytes per reader per cycle on the line.
-    let line_rate_ms = 8.0 * 16.0 / 11.52;
+    // The bytes on the line per cycle: a sealed POLL is 14 bytes (SOM, address, 2 length,
+    // control, 2 security block, command, 4 MAC, 2 CRC), a sealed ACK the same.
+    let per_cycle = (bytes.get() - before) as f64 / 200.0;
+    let line_rate_ms = per_cycle / 11.52;
+    println!("bytes on the line per cycle: {per_cycle:.1}");
     println!(
         "poll cycle, 8 readers: median {:.2} ms, p99 {:.2} ms; the same bytes at 115,200 baud take {:.2} ms",
         cycles[100], cycles[198], line_rate_ms

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use keyway_hw::osdp::{Feedback, OsdpBus, ReaderEvent, SerialTransport};
+use keyway_hw::osdp::{Feedback, OsdpBus, ReaderEvent, Security, SerialTransport};
 
 struct Reader {
     child: Child,
@@ -16,9 +16,14 @@ struct Reader {
 }
 
 impl Reader {
-    fn start(python: &str) -> (Reader, String) {
+    /// Starts the reader; with `scbk` it holds that key and enforces the secure channel.
+    fn start(python: &str, scbk: Option<&str>) -> (Reader, String) {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/libosdp_pd.py");
-        let mut child = Command::new(python)
+        let mut command = Command::new(python);
+        if let Some(scbk) = scbk {
+            command.env("PD_SCBK", scbk);
+        }
+        let mut child = command
             .arg(script)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -72,23 +77,72 @@ fn poll_until(
     panic!("no such event within {limit:?}");
 }
 
-#[test]
-fn card_reads_feedback_and_a_pulled_cable_against_libosdp() {
-    let Ok(python) = std::env::var("KEYWAY_LIBOSDP_PYTHON") else {
+fn python() -> Option<String> {
+    let python = std::env::var("KEYWAY_LIBOSDP_PYTHON").ok();
+    if python.is_none() {
         eprintln!(
             "LibOSDP test not run: set KEYWAY_LIBOSDP_PYTHON to a Python with libosdp==3.2.9"
         );
-        return;
-    };
-    let (mut reader, path) = Reader::start(&python);
-    let mut bus = OsdpBus::new(SerialTransport::open(&path, 115_200).unwrap(), &[1]);
+    }
+    python
+}
+
+const KEY: &str = "000102030405060708090a0b0c0d0e0f";
+
+fn key(hex: &str) -> [u8; 16] {
+    std::array::from_fn(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+}
+
+#[test]
+fn install_mode_against_libosdp() {
+    if let Some(python) = python() {
+        // Neither end has a key: the default key SCBK-D secures the channel. (LibOSDP does not
+        // count a session under SCBK-D as secure in its status, so the reader says false; every
+        // reply was still MACed, or this side would have refused it.)
+        reader_session(&python, None, None, Security::DefaultKey, "sc False");
+    }
+}
+
+#[test]
+fn secure_channel_against_libosdp() {
+    if let Some(python) = python() {
+        // The reader holds the site key and refuses anything in the clear.
+        reader_session(
+            &python,
+            Some(KEY),
+            Some(key(KEY)),
+            Security::SiteKey,
+            "sc True",
+        );
+    }
+}
+
+/// A card read, feedback, keypad, a pulled cable and its return, with one LibOSDP reader.
+fn reader_session(
+    python: &str,
+    reader_key: Option<&str>,
+    bus_key: Option<[u8; 16]>,
+    security: Security,
+    reader_status: &str,
+) {
+    let (mut reader, path) = Reader::start(python, reader_key);
+    let mut bus = OsdpBus::new(
+        SerialTransport::open(&path, 115_200).unwrap(),
+        &[1],
+        bus_key,
+        115_200,
+    );
     assert_eq!(
         poll_until(&mut bus, Duration::from_secs(5), |e| matches!(
             e,
             ReaderEvent::Online { .. }
         )),
-        ReaderEvent::Online { address: 1 }
+        ReaderEvent::Online {
+            address: 1,
+            security
+        }
     );
+    assert_eq!(reader.say("sc").trim(), reader_status, "the reader's side");
 
     // A card read reaches the panel as the credential number printed on the card.
     reader.say("card");
@@ -156,8 +210,11 @@ fn card_reads_feedback_and_a_pulled_cable_against_libosdp() {
     });
     reader.say("plug");
     poll_until(&mut bus, Duration::from_secs(15), |e| {
-        matches!(e, ReaderEvent::Online { address: 1 })
+        matches!(e, ReaderEvent::Online { address: 1, .. })
     });
+    // The secure channel was set up again after the reconnect.
+    assert_eq!(bus.security(1), Some(security));
+    assert_eq!(reader.say("sc").trim(), reader_status);
     reader.say("card");
     let card = poll_until(&mut bus, Duration::from_secs(5), |e| {
         matches!(e, ReaderEvent::Card { .. })
@@ -172,18 +229,49 @@ fn card_reads_feedback_and_a_pulled_cable_against_libosdp() {
 }
 
 #[test]
+fn a_reader_with_another_key_is_never_used() {
+    let Some(python) = python() else { return };
+    let (mut reader, path) = Reader::start(&python, Some(KEY));
+    let mut bus = OsdpBus::new(
+        SerialTransport::open(&path, 115_200).unwrap(),
+        &[1],
+        Some(key("ffeeddccbbaa99887766554433221100")),
+        115_200,
+    );
+    let refused = poll_until(&mut bus, Duration::from_secs(5), |e| {
+        matches!(e, ReaderEvent::SecureChannelRefused { .. })
+    });
+    assert!(
+        matches!(&refused, ReaderEvent::SecureChannelRefused { address: 1, problem } if problem.contains("key")),
+        "{refused:?}"
+    );
+    // A card presented there never becomes a credential, and the reader never comes on-line:
+    // nothing is read from it in the clear. Refused once, reported once.
+    reader.say("card");
+    let started = Instant::now();
+    let mut events = Vec::new();
+    while started.elapsed() < Duration::from_secs(3) {
+        events.extend(bus.poll_cycle());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(events.is_empty(), "{events:?}");
+    assert!(!bus.is_online(1));
+    assert_eq!(reader.say("sc").trim(), "sc False");
+}
+
+#[test]
 fn a_dead_reader_does_not_stall_a_live_one() {
-    let Ok(python) = std::env::var("KEYWAY_LIBOSDP_PYTHON") else {
-        eprintln!(
-            "LibOSDP test not run: set KEYWAY_LIBOSDP_PYTHON to a Python with libosdp==3.2.9"
-        );
-        return;
-    };
-    let (mut reader, path) = Reader::start(&python);
+    let Some(python) = python() else { return };
+    let (mut reader, path) = Reader::start(&python, Some(KEY));
     // Address 2 is on the bus list but nothing answers there.
-    let mut bus = OsdpBus::new(SerialTransport::open(&path, 115_200).unwrap(), &[1, 2]);
+    let mut bus = OsdpBus::new(
+        SerialTransport::open(&path, 115_200).unwrap(),
+        &[1, 2],
+        Some(key(KEY)),
+        115_200,
+    );
     poll_until(&mut bus, Duration::from_secs(5), |e| {
-        matches!(e, ReaderEvent::Online { address: 1 })
+        matches!(e, ReaderEvent::Online { address: 1, .. })
     });
     assert!(!bus.is_online(2));
     // Within one second the dead reader is asked once, whatever the number of cycles, while

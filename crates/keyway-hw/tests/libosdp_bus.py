@@ -1,6 +1,7 @@
 """Eight LibOSDP readers on one simulated RS-485 bus (a PTY): every byte the control panel
 sends reaches every reader, as on a multi-drop line; each reader answers only to its address.
-Prints the PTY path; `card N` on stdin presents card "123 4567" at address N."""
+Prints the PTY path; `card N` on stdin presents card "123 4567" at address N. With PD_SCBK set
+(32 hex digits) every reader holds that key and enforces the secure channel."""
 import fcntl
 import os
 import sys
@@ -8,7 +9,7 @@ import threading
 import time
 import tty
 
-from osdp import Capability, CardFormat, Channel, Event, LogLevel, PDCapabilities, PDInfo, PeripheralDevice
+from osdp import Capability, CardFormat, Channel, Event, LibFlag, LogLevel, PDCapabilities, PDInfo, PeripheralDevice
 
 master, slave = os.openpty()
 tty.setraw(master)
@@ -48,8 +49,11 @@ class BusChannel(Channel):
 
 capabilities = PDCapabilities([(Capability.LEDControl, 1, 1), (Capability.AudibleControl, 1, 1), (Capability.CardDataFormat, 1, 1)])
 readers = {}
+scbk = os.environ.get("PD_SCBK")
 for address in range(1, 9):
-    pd = PeripheralDevice(PDInfo(address, BusChannel()), capabilities, log_level=LogLevel.Error)
+    info = PDInfo(address, BusChannel(), scbk=bytes.fromhex(scbk) if scbk else None,
+                  flags=[LibFlag.EnforceSecure] if scbk else [])
+    pd = PeripheralDevice(info, capabilities, log_level=LogLevel.Error)
     pd.lock = threading.Lock()
     readers[address] = pd
 

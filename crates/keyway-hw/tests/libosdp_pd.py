@@ -7,13 +7,18 @@ It prints the PTY path for the control panel, then obeys lines on stdin:
   cmd      print the next command received from the control panel (LED, buzzer, ...)
   unplug   stop answering (the cable pulled)
   plug     answer again
+  sc       print whether the secure channel is active
+
+With PD_SCBK set (32 hex digits) the reader holds that key and enforces the secure channel:
+it refuses every command in the clear except the handshake. Without it, it is in install
+mode (it takes the default key SCBK-D, or no secure channel).
 """
 import fcntl
 import os
 import sys
 import tty
 
-from osdp import Capability, CardFormat, Channel, Event, LogLevel, PDCapabilities, PDInfo, PeripheralDevice
+from osdp import Capability, CardFormat, Channel, Event, LibFlag, LogLevel, PDCapabilities, PDInfo, PeripheralDevice
 
 
 class PtyChannel(Channel):
@@ -48,7 +53,11 @@ capabilities = PDCapabilities([
     (Capability.AudibleControl, 1, 1),
     (Capability.CardDataFormat, 1, 1),
 ])
-pd = PeripheralDevice(PDInfo(int(os.environ.get("PD_ADDRESS", "1")), channel), capabilities, log_level=LogLevel.Warning)
+scbk = os.environ.get("PD_SCBK")
+info = PDInfo(int(os.environ.get("PD_ADDRESS", "1")), channel,
+              scbk=bytes.fromhex(scbk) if scbk else None,
+              flags=[LibFlag.EnforceSecure] if scbk else [])
+pd = PeripheralDevice(info, capabilities, log_level=LogLevel.Warning)
 pd.start()
 print(os.ttyname(slave), flush=True)
 
@@ -72,6 +81,8 @@ for line in sys.stdin:
     elif line == "unplug":
         channel.plugged = False
         print("ok", flush=True)
+    elif line == "sc":
+        print("sc", pd.is_sc_active(), flush=True)
     elif line == "plug":
         channel.plugged = True
         print("ok", flush=True)

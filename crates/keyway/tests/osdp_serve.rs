@@ -27,17 +27,41 @@ fn wait_for_event(daemon: &Daemon, want: impl Fn(&Value) -> bool) -> Value {
     panic!("no such event within 20 s");
 }
 
-#[test]
-fn a_card_at_a_real_reader_is_decided_logged_and_answered() {
-    let Ok(python) = std::env::var("KEYWAY_LIBOSDP_PYTHON") else {
+fn python() -> Option<String> {
+    let python = std::env::var("KEYWAY_LIBOSDP_PYTHON").ok();
+    if python.is_none() {
         eprintln!(
             "OSDP daemon test not run: set KEYWAY_LIBOSDP_PYTHON to a Python with libosdp==3.2.9"
         );
-        return;
-    };
+    }
+    python
+}
+
+#[test]
+fn a_card_at_a_real_reader_is_decided_logged_and_answered() {
+    if let Some(python) = python() {
+        // No scbk on the bus: install mode.
+        card_at_a_real_reader(&python, None, "plain");
+    }
+}
+
+#[test]
+fn the_same_through_the_secure_channel() {
+    if let Some(python) = python() {
+        card_at_a_real_reader(&python, Some("00112233445566778899aabbccddeeff"), "secure");
+    }
+}
+
+/// The office demo with its front-door reader on a real bus, `scbk` on the bus and in the
+/// reader (which then refuses anything in the clear).
+fn card_at_a_real_reader(python: &str, scbk: Option<&str>, name: &str) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../keyway-hw/tests/libosdp_pd.py");
+    let mut command = Command::new(python);
+    if let Some(scbk) = scbk {
+        command.env("PD_SCBK", scbk);
+    }
     let mut reader = KillOnDrop(
-        Command::new(&python)
+        command
             .arg(&script)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -58,7 +82,7 @@ fn a_card_at_a_real_reader_is_decided_logged_and_answered() {
 
     // The office demo, with its OSDP readers on a real bus: only address 1 (the front door)
     // answers; the other three stay off-line without holding the front door up.
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("osdp-serve");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("osdp-serve-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let office = std::fs::read_to_string(
@@ -69,8 +93,10 @@ fn a_card_at_a_real_reader_is_decided_logged_and_answered() {
     std::fs::write(
         &site,
         format!(
-            "{office}\n[[bus]]\nid = \"default\"\ndevice = \"{}\"\n",
-            pty.trim()
+            "{office}\n[[bus]]\nid = \"default\"\ndevice = \"{}\"\n{}",
+            pty.trim(),
+            scbk.map(|k| format!("scbk = \"{k}\"\n"))
+                .unwrap_or_default()
         ),
     )
     .unwrap();
@@ -86,6 +112,9 @@ fn a_card_at_a_real_reader_is_decided_logged_and_answered() {
     wait_for_event(&daemon, |e| {
         e["kind"] == "reader_online" && e["door"] == "front"
     });
+    if scbk.is_some() {
+        assert_eq!(say("sc").trim(), "sc True");
+    }
 
     // The card is read, decided and logged with its number; the reader gets a green LED.
     say("card");
@@ -156,6 +185,15 @@ fn a_card_at_a_real_reader_is_decided_logged_and_answered() {
             .all(|e| e["kind"] != "door_unlocked"),
         "{events:#?}"
     );
+
+    // Back on-line (through a new handshake when secure), its cards are read again.
+    if scbk.is_some() {
+        assert_eq!(say("sc").trim(), "sc True");
+    }
+    say("card");
+    wait_for_event(&daemon, |e| {
+        e["kind"] == "access_granted" && e["seq"].as_u64() > events.last().unwrap()["seq"].as_u64()
+    });
 }
 
 /// The reader process, ended even when the test fails.
