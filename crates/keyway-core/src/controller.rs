@@ -104,7 +104,23 @@ pub enum Input {
     ReaderOnline {
         door: DoorIdx,
     },
+    /// The circuit's power supply reports its battery low. Logged; the model's own battery
+    /// timer still decides when the circuit goes down.
+    BatteryLow {
+        circuit: CircuitIdx,
+    },
+    /// The lock's status contact reports its position (`true`: locked). When it disagrees
+    /// with the position the controller expects for longer than [`LOCK_SETTLE_MILLIS`], a
+    /// `lock_fault` is logged; `lock_fault_cleared` when they agree again.
+    LockSensed {
+        door: DoorIdx,
+        locked: bool,
+    },
 }
+
+/// How long a lock may take to reach a new position before its status contact disagreeing
+/// counts as a fault.
+pub const LOCK_SETTLE_MILLIS: Millis = 2_000;
 
 /// What the controller logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -130,6 +146,9 @@ pub enum EventKind {
     LockdownEnded,
     ReaderOffline,
     ReaderOnline,
+    BatteryLow,
+    LockFault,
+    LockFaultCleared,
 }
 
 impl EventKind {
@@ -155,6 +174,9 @@ impl EventKind {
             EventKind::LockdownEnded => "lockdown_ended",
             EventKind::ReaderOffline => "reader_offline",
             EventKind::ReaderOnline => "reader_online",
+            EventKind::BatteryLow => "battery_low",
+            EventKind::LockFault => "lock_fault",
+            EventKind::LockFaultCleared => "lock_fault_cleared",
         }
     }
 }
@@ -207,6 +229,8 @@ pub struct DoorStatus {
     pub command: Command,
     pub open: bool,
     pub alarm: Option<Alarm>,
+    /// The lock's status contact has disagreed with `lock` for longer than it takes to move.
+    pub lock_fault: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -233,6 +257,11 @@ struct DoorState {
     powered: bool,
     /// The position last logged; differs from `position` only while the controller is dead.
     logged_position: LockPosition,
+    /// What the lock's status contact last said (`true`: locked), if it has one.
+    sensed_locked: Option<bool>,
+    /// Since when the contact has disagreed with `position`.
+    disagrees_since: Option<Millis>,
+    lock_fault: bool,
 }
 
 /// When a timer is due, what to look at again.
@@ -305,6 +334,9 @@ impl Controller {
                 position: at_rest,
                 powered: false,
                 logged_position: at_rest,
+                sensed_locked: None,
+                disagrees_since: None,
+                lock_fault: false,
             });
         }
         let mut controller = Controller {
@@ -376,6 +408,7 @@ impl Controller {
             command: state.command,
             open: state.open,
             alarm: state.alarm,
+            lock_fault: state.lock_fault,
         }
     }
 
@@ -491,6 +524,14 @@ impl Controller {
             }
             Input::ReaderOnline { door } => {
                 self.log(Event::door(now, EventKind::ReaderOnline, door))
+            }
+            Input::BatteryLow { circuit } => self.log(Event {
+                circuit: Some(circuit),
+                ..Event::new(now, EventKind::BatteryLow)
+            }),
+            Input::LockSensed { door, locked } => {
+                self.doors[door.index()].sensed_locked = Some(locked);
+                self.refresh_door(door);
             }
         }
     }
@@ -854,8 +895,29 @@ impl Controller {
             state.alarm = Some(Alarm::HeldOpen);
             events.push(Event::door(now, EventKind::DoorHeldOpen, door));
         }
+        // The lock's status contact against the position it should be in. A dead controller
+        // reads no contact.
+        let mut fault_check = None;
+        if let Some(locked) = state.sensed_locked
+            && alive
+        {
+            if locked == (position == LockPosition::Locked) {
+                state.disagrees_since = None;
+                if std::mem::take(&mut state.lock_fault) {
+                    events.push(Event::door(now, EventKind::LockFaultCleared, door));
+                }
+            } else if !state.lock_fault {
+                let since = *state.disagrees_since.get_or_insert(now);
+                if now - since >= LOCK_SETTLE_MILLIS {
+                    state.lock_fault = true;
+                    events.push(Event::door(now, EventKind::LockFault, door));
+                } else {
+                    fault_check = Some(since + LOCK_SETTLE_MILLIS);
+                }
+            }
+        }
         self.events.extend(events);
-        if let Some(at) = new_timer {
+        for at in [new_timer, fault_check].into_iter().flatten() {
             self.push_timer(at, Timer::Door(door));
         }
     }

@@ -306,6 +306,7 @@ pub struct Circuit {
     pub fed_by: Option<CircuitIdx>,
     pub battery_minutes: f64,
     pub fire_alarm_cutoff: bool,
+    pub wiring: Option<Box<CircuitWiring>>,
 }
 
 impl Circuit {
@@ -413,6 +414,53 @@ pub struct Door {
     pub lock: Option<Lock>,
     pub release: Release,
     pub reader: Option<Reader>,
+    /// Where its devices are wired to GPIO lines; `None`: all simulated (boxed: most doors in
+    /// a large file have none, and a door is kept small for the checker).
+    pub wiring: Option<Box<DoorWiring>>,
+}
+
+/// A GPIO line, as wired (`[door.wiring]`, `[power.wiring]`, `[wiring]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GpioLine {
+    /// The GPIO character device, such as `/dev/gpiochip0`.
+    pub chip: String,
+    /// The line's offset on the chip.
+    pub line: u32,
+    /// Active when the pin is low (a contact to ground, a relay driver that sinks).
+    pub active_low: bool,
+    /// An input must hold a new level this long to count; 0 for outputs and Wiegand data.
+    pub debounce_ms: u32,
+}
+
+/// A door's devices on GPIO lines. "Active" means: relay energized, door open, REX or key
+/// override operated, lock status locked, Wiegand line driven low by the reader.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DoorWiring {
+    pub relay: Option<GpioLine>,
+    pub dps: Option<GpioLine>,
+    pub rex: Option<GpioLine>,
+    pub key_override: Option<GpioLine>,
+    pub lock_status: Option<GpioLine>,
+    pub wiegand_d0: Option<GpioLine>,
+    pub wiegand_d1: Option<GpioLine>,
+}
+
+/// A circuit's power-supply signals on GPIO lines.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CircuitWiring {
+    /// Active: the circuit's feed is lost (its battery, if any, is running).
+    pub ac_fail: Option<GpioLine>,
+    /// Active: the supply reports its battery low.
+    pub battery_low: Option<GpioLine>,
+}
+
+/// The site's own inputs on GPIO lines (`[wiring]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SiteWiring {
+    /// The fire alarm panel's output: active starts the fire alarm (reset by hand).
+    pub fire_alarm: Option<GpioLine>,
+    /// A lockdown button or switch: active starts lockdown (ended by an operator).
+    pub lockdown: Option<GpioLine>,
 }
 
 /// A `[[schedule]]`.
@@ -435,6 +483,8 @@ pub struct Site {
     pub schedules: Vec<Schedule>,
     /// Serial buses with real OSDP readers (hardware extension of the format).
     pub buses: Vec<Bus>,
+    /// The site's own GPIO inputs.
+    pub wiring: SiteWiring,
     /// Every circuit once, each after the circuit that feeds it.
     pub(crate) circuits_feed_first: Vec<CircuitIdx>,
     /// Doors by their `inside` area: `doors_by_inside[area]` lists the doors whose inside is it.
@@ -522,6 +572,7 @@ impl Site {
             doors,
             schedules,
             buses: Vec::new(),
+            wiring: SiteWiring::default(),
             circuits_feed_first,
             doors_by_inside,
             doors_by_outside,

@@ -32,6 +32,8 @@ enum RawInput {
     Unlock(usize),
     Lock(usize),
     Release(usize),
+    LockSensed(usize, bool),
+    BatteryLow(usize),
 }
 
 fn raw_input() -> impl Strategy<Value = RawInput> {
@@ -53,7 +55,9 @@ fn raw_input() -> impl Strategy<Value = RawInput> {
         1 => Just(RawInput::OverrideEnd),
         1 => door.clone().prop_map(RawInput::Unlock),
         1 => door.clone().prop_map(RawInput::Lock),
-        1 => door.prop_map(RawInput::Release),
+        1 => door.clone().prop_map(RawInput::Release),
+        2 => (door, any::<bool>()).prop_map(|(d, l)| RawInput::LockSensed(d, l)),
+        1 => (0usize..8).prop_map(RawInput::BatteryLow),
     ]
 }
 
@@ -93,6 +97,13 @@ fn to_input(site: &Site, raw: &RawInput) -> Input {
         RawInput::Unlock(d) => Input::Unlock { door: door(*d) },
         RawInput::Lock(d) => Input::Lock { door: door(*d) },
         RawInput::Release(d) => Input::Release { door: door(*d) },
+        RawInput::LockSensed(d, locked) => Input::LockSensed {
+            door: door(*d),
+            locked: *locked,
+        },
+        RawInput::BatteryLow(c) => Input::BatteryLow {
+            circuit: circuit(*c),
+        },
     }
 }
 

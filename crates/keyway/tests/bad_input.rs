@@ -390,3 +390,88 @@ fn bus_errors_bad_key_duplicate_id_and_two_readers_at_one_address() {
         &["door \"back\"", "reader.address", "door \"front\""],
     );
 }
+
+#[test]
+fn wiring_errors_point_at_the_line_and_say_what_is_wrong() {
+    let wired = |wiring: &str| format!("{GOOD}\n[door.wiring]\n{wiring}\n");
+
+    // A second use of a line names the first.
+    let text = wired("relay = { line = 17 }\nlock_status = { chip = \"gpiochip0\", line = 17 }");
+    assert_pointed(
+        "wiring_twice",
+        &text,
+        line_of(&text, "lock_status"),
+        &[
+            "door \"front\"",
+            "wiring.lock_status",
+            "17",
+            "already",
+            "wiring.relay",
+        ],
+    );
+    // On another chip it is another line.
+    let (code, stderr, _) = check(
+        "wiring_other_chip",
+        &wired("relay = { line = 17 }\nlock_status = { chip = \"gpiochip1\", line = 17 }"),
+    );
+    assert_ne!(code, 2, "{stderr}");
+
+    // A device the door does not declare.
+    let text = wired("dps = { line = 22 }");
+    assert_pointed(
+        "wiring_no_dps",
+        &text,
+        line_of(&text, "dps = {"),
+        &["wiring.dps", "no door position switch", "dps = true"],
+    );
+    let text = wired("wiegand_d0 = { line = 5 }");
+    assert_pointed(
+        "wiring_no_wiegand",
+        &text,
+        line_of(&text, "wiegand_d0"),
+        &["wiring.wiegand_d0", "Wiegand reader"],
+    );
+
+    // An output has no debounce; every line needs its number.
+    let text = wired("relay = { line = 17, debounce_ms = 20 }");
+    assert_pointed(
+        "wiring_relay_debounce",
+        &text,
+        line_of(&text, "relay"),
+        &["wiring.relay.debounce_ms", "no debounce"],
+    );
+    let text = wired("relay = { chip = \"gpiochip0\" }");
+    assert_pointed(
+        "wiring_no_line",
+        &text,
+        line_of(&text, "relay"),
+        &["wiring.relay.line", "missing"],
+    );
+    let text = wired("relay = { line = -1 }");
+    assert_pointed(
+        "wiring_bad_line",
+        &text,
+        line_of(&text, "relay"),
+        &["wiring.relay.line", "-1", "0 to 65535"],
+    );
+
+    // Site inputs: a fire alarm input on a site without a fire alarm system; a battery-low
+    // signal from a circuit without a battery.
+    let text = format!("{GOOD}\n[wiring]\nfire_alarm = {{ line = 4 }}\n");
+    assert_pointed(
+        "wiring_fire",
+        &text,
+        line_of(&text, "fire_alarm = {"),
+        &["wiring.fire_alarm", "fire_alarm = true"],
+    );
+    let text = GOOD.replace(
+        "[[power]]\nid = \"mains\"\n",
+        "[[power]]\nid = \"mains\"\nwiring = { battery_low = { line = 6 } }\n",
+    );
+    assert_pointed(
+        "wiring_battery",
+        &text,
+        line_of(&text, "battery_low"),
+        &["power \"mains\"", "wiring.battery_low", "no battery"],
+    );
+}

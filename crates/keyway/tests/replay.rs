@@ -327,3 +327,24 @@ fn the_table_is_a_readable_timeline() {
     assert!(table.contains("probe 2026-12-01T07:05:01"), "{table}");
     assert!(table.contains("FORCED"), "{table}");
 }
+
+#[test]
+fn a_lock_status_contact_that_disagrees_for_too_long_is_a_lock_fault() {
+    let json = replay("lock-status-and-battery-low.toml");
+    assert_eq!(
+        events(&json),
+        [
+            // The contact lagging the relay by a second (07:10:00 → 07:10:01, and
+            // 07:10:04 → 07:10:05) is no fault.
+            "07:10:00 access_granted lab 1001",
+            "07:10:00 door_unlocked lab",
+            "07:10:04 door_locked lab",
+            // "Unlocked" at 07:20:00 while the door should be locked: a fault two seconds on.
+            "07:20:02 lock_fault lab",
+            "07:20:30 lock_fault_cleared lab",
+            "07:30:00 battery_low lock-psu",
+        ]
+    );
+    // The fault changes no lock.
+    assert_eq!(probe(&json, 1, "lab"), "locked closed -");
+}

@@ -233,6 +233,11 @@ struct Drafts<'s> {
     door_names: Vec<Option<Named<'s>>>,
     buses: Vec<Bus>,
     bus_names: Vec<Option<Named<'s>>>,
+    wiring: Option<SiteWiring>,
+    default_chip: Option<String>,
+    /// `[wiring] fire_alarm`, to check against `[site] fire_alarm` once both are read.
+    fire_alarm_input: Option<Range<usize>>,
+    lines: Vec<LineUseSite>,
 }
 
 type Table<'i> = DeTable<'i>;
@@ -311,6 +316,7 @@ const TOP_LEVEL: &[&str] = &[
     "door",
     "schedule",
     "bus",
+    "wiring",
 ];
 const BUS_FIELDS: &[&str] = &["id", "device", "baud", "scbk"];
 const SITE_FIELDS: &[&str] = &[
@@ -330,6 +336,7 @@ const CIRCUIT_FIELDS: &[&str] = &[
     "fed_by",
     "battery_minutes",
     "fire_alarm_cutoff",
+    "wiring",
 ];
 const AREA_FIELDS: &[&str] = &["id", "name", "kind", "occupants", "occupancy", "assets"];
 const DOOR_FIELDS: &[&str] = &[
@@ -350,6 +357,7 @@ const DOOR_FIELDS: &[&str] = &[
     "lock",
     "release",
     "reader",
+    "wiring",
 ];
 const LOCK_FIELDS: &[&str] = &["type", "fail", "power", "locks_egress", "listed"];
 const RELEASE_FIELDS: &[&str] = &[
@@ -369,6 +377,41 @@ const PUSH_TO_EXIT_FIELDS: &[&str] = &[
     "hold_seconds",
 ];
 const READER_FIELDS: &[&str] = &["kind", "address", "bus"];
+const LINE_FIELDS: &[&str] = &["chip", "line", "active_low", "debounce_ms"];
+const SITE_WIRING_FIELDS: &[&str] = &["chip", "fire_alarm", "lockdown"];
+const DOOR_WIRING_FIELDS: &[&str] = &[
+    "relay",
+    "dps",
+    "rex",
+    "key_override",
+    "lock_status",
+    "wiegand_d0",
+    "wiegand_d1",
+];
+const CIRCUIT_WIRING_FIELDS: &[&str] = &["ac_fail", "battery_low"];
+
+/// The chip of a line that names none, unless `[wiring] chip` says otherwise.
+const DEFAULT_CHIP: &str = "/dev/gpiochip0";
+
+/// What a GPIO line is used for, which decides its fields.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LineUse {
+    /// A relay: no debounce.
+    Output,
+    /// A contact read through the debouncer (default 20 ms).
+    Contact,
+    /// Wiegand data: every edge counts, no debounce.
+    Data,
+}
+
+/// A line as written, to find two uses of one line once the default chip is known.
+struct LineUseSite {
+    chip: Option<String>,
+    line: u32,
+    span: Range<usize>,
+    owner: Option<String>,
+    field: String,
+}
 const SCHEDULE_FIELDS: &[&str] = &["id", "weekly", "holidays"];
 
 /// A parsed id with where it was written, to point at duplicates.
@@ -805,6 +848,7 @@ impl<'s> Loader<'s> {
             let defined_before = match name {
                 "site" => drafts.info.is_some(),
                 "controller" => drafts.controller_seen,
+                "wiring" => drafts.wiring.is_some(),
                 _ => false,
             };
             if defined_before {
@@ -828,6 +872,7 @@ impl<'s> Loader<'s> {
                 "schedule" => self.schedules(value, drafts),
                 "door" => self.doors(value, drafts),
                 "bus" => self.buses(value, drafts),
+                "wiring" => self.site_wiring(value, drafts),
                 _ => {}
             }
         }
@@ -892,6 +937,23 @@ impl<'s> Loader<'s> {
             doors.push(door);
         }
         let controller_power = CircuitIdx(controller_power.unwrap_or(0));
+        if let Some(span) = drafts.fire_alarm_input.clone()
+            && !info.fire_alarm
+        {
+            self.push(
+                span,
+                None,
+                "wiring.fire_alarm",
+                None,
+                "a fire alarm input needs a fire alarm system: `fire_alarm = true` in [site]"
+                    .to_string(),
+            );
+        }
+        let chip = drafts
+            .default_chip
+            .clone()
+            .unwrap_or_else(|| DEFAULT_CHIP.to_string());
+        self.lines_used_once(&drafts.lines, &chip);
         if !self.errors.is_empty() {
             // The indexes need a valid graph; this site is never handed out.
             return Site::index(
@@ -912,7 +974,9 @@ impl<'s> Loader<'s> {
             drafts.schedules,
         );
         site.buses = drafts.buses;
+        site.wiring = drafts.wiring.unwrap_or_default();
         self.readers_on_buses(&site, &drafts.door_names);
+        fill_default_chip(&mut site, &chip);
         if !self.errors.is_empty() {
             site.buses.clear();
         }
@@ -944,6 +1008,247 @@ impl<'s> Loader<'s> {
                 );
             }
         }
+    }
+
+    /// One GPIO line does one thing: a second use of a line is an error at the second.
+    fn lines_used_once(&mut self, lines: &[LineUseSite], default_chip: &str) {
+        let mut seen: HashMap<(&str, u32), &LineUseSite> = HashMap::new();
+        for used in lines {
+            let chip = used.chip.as_deref().unwrap_or(default_chip);
+            if let Some(first) = seen.insert((chip, used.line), used) {
+                let first_owner = first
+                    .owner
+                    .as_deref()
+                    .map_or(String::new(), |o| format!("{o} "));
+                self.push(
+                    used.span.clone(),
+                    used.owner.clone(),
+                    &used.field,
+                    Some(used.line.to_string()),
+                    format!(
+                        "line {} of {chip} is already {first_owner}`{}` (line {})",
+                        used.line,
+                        first.field,
+                        self.line_of(&first.span)
+                    ),
+                );
+                seen.insert((chip, used.line), first);
+            }
+        }
+    }
+
+    /// `[wiring]`: the default chip and the site's own inputs.
+    fn site_wiring(&mut self, value: &Value<'s>, drafts: &mut Drafts<'s>) {
+        let DeValue::Table(table) = value.get_ref() else {
+            self.wrong_type(&Scope::ROOT, "wiring", value, "a table, written [wiring]");
+            drafts.wiring = Some(SiteWiring::default());
+            return;
+        };
+        let scope = Scope {
+            owner: None,
+            prefix: "wiring.",
+            span: value.span(),
+        };
+        self.check_fields(&scope, table, SITE_WIRING_FIELDS);
+        if let Some((chip, _)) = self.string(&scope, table, "chip") {
+            drafts.default_chip = Some(chip_path(chip));
+        }
+        let mut lines = std::mem::take(&mut drafts.lines);
+        let fire_alarm = self.gpio_line(
+            &scope,
+            table,
+            "fire_alarm",
+            "wiring.fire_alarm.",
+            LineUse::Contact,
+            &mut lines,
+        );
+        if fire_alarm.is_some() {
+            drafts.fire_alarm_input = table.get("fire_alarm").map(|v| self.absolute(v.span()));
+        }
+        let lockdown = self.gpio_line(
+            &scope,
+            table,
+            "lockdown",
+            "wiring.lockdown.",
+            LineUse::Contact,
+            &mut lines,
+        );
+        drafts.lines = lines;
+        drafts.wiring = Some(SiteWiring {
+            fire_alarm,
+            lockdown,
+        });
+    }
+
+    /// `[door.wiring]`, each line checked against the device the door declares.
+    fn door_wiring(
+        &mut self,
+        scope: &Scope<'s>,
+        table: &Table<'s>,
+        door: &Door,
+        drafts: &mut Drafts<'s>,
+    ) -> Option<DoorWiring> {
+        self.check_fields(scope, table, DOOR_WIRING_FIELDS);
+        let mut lines = std::mem::take(&mut drafts.lines);
+        let wiegand = door
+            .reader
+            .as_ref()
+            .is_some_and(|r| r.kind == ReaderKind::Wiegand);
+        let specs: [(&str, &'static str, LineUse, Option<&str>); 7] = [
+            (
+                "relay",
+                "wiring.relay.",
+                LineUse::Output,
+                door.lock.is_none().then_some("lock ([door.lock])"),
+            ),
+            (
+                "dps",
+                "wiring.dps.",
+                LineUse::Contact,
+                (!door.dps).then_some("door position switch (`dps = true`)"),
+            ),
+            (
+                "rex",
+                "wiring.rex.",
+                LineUse::Contact,
+                (!door.release.rex_sensor)
+                    .then_some("request-to-exit sensor (`release.rex_sensor = true`)"),
+            ),
+            (
+                "key_override",
+                "wiring.key_override.",
+                LineUse::Contact,
+                (!door.key_override).then_some("key override (`key_override = true`)"),
+            ),
+            (
+                "lock_status",
+                "wiring.lock_status.",
+                LineUse::Contact,
+                door.lock.is_none().then_some("lock ([door.lock])"),
+            ),
+            (
+                "wiegand_d0",
+                "wiring.wiegand_d0.",
+                LineUse::Data,
+                (!wiegand).then_some("Wiegand reader ([door.reader] kind = \"wiegand\")"),
+            ),
+            (
+                "wiegand_d1",
+                "wiring.wiegand_d1.",
+                LineUse::Data,
+                (!wiegand).then_some("Wiegand reader ([door.reader] kind = \"wiegand\")"),
+            ),
+        ];
+        let mut found: [Option<GpioLine>; 7] = Default::default();
+        for (slot, (key, prefix, use_, lacks)) in found.iter_mut().zip(specs) {
+            *slot = self.gpio_line(scope, table, key, prefix, use_, &mut lines);
+            if let (Some(_), Some(device)) = (slot.as_ref(), lacks) {
+                let span = table.get(key).map(|v| v.span()).unwrap_or(0..0);
+                self.bad_value(
+                    scope,
+                    key,
+                    span,
+                    format!("`{key}` is wired but the door has no {device}"),
+                );
+            }
+        }
+        drafts.lines = lines;
+        let [
+            relay,
+            dps,
+            rex,
+            key_override,
+            lock_status,
+            wiegand_d0,
+            wiegand_d1,
+        ] = found;
+        if wiegand_d0.is_some() != wiegand_d1.is_some() {
+            let (present, absent) = if wiegand_d0.is_some() {
+                ("wiegand_d0", "wiegand_d1")
+            } else {
+                ("wiegand_d1", "wiegand_d0")
+            };
+            let span = table.get(present).map(|v| v.span()).unwrap_or(0..0);
+            self.bad_value(
+                scope,
+                present,
+                span,
+                format!("a Wiegand reader needs both data lines: `{absent}` is missing"),
+            );
+        }
+        Some(DoorWiring {
+            relay,
+            dps,
+            rex,
+            key_override,
+            lock_status,
+            wiegand_d0,
+            wiegand_d1,
+        })
+    }
+
+    /// A GPIO line, written `{ line = 17, chip = "gpiochip1", active_low = true,
+    /// debounce_ms = 20 }` (only `line` is required).
+    fn gpio_line(
+        &mut self,
+        scope: &Scope<'s>,
+        table: &Table<'s>,
+        key: &str,
+        prefix: &'static str,
+        use_: LineUse,
+        lines: &mut Vec<LineUseSite>,
+    ) -> Option<GpioLine> {
+        let (line_table, span) = self.subtable(scope, table, key)?;
+        let line_scope = scope.nested(prefix, span.clone());
+        self.check_fields(&line_scope, line_table, LINE_FIELDS);
+        if use_ != LineUse::Contact
+            && let Some(value) = line_table.get("debounce_ms")
+        {
+            self.bad_value(
+                &line_scope,
+                "debounce_ms",
+                value.span(),
+                match use_ {
+                    LineUse::Output => "an output has no debounce".to_string(),
+                    _ => "Wiegand data lines are read edge by edge, without debounce".to_string(),
+                },
+            );
+        }
+        let line = if line_table.get("line").is_none() {
+            self.missing(
+                &line_scope,
+                "line",
+                "the line's offset on its chip, such as 17",
+            );
+            None
+        } else {
+            self.integer(&line_scope, line_table, "line", 0, 65_535)
+        };
+        let chip = self
+            .string(&line_scope, line_table, "chip")
+            .map(|(c, _)| chip_path(c));
+        let active_low = self.boolean(&line_scope, line_table, "active_low", false);
+        let debounce_ms = match use_ {
+            LineUse::Contact => self
+                .integer(&line_scope, line_table, "debounce_ms", 0, 1_000)
+                .unwrap_or(20) as u32,
+            _ => 0,
+        };
+        let line = line? as u32;
+        lines.push(LineUseSite {
+            chip: chip.clone(),
+            line,
+            span: self.absolute(span),
+            owner: scope.owner_words(),
+            field: prefix.trim_end_matches('.').to_string(),
+        });
+        Some(GpioLine {
+            // Filled in from `[wiring] chip` once the whole file is read.
+            chip: chip.unwrap_or_default(),
+            line,
+            active_low,
+            debounce_ms,
+        })
     }
 
     fn buses(&mut self, value: &Value<'s>, drafts: &mut Drafts<'s>) {
@@ -1177,7 +1482,44 @@ impl<'s> Loader<'s> {
                 fed_by: None,
                 battery_minutes,
                 fire_alarm_cutoff: self.boolean(&scope, table, "fire_alarm_cutoff", false),
+                wiring: None,
             };
+            let mut circuit = circuit;
+            if let Some((wiring, wiring_span)) = self.subtable(&scope, table, "wiring") {
+                let wiring_scope = scope.nested("wiring.", wiring_span);
+                self.check_fields(&wiring_scope, wiring, CIRCUIT_WIRING_FIELDS);
+                let mut lines = std::mem::take(&mut drafts.lines);
+                let ac_fail = self.gpio_line(
+                    &wiring_scope,
+                    wiring,
+                    "ac_fail",
+                    "wiring.ac_fail.",
+                    LineUse::Contact,
+                    &mut lines,
+                );
+                let battery_low = self.gpio_line(
+                    &wiring_scope,
+                    wiring,
+                    "battery_low",
+                    "wiring.battery_low.",
+                    LineUse::Contact,
+                    &mut lines,
+                );
+                drafts.lines = lines;
+                if battery_low.is_some() && battery_minutes == 0.0 {
+                    let span = wiring.get("battery_low").map(|v| v.span()).unwrap_or(0..0);
+                    self.bad_value(
+                        &wiring_scope,
+                        "battery_low",
+                        span,
+                        "this circuit has no battery (`battery_minutes`) to report low".to_string(),
+                    );
+                }
+                circuit.wiring = Some(Box::new(CircuitWiring {
+                    ac_fail,
+                    battery_low,
+                }));
+            }
             drafts.circuits.push(DraftCircuit { circuit, fed_by });
             drafts.circuit_names.push(id);
         }
@@ -1371,6 +1713,7 @@ impl<'s> Loader<'s> {
                 lock: None,
                 release: Release::default(),
                 reader: None,
+                wiring: None,
             };
             let schedule = self.reference(&scope, table, "schedule", "schedule", false);
             let mut lock_power = None;
@@ -1385,6 +1728,12 @@ impl<'s> Loader<'s> {
             }
             if let Some((reader_table, reader_span)) = self.subtable(&scope, table, "reader") {
                 door.reader = self.reader(&scope.nested("reader.", reader_span), reader_table);
+            }
+            if let Some((wiring_table, wiring_span)) = self.subtable(&scope, table, "wiring") {
+                let wiring_scope = scope.nested("wiring.", wiring_span);
+                door.wiring = self
+                    .door_wiring(&wiring_scope, wiring_table, &door, drafts)
+                    .map(Box::new);
             }
             drafts.doors.push(DraftDoor {
                 door,
@@ -1524,6 +1873,49 @@ fn owned_string<'s>(table: &Table<'s>, key: &str) -> Cow<'s, str> {
     }
 }
 
+/// A chip as a device path: `gpiochip1` is `/dev/gpiochip1`.
+fn chip_path(chip: &str) -> String {
+    if chip.contains('/') {
+        chip.to_string()
+    } else {
+        format!("/dev/{chip}")
+    }
+}
+
+/// Every line that named no chip is on the default one.
+fn fill_default_chip(site: &mut Site, chip: &str) {
+    let fill = |line: &mut Option<GpioLine>| {
+        if let Some(line) = line
+            && line.chip.is_empty()
+        {
+            line.chip = chip.to_string();
+        }
+    };
+    for door in &mut site.doors {
+        if let Some(w) = door.wiring.as_deref_mut() {
+            for line in [
+                &mut w.relay,
+                &mut w.dps,
+                &mut w.rex,
+                &mut w.key_override,
+                &mut w.lock_status,
+                &mut w.wiegand_d0,
+                &mut w.wiegand_d1,
+            ] {
+                fill(line);
+            }
+        }
+    }
+    for circuit in &mut site.circuits {
+        if let Some(w) = circuit.wiring.as_deref_mut() {
+            fill(&mut w.ac_fail);
+            fill(&mut w.battery_low);
+        }
+    }
+    fill(&mut site.wiring.fire_alarm);
+    fill(&mut site.wiring.lockdown);
+}
+
 /// 32 hexadecimal digits as 16 bytes.
 fn parse_key(text: &str) -> Option<[u8; 16]> {
     if text.len() != 32 {
@@ -1582,6 +1974,109 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wiring_is_read_with_the_default_chip_filled_in() {
+        let text = r#"
+[site]
+name = "Wired"
+fire_alarm = true
+
+[controller]
+power = "mains"
+
+[[power]]
+id = "mains"
+
+[[power]]
+id = "psu"
+fed_by = "mains"
+battery_minutes = 30
+wiring = { ac_fail = { line = 12, active_low = true }, battery_low = { line = 13, debounce_ms = 500 } }
+
+[[area]]
+id = "street"
+kind = "exterior"
+
+[[area]]
+id = "lobby"
+
+[[door]]
+id = "front"
+inside = "lobby"
+outside = "street"
+dps = true
+key_override = true
+
+[door.lock]
+type = "electric_strike"
+fail = "secure"
+power = "psu"
+
+[door.release]
+rex_sensor = true
+
+[door.reader]
+kind = "wiegand"
+
+[door.wiring]
+relay = { line = 17 }
+dps = { line = 22, active_low = true }
+rex = { line = 23 }
+key_override = { line = 24 }
+lock_status = { chip = "/dev/gpiochip2", line = 17 }
+wiegand_d0 = { line = 5 }
+wiegand_d1 = { line = 6 }
+
+[wiring]
+chip = "gpiochip1"
+fire_alarm = { line = 4, active_low = true }
+lockdown = { line = 25 }
+"#;
+        let site = parse_site("wired.toml", text).unwrap_or_else(|e| panic!("{e}"));
+        let line = |chip: &str, line: u32, active_low: bool, debounce_ms: u32| {
+            Some(GpioLine {
+                chip: chip.to_string(),
+                line,
+                active_low,
+                debounce_ms,
+            })
+        };
+        let chip1 = "/dev/gpiochip1";
+        assert_eq!(
+            site.doors[0].wiring.as_deref(),
+            Some(&DoorWiring {
+                relay: line(chip1, 17, false, 0),
+                dps: line(chip1, 22, true, 20),
+                rex: line(chip1, 23, false, 20),
+                key_override: line(chip1, 24, false, 20),
+                lock_status: line("/dev/gpiochip2", 17, false, 20),
+                wiegand_d0: line(chip1, 5, false, 0),
+                wiegand_d1: line(chip1, 6, false, 0),
+            })
+        );
+        assert_eq!(
+            site.circuits[1].wiring.as_deref(),
+            Some(&CircuitWiring {
+                ac_fail: line(chip1, 12, true, 20),
+                battery_low: line(chip1, 13, false, 500),
+            })
+        );
+        assert_eq!(
+            site.wiring,
+            SiteWiring {
+                fire_alarm: line(chip1, 4, true, 20),
+                lockdown: line(chip1, 25, false, 20),
+            }
+        );
+        // Without [wiring] the chip is /dev/gpiochip0.
+        let text = text.replace("chip = \"gpiochip1\"\n", "");
+        let site = parse_site("wired.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            site.doors[0].wiring.as_ref().unwrap().relay,
+            line("/dev/gpiochip0", 17, false, 0)
+        );
+    }
 
     fn section_texts(text: &str) -> Vec<&str> {
         split_sections(text).into_iter().map(|r| &text[r]).collect()

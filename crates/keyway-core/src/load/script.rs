@@ -64,6 +64,8 @@ const INPUTS: &[&str] = &[
     "fire_alarm_reset",
     "lockdown",
     "lockdown_end",
+    "battery_low",
+    "lock_status",
     "emergency_override",
     "emergency_override_end",
     "unlock",
@@ -450,13 +452,22 @@ impl<'s> Loader<'s> {
             self.check_fields(
                 scope,
                 table,
-                &["at", "input", "door", "credential", "circuit", "doors"],
+                &[
+                    "at",
+                    "input",
+                    "door",
+                    "credential",
+                    "circuit",
+                    "doors",
+                    "locked",
+                ],
             );
             return None;
         };
         let fields: &[&str] = match input_name {
             "badge" => &["at", "input", "door", "credential"],
-            "power_off" | "power_on" => &["at", "input", "circuit"],
+            "power_off" | "power_on" | "battery_low" => &["at", "input", "circuit"],
+            "lock_status" => &["at", "input", "door", "locked"],
             "emergency_override" => &["at", "input", "doors"],
             "fire_alarm"
             | "fire_alarm_reset"
@@ -485,6 +496,7 @@ impl<'s> Loader<'s> {
                 "door_open" | "door_close" if !site_door.dps => {
                     Some("a door position switch (`dps`)")
                 }
+                "lock_status" if site_door.lock.is_none() => Some("a lock"),
                 "key_override" if !site_door.key_override => {
                     Some("a key override (`key_override`)")
                 }
@@ -537,6 +549,30 @@ impl<'s> Loader<'s> {
                     true,
                 )?,
             },
+            "battery_low" => Input::BatteryLow {
+                circuit: self.site_reference(
+                    scope,
+                    table,
+                    "circuit",
+                    "power circuit",
+                    &ids.circuits,
+                    true,
+                )?,
+            },
+            "lock_status" => {
+                if table.get("locked").is_none() {
+                    self.missing(
+                        scope,
+                        "locked",
+                        "true or false: what the lock's status contact says",
+                    );
+                    return None;
+                }
+                Input::LockSensed {
+                    door: door?,
+                    locked: self.boolean(scope, table, "locked", false),
+                }
+            }
             "fire_alarm" => Input::FireAlarm,
             "fire_alarm_reset" => Input::FireAlarmReset,
             "lockdown" => Input::Lockdown,
