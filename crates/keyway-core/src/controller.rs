@@ -62,6 +62,12 @@ pub enum Input {
     DoorClose {
         door: DoorIdx,
     },
+    /// The door is already open when the controller starts reading its contact (at boot):
+    /// logged as opened, held-open counted from now, never forced (nobody knows how it
+    /// came to be open).
+    DoorFoundOpen {
+        door: DoorIdx,
+    },
     /// The door is opened with the mechanical key.
     KeyOverride {
         door: DoorIdx,
@@ -448,7 +454,8 @@ impl Controller {
             Input::Badge { door, credential } => self.badge(door, credential),
             Input::Rex { door } => self.rex(door),
             Input::PushToExit { door } => self.push_to_exit(door),
-            Input::DoorOpen { door } => self.door_open(door),
+            Input::DoorOpen { door } => self.door_open(door, false),
+            Input::DoorFoundOpen { door } => self.door_open(door, true),
             Input::DoorClose { door } => self.door_close(door),
             Input::KeyOverride { door } => {
                 self.doors[door.index()].last_permit = Some(now);
@@ -680,7 +687,7 @@ impl Controller {
         }
     }
 
-    fn door_open(&mut self, door: DoorIdx) {
+    fn door_open(&mut self, door: DoorIdx, found_open: bool) {
         let now = self.now;
         let site_door = self.site.door(door);
         let unlock = seconds_to_millis(site_door.unlock_seconds);
@@ -693,7 +700,8 @@ impl Controller {
         state.open = true;
         state.open_since = Some(now);
         let permitted = state.last_permit.is_some_and(|at| now - at <= unlock);
-        let forced = has_lock && state.position == LockPosition::Locked && !permitted;
+        let forced =
+            has_lock && state.position == LockPosition::Locked && !permitted && !found_open;
         if forced && self.alive {
             state.alarm = Some(Alarm::Forced);
         }

@@ -34,6 +34,7 @@ enum RawInput {
     Release(usize),
     LockSensed(usize, bool),
     BatteryLow(usize),
+    DoorFoundOpen(usize),
 }
 
 fn raw_input() -> impl Strategy<Value = RawInput> {
@@ -58,6 +59,7 @@ fn raw_input() -> impl Strategy<Value = RawInput> {
         1 => door.clone().prop_map(RawInput::Release),
         2 => (door, any::<bool>()).prop_map(|(d, l)| RawInput::LockSensed(d, l)),
         1 => (0usize..8).prop_map(RawInput::BatteryLow),
+        1 => (0usize..64).prop_map(RawInput::DoorFoundOpen),
     ]
 }
 
@@ -104,6 +106,7 @@ fn to_input(site: &Site, raw: &RawInput) -> Input {
         RawInput::BatteryLow(c) => Input::BatteryLow {
             circuit: circuit(*c),
         },
+        RawInput::DoorFoundOpen(d) => Input::DoorFoundOpen { door: door(*d) },
     }
 }
 

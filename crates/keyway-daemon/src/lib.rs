@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod gpio;
 pub mod hardware;
 pub mod import;
 pub mod metrics;
@@ -76,6 +77,8 @@ pub enum DaemonError {
     },
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
+    #[error("cannot open the wired GPIO lines: {0}")]
+    Gpio(#[from] keyway_hw::gpio::GpioError),
 }
 
 /// What the daemon tells its caller once it listens.
@@ -202,6 +205,10 @@ pub async fn serve(
             source,
         })?;
 
+    // The wiring's lines: relays requested at rest, inputs opened, before anything runs.
+    let outputs = gpio::WiredOutputs::open(&site, SimulatedOutputs::default())?;
+    let wired_inputs = gpio::open_inputs(&site)?;
+
     let (live, _) = broadcast::channel(16_384);
     let (writer, writer_thread) = Writer::start(store, live.clone());
     let service = Service::start(
@@ -209,16 +216,22 @@ pub async fn serve(
         credentials,
         levels,
         writer,
-        Box::new(SimulatedOutputs::default()),
+        Box::new(outputs),
         restore,
     );
     let stop_readers = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reader_threads = readers::start(
+    let mut reader_threads = readers::start(
         &site,
         &service,
         tokio::runtime::Handle::current(),
         Arc::clone(&stop_readers),
     );
+    reader_threads.extend(gpio::start_inputs(
+        wired_inputs,
+        &service,
+        tokio::runtime::Handle::current(),
+        Arc::clone(&stop_readers),
+    ));
     let state = AppState {
         service,
         reader: Arc::new(Mutex::new(reader)),

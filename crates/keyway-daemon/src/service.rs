@@ -182,6 +182,17 @@ impl Service {
             .map_err(|_| "the controller has stopped".to_string())?
     }
 
+    /// Applies an input from a wired device, first storing the state it latches (a fire
+    /// alarm, a lockdown), as the API does for the same inputs.
+    pub async fn device_input(&self, input: Input) -> Result<Vec<StoredEvent>, String> {
+        match input {
+            Input::FireAlarm => self.set_state("fire_alarm", Some("active")).await?,
+            Input::Lockdown => self.set_state("lockdown", Some("1")).await?,
+            _ => {}
+        }
+        self.input(input).await
+    }
+
     pub async fn snapshot(&self) -> Result<Snapshot, String> {
         let (reply, answer) = oneshot::channel();
         self.requests

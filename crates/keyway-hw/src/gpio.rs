@@ -53,6 +53,10 @@ pub struct InputEdge {
 
 /// A set of input lines that report raw edges (before debouncing).
 pub trait InputLines: Send {
+    /// Whether each line is active now, in the order configured: read once at start-up, so
+    /// that a contact already active (a fire alarm, an open door) counts.
+    fn levels(&mut self) -> Result<Vec<bool>, GpioError>;
+
     /// The next raw edge, waiting at most `timeout`; `None` when none came.
     fn next_edge(&mut self, timeout: Duration) -> Result<Option<InputEdge>, GpioError>;
 }
@@ -123,13 +127,18 @@ impl OutputLine for FakeOutput {
     }
 }
 
-/// Inputs fed by a test: edges queued in advance come out in order.
+/// Inputs fed by a test: their levels at start-up, then edges queued in advance, in order.
 #[derive(Clone, Debug, Default)]
 pub struct FakeInputs {
+    pub levels: Arc<Mutex<Vec<bool>>>,
     pub queue: Arc<Mutex<VecDeque<InputEdge>>>,
 }
 
 impl InputLines for FakeInputs {
+    fn levels(&mut self) -> Result<Vec<bool>, GpioError> {
+        Ok(self.levels.lock().map(|l| l.clone()).unwrap_or_default())
+    }
+
     fn next_edge(&mut self, _timeout: Duration) -> Result<Option<InputEdge>, GpioError> {
         Ok(self.queue.lock().ok().and_then(|mut q| q.pop_front()))
     }
@@ -216,6 +225,18 @@ impl GpiocdevInputs {
 }
 
 impl InputLines for GpiocdevInputs {
+    fn levels(&mut self) -> Result<Vec<bool>, GpioError> {
+        self.configs
+            .iter()
+            .map(|config| {
+                self.request
+                    .value(config.line)
+                    .map(|v| v == gpiocdev::line::Value::Active)
+                    .map_err(line_error(config))
+            })
+            .collect()
+    }
+
     fn next_edge(&mut self, timeout: Duration) -> Result<Option<InputEdge>, GpioError> {
         let Some(first) = self.configs.first() else {
             return Ok(None);
