@@ -247,6 +247,26 @@ impl ReaderKind {
         [("osdp", ReaderKind::Osdp), ("wiegand", ReaderKind::Wiegand)];
 }
 
+/// How an RS-485 bus's transceiver is switched between sending and receiving.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Rs485 {
+    /// The adapter switches by itself (USB RS-485 adapters do).
+    #[default]
+    None,
+    /// The kernel's RS-485 mode, RTS high while sending.
+    Rts,
+    /// The kernel's RS-485 mode, RTS low while sending.
+    RtsInverted,
+}
+
+impl Rs485 {
+    pub const ALL: [(&'static str, Rs485); 3] = [
+        ("none", Rs485::None),
+        ("rts", Rs485::Rts),
+        ("rts-inverted", Rs485::RtsInverted),
+    ];
+}
+
 fn name_of<T: PartialEq + Copy>(table: &[(&'static str, T)], value: T) -> &'static str {
     table
         .iter()
@@ -388,8 +408,10 @@ pub struct Bus {
     /// The serial device, such as `/dev/ttyUSB0`.
     pub device: String,
     pub baud: u32,
-    /// The secure channel base key; `None` is install mode (no secure channel).
+    /// The secure channel base key; `None` is install mode (the default key SCBK-D, else in
+    /// the clear).
     pub scbk: Option<[u8; 16]>,
+    pub rs485: Rs485,
 }
 
 /// A `[[door]]`.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use keyway_core::Site;
 use keyway_core::controller::Input;
 use keyway_core::site::{Bus, DoorIdx, ReaderKind};
-use keyway_hw::osdp::{Feedback, OsdpBus, ReaderEvent, Security, SerialTransport};
+use keyway_hw::osdp::{Feedback, OsdpBus, ReaderEvent, Rs485Mode, Security, SerialTransport};
 
 use crate::service::Service;
 
@@ -63,7 +63,12 @@ fn run_bus(
     let mut addresses: Vec<u8> = doors.keys().copied().collect();
     addresses.sort_unstable();
     while !stop.load(Ordering::Relaxed) {
-        let transport = match SerialTransport::open(&bus.device, bus.baud) {
+        let rs485 = match bus.rs485 {
+            keyway_core::site::Rs485::None => Rs485Mode::None,
+            keyway_core::site::Rs485::Rts => Rs485Mode::Rts,
+            keyway_core::site::Rs485::RtsInverted => Rs485Mode::RtsInverted,
+        };
+        let transport = match SerialTransport::open_with(&bus.device, bus.baud, rs485) {
             Ok(transport) => transport,
             Err(error) => {
                 tracing::warn!(bus = %bus.id, device = %bus.device, %error, "cannot open the bus; retrying");

@@ -318,7 +318,7 @@ const TOP_LEVEL: &[&str] = &[
     "bus",
     "wiring",
 ];
-const BUS_FIELDS: &[&str] = &["id", "device", "baud", "scbk"];
+const BUS_FIELDS: &[&str] = &["id", "device", "baud", "scbk", "rs485"];
 const SITE_FIELDS: &[&str] = &[
     "name",
     "timezone",
@@ -1284,6 +1284,9 @@ impl<'s> Loader<'s> {
                 device: device.map(|(d, _)| d.to_string()).unwrap_or_default(),
                 baud,
                 scbk,
+                rs485: self
+                    .choice(&scope, table, "rs485", &Rs485::ALL)
+                    .unwrap_or_default(),
             });
             drafts.bus_names.push(id);
         }
