@@ -220,12 +220,7 @@ pub async fn serve(
         restore,
     );
     let stop_readers = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut reader_threads = readers::start(
-        &site,
-        &service,
-        tokio::runtime::Handle::current(),
-        Arc::clone(&stop_readers),
-    );
+    let mut reader_threads = readers::start(&site, &service, Arc::clone(&stop_readers));
     reader_threads.extend(gpio::start_inputs(
         wired_inputs,
         &service,

@@ -1,8 +1,9 @@
 //! Real OSDP readers: one thread per `[[bus]]` polls its readers, hands card reads to the
-//! controller as badges, answers each with LED and buzzer feedback from the decision, and logs
-//! readers going off-line and coming back. A bus whose device cannot be opened is retried every
-//! two seconds, and reopened when no reader has answered for ten seconds; its readers stay
-//! off-line meanwhile (which unlocks nothing).
+//! controller as badges (without waiting for the decision to be durable: the relay moves when
+//! the controller decides, and the bus keeps polling), answers each with LED and buzzer
+//! feedback once the decision is known, and logs readers going off-line and coming back. A bus
+//! whose device cannot be opened is retried every two seconds, and reopened when no reader has
+//! answered for ten seconds; its readers stay off-line meanwhile (which unlocks nothing).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,6 +17,8 @@ use keyway_hw::osdp::{Feedback, OsdpBus, ReaderEvent, Rs485Mode, Security, Seria
 
 use crate::service::Service;
 
+type Decision = tokio::sync::oneshot::Receiver<Result<Vec<keyway_store::StoredEvent>, String>>;
+
 /// How long a bus may stay without any answering reader before its device is reopened.
 const REOPEN_AFTER: Duration = Duration::from_secs(10);
 
@@ -23,7 +26,6 @@ const REOPEN_AFTER: Duration = Duration::from_secs(10);
 pub fn start(
     site: &Site,
     service: &Service,
-    runtime: tokio::runtime::Handle,
     stop: Arc<AtomicBool>,
 ) -> Vec<std::thread::JoinHandle<()>> {
     site.buses
@@ -39,27 +41,16 @@ pub fn start(
                     }
                     map
                 });
-            let (bus, service, runtime, stop) = (
-                bus.clone(),
-                service.clone(),
-                runtime.clone(),
-                Arc::clone(&stop),
-            );
+            let (bus, service, stop) = (bus.clone(), service.clone(), Arc::clone(&stop));
             std::thread::Builder::new()
                 .name(format!("keyway-bus-{}", bus.id))
-                .spawn(move || run_bus(&bus, &doors, &service, &runtime, &stop))
+                .spawn(move || run_bus(&bus, &doors, &service, &stop))
                 .expect("start a bus thread")
         })
         .collect()
 }
 
-fn run_bus(
-    bus: &Bus,
-    doors: &HashMap<u8, Vec<DoorIdx>>,
-    service: &Service,
-    runtime: &tokio::runtime::Handle,
-    stop: &AtomicBool,
-) {
+fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<DoorIdx>>, service: &Service, stop: &AtomicBool) {
     let mut addresses: Vec<u8> = doors.keys().copied().collect();
     addresses.sort_unstable();
     while !stop.load(Ordering::Relaxed) {
@@ -81,6 +72,9 @@ fn run_bus(
         // A device that vanished (a USB adapter pulled) only comes back by opening it again:
         // when no reader has answered for a while, the bus is reopened.
         let mut last_answer = std::time::Instant::now();
+        // Decisions on their way to durability: the bus keeps polling meanwhile, and the
+        // reader's feedback is queued when the decision is known.
+        let mut decisions: Vec<(u8, Decision)> = Vec::new();
         while !stop.load(Ordering::Relaxed) {
             if addresses.iter().any(|a| osdp.is_online(*a)) {
                 last_answer = std::time::Instant::now();
@@ -88,37 +82,63 @@ fn run_bus(
                 tracing::warn!(bus = %bus.id, "no reader answers; reopening the device");
                 break;
             }
-            for event in osdp.poll_cycle() {
-                let input = |input: Input| runtime.block_on(service.input(input));
-                match event {
-                    ReaderEvent::Card {
-                        address,
-                        credential,
+            decisions.retain_mut(|(address, decision)| match decision.try_recv() {
+                Ok(Ok(events)) => {
+                    let granted = events.iter().any(|e| e.event.kind == "access_granted");
+                    let denied = events.iter().any(|e| e.event.kind == "access_denied");
+                    if granted || denied {
+                        osdp.feedback(
+                            *address,
+                            if granted {
+                                Feedback::Grant
+                            } else {
+                                Feedback::Deny
+                            },
+                        );
                     }
-                    | ReaderEvent::Keypad {
-                        address,
-                        credential,
-                    } => {
-                        for &door in doors.get(&address).into_iter().flatten() {
-                            let events = input(Input::Badge {
-                                door,
-                                credential: credential.clone(),
-                            })
-                            .unwrap_or_default();
-                            let granted = events.iter().any(|e| e.event.kind == "access_granted");
-                            let denied = events.iter().any(|e| e.event.kind == "access_denied");
-                            if granted || denied {
-                                osdp.feedback(
-                                    address,
-                                    if granted {
-                                        Feedback::Grant
-                                    } else {
-                                        Feedback::Deny
-                                    },
-                                );
-                            }
+                    false
+                }
+                Ok(Err(error)) => {
+                    tracing::error!(bus = %bus.id, %error, "a card read was not decided");
+                    false
+                }
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => true,
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => false,
+            });
+            let before = addresses.iter().map(|a| osdp.exchanges(*a)).sum::<u64>();
+            let submit = |input: Input| match service.submit(input) {
+                Ok(decision) => Some(decision),
+                Err(error) => {
+                    tracing::error!(bus = %bus.id, %error, "a reader input was not applied");
+                    None
+                }
+            };
+            // Card reads go to the controller the moment their exchange is done (the relay
+            // must not wait for the rest of the cycle); the rest is handled after the cycle.
+            let mut later = Vec::new();
+            osdp.poll_cycle_each(std::time::Instant::now(), |event| match event {
+                ReaderEvent::Card {
+                    address,
+                    credential,
+                }
+                | ReaderEvent::Keypad {
+                    address,
+                    credential,
+                } => {
+                    for &door in doors.get(&address).into_iter().flatten() {
+                        if let Some(decision) = submit(Input::Badge {
+                            door,
+                            credential: credential.clone(),
+                        }) {
+                            decisions.push((address, decision));
                         }
                     }
+                }
+                other => later.push(other),
+            });
+            for event in later {
+                match event {
+                    ReaderEvent::Card { .. } | ReaderEvent::Keypad { .. } => {}
                     ReaderEvent::BadCard { address, problem } => {
                         tracing::warn!(bus = %bus.id, address, %problem, "card read refused");
                     }
@@ -135,7 +155,7 @@ fn run_bus(
                             }
                         }
                         for &door in doors.get(&address).into_iter().flatten() {
-                            let _ = input(Input::ReaderOnline { door });
+                            submit(Input::ReaderOnline { door });
                         }
                     }
                     ReaderEvent::SecureChannelRefused { address, problem } => {
@@ -144,12 +164,16 @@ fn run_bus(
                     ReaderEvent::Offline { address } => {
                         tracing::warn!(bus = %bus.id, address, problem = osdp.last_problem(address).unwrap_or("unknown"), "reader off-line");
                         for &door in doors.get(&address).into_iter().flatten() {
-                            let _ = input(Input::ReaderOffline { door });
+                            submit(Input::ReaderOffline { door });
                         }
                     }
                 }
             }
-            std::thread::sleep(Duration::from_millis(5));
+            // On a real line the bytes' time paces the cycle; when nothing was asked (every
+            // reader off-line and not yet due), do not spin.
+            if addresses.iter().map(|a| osdp.exchanges(*a)).sum::<u64>() == before {
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
     }
 }

@@ -182,6 +182,21 @@ impl Service {
             .map_err(|_| "the controller has stopped".to_string())?
     }
 
+    /// Hands an input to the controller from a thread outside the runtime, in order, without
+    /// waiting: the outputs move as soon as the controller takes it, and the receiver gets
+    /// its events once they are durable. For the device threads, which must not stall on a
+    /// commit.
+    pub fn submit(
+        &self,
+        input: Input,
+    ) -> Result<oneshot::Receiver<Result<Vec<StoredEvent>, String>>, String> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .blocking_send(Request::Input { input, reply })
+            .map_err(|_| "the controller has stopped".to_string())?;
+        Ok(answer)
+    }
+
     /// Applies an input from a wired device, first storing the state it latches (a fire
     /// alarm, a lockdown), as the API does for the same inputs.
     pub async fn device_input(&self, input: Input) -> Result<Vec<StoredEvent>, String> {

@@ -293,6 +293,14 @@ impl<T: Transport> OsdpBus<T> {
     /// [`OsdpBus::poll_cycle`] with the time given, for deciding which off-line readers to ask.
     pub fn poll_cycle_at(&mut self, now: Instant) -> Vec<ReaderEvent> {
         let mut events = Vec::new();
+        self.poll_cycle_each(now, |event| events.push(event));
+        events
+    }
+
+    /// One pass over the bus, handing each event to `on_event` as soon as its exchange is
+    /// done: a card read at the first reader is not held back by the exchanges with the
+    /// others.
+    pub fn poll_cycle_each(&mut self, now: Instant, mut on_event: impl FnMut(ReaderEvent)) {
         for i in 0..self.readers.len() {
             let reader = &mut self.readers[i];
             if !reader.online {
@@ -320,10 +328,10 @@ impl<T: Transport> OsdpBus<T> {
                             Channel::Secure(_, security) => *security,
                             _ => Security::Plain,
                         };
-                        events.push(ReaderEvent::Online { address, security });
+                        on_event(ReaderEvent::Online { address, security });
                     }
                     if let Some(event) = reply.and_then(|r| reply_event(address, r)) {
-                        events.push(event);
+                        on_event(event);
                     }
                 }
                 Err(Failure::Refused(problem)) => {
@@ -333,12 +341,12 @@ impl<T: Transport> OsdpBus<T> {
                     reader.misses = OFFLINE_AFTER_MISSES;
                     if reader.online {
                         reader.online = false;
-                        events.push(ReaderEvent::Offline { address });
+                        on_event(ReaderEvent::Offline { address });
                     }
                     reader.last_try = Some(now);
                     if !reader.refusal_reported {
                         reader.refusal_reported = true;
-                        events.push(ReaderEvent::SecureChannelRefused { address, problem });
+                        on_event(ReaderEvent::SecureChannelRefused { address, problem });
                     }
                 }
                 // No answer, or a garbled one. Off-line after three in a row (about a second
@@ -352,7 +360,7 @@ impl<T: Transport> OsdpBus<T> {
                     if reader.online && reader.misses >= OFFLINE_AFTER_MISSES {
                         reader.online = false;
                         reader.last_try = Some(now);
-                        events.push(ReaderEvent::Offline { address });
+                        on_event(ReaderEvent::Offline { address });
                     }
                     if !reader.online {
                         reader.restart();
@@ -360,7 +368,6 @@ impl<T: Transport> OsdpBus<T> {
                 }
             }
         }
-        events
     }
 
     /// This cycle's exchange with reader `i`: the handshake if no channel is agreed, else its
