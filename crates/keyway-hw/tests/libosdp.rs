@@ -18,11 +18,18 @@ struct Reader {
 impl Reader {
     /// Starts the reader; with `scbk` it holds that key and enforces the secure channel.
     fn start(python: &str, scbk: Option<&str>) -> (Reader, String) {
+        Self::start_with(python, scbk, true)
+    }
+
+    /// Starts the reader; with `scbk` it holds that key, and refuses anything in the clear if
+    /// `enforce`.
+    fn start_with(python: &str, scbk: Option<&str>, enforce: bool) -> (Reader, String) {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/libosdp_pd.py");
         let mut command = Command::new(python);
         if let Some(scbk) = scbk {
             command.env("PD_SCBK", scbk);
         }
+        command.env("PD_ENFORCE", if enforce { "1" } else { "0" });
         let mut child = command
             .arg(script)
             .stdin(Stdio::piped())
@@ -100,6 +107,43 @@ fn install_mode_against_libosdp() {
         // count a session under SCBK-D as secure in its status, so the reader says false; every
         // reply was still MACed, or this side would have refused it.)
         reader_session(&python, None, None, Security::DefaultKey, "sc False");
+    }
+}
+
+#[test]
+fn in_the_clear_against_libosdp() {
+    if let Some(python) = python() {
+        // Install mode on the bus; the reader has a key of its own, so it refuses the default
+        // key, and it accepts commands in the clear: polled in the clear.
+        let (mut reader, path) = Reader::start_with(&python, Some(KEY), false);
+        let mut bus = OsdpBus::new(
+            SerialTransport::open(&path, 115_200).unwrap(),
+            &[1],
+            None,
+            115_200,
+        );
+        let online = poll_until(&mut bus, Duration::from_secs(5), |e| {
+            matches!(e, ReaderEvent::Online { .. })
+        });
+        assert_eq!(
+            online,
+            ReaderEvent::Online {
+                address: 1,
+                security: Security::Plain
+            }
+        );
+        reader.say("card");
+        let card = poll_until(&mut bus, Duration::from_secs(5), |e| {
+            matches!(e, ReaderEvent::Card { .. })
+        });
+        assert_eq!(
+            card,
+            ReaderEvent::Card {
+                address: 1,
+                credential: "123:4567".to_string()
+            }
+        );
+        assert_eq!(reader.say("sc").trim(), "sc False");
     }
 }
 

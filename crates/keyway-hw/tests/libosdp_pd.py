@@ -10,7 +10,7 @@ It prints the PTY path for the control panel, then obeys lines on stdin:
   sc       print whether the secure channel is active
 
 With PD_SCBK set (32 hex digits) the reader holds that key and enforces the secure channel:
-it refuses every command in the clear except the handshake. Without it, it is in install
+it refuses every command in the clear except the handshake (unless PD_ENFORCE=0). Without it, it is in install
 mode (it takes the default key SCBK-D, or no secure channel).
 """
 import fcntl
@@ -56,7 +56,7 @@ capabilities = PDCapabilities([
 scbk = os.environ.get("PD_SCBK")
 info = PDInfo(int(os.environ.get("PD_ADDRESS", "1")), channel,
               scbk=bytes.fromhex(scbk) if scbk else None,
-              flags=[LibFlag.EnforceSecure] if scbk else [])
+              flags=[LibFlag.EnforceSecure] if scbk and os.environ.get("PD_ENFORCE", "1") == "1" else [])
 pd = PeripheralDevice(info, capabilities, log_level=LogLevel.Warning)
 pd.start()
 print(os.ttyname(slave), flush=True)

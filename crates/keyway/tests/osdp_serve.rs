@@ -37,29 +37,49 @@ fn python() -> Option<String> {
     python
 }
 
+const KEY: &str = "00112233445566778899aabbccddeeff";
+
 #[test]
 fn a_card_at_a_real_reader_is_decided_logged_and_answered() {
     if let Some(python) = python() {
-        // No scbk on the bus: install mode.
-        card_at_a_real_reader(&python, None, "plain");
+        // No scbk on the bus (install mode) and a reader with a key of its own that accepts
+        // commands in the clear: it refuses the default key and is polled in the clear.
+        card_at_a_real_reader(&python, Some(KEY), false, None, "plain");
+    }
+}
+
+#[test]
+fn the_same_in_install_mode() {
+    if let Some(python) = python() {
+        // Neither has a key: the channel is secured with the default key SCBK-D.
+        card_at_a_real_reader(&python, None, false, None, "install");
     }
 }
 
 #[test]
 fn the_same_through_the_secure_channel() {
     if let Some(python) = python() {
-        card_at_a_real_reader(&python, Some("00112233445566778899aabbccddeeff"), "secure");
+        // The reader refuses anything in the clear.
+        card_at_a_real_reader(&python, Some(KEY), true, Some(KEY), "secure");
     }
 }
 
-/// The office demo with its front-door reader on a real bus, `scbk` on the bus and in the
-/// reader (which then refuses anything in the clear).
-fn card_at_a_real_reader(python: &str, scbk: Option<&str>, name: &str) {
+/// The office demo with its front-door reader on a real bus: `reader_key` in the reader
+/// (refusing the clear when `enforce`), `bus_key` as the bus's scbk.
+fn card_at_a_real_reader(
+    python: &str,
+    reader_key: Option<&str>,
+    enforce: bool,
+    bus_key: Option<&str>,
+    name: &str,
+) {
+    let scbk = bus_key;
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../keyway-hw/tests/libosdp_pd.py");
     let mut command = Command::new(python);
-    if let Some(scbk) = scbk {
-        command.env("PD_SCBK", scbk);
+    if let Some(key) = reader_key {
+        command.env("PD_SCBK", key);
     }
+    command.env("PD_ENFORCE", if enforce { "1" } else { "0" });
     let mut reader = KillOnDrop(
         command
             .arg(&script)
