@@ -34,9 +34,14 @@ fn main() {
     let site = keyway_core::parse_site("demo", keyway_daemon::DEMO_SITE).unwrap();
 
     // 1. CSV import of a million credentials (the same code as `keyway import-credentials`).
+    // BENCH_CREDENTIALS sets another number, to look at the later figures quickly.
+    let count: u32 = std::env::var("BENCH_CREDENTIALS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
     let doors = ["front", "office-entry", "server", "stair-2", "rear"];
     let mut csv = String::from("number,holder,doors,schedule,valid_from,valid_until\n");
-    for i in 0..1_000_000u32 {
+    for i in 0..count {
         csv += &format!(
             "{}:{},Holder {i},{};{},,,\n",
             100 + i % 155,
@@ -53,7 +58,7 @@ fn main() {
     store.put_credentials(&rows).unwrap();
     drop(store);
     println!(
-        "import 1,000,000 credentials from CSV: {:.2} s ({:.2} s checking, {:.2} s writing)",
+        "import {count} credentials from CSV: {:.2} s ({:.2} s checking, {:.2} s writing)",
         started.elapsed().as_secs_f64(),
         checked.as_secs_f64(),
         (started.elapsed() - checked).as_secs_f64()
@@ -107,7 +112,7 @@ fn main() {
             / 1024.0
     };
     println!(
-        "start-up to serving with 1,000,000 credentials: {:.2} s; resident {:.0} MiB (peak {:.0} MiB)",
+        "start-up to serving with {count} credentials: {:.2} s; resident {:.0} MiB (peak {:.0} MiB)",
         start_up.as_secs_f64(),
         rss("VmRSS:"),
         rss("VmHWM:")
