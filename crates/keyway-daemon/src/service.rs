@@ -31,6 +31,8 @@ pub struct DoorSnapshot {
     pub lock: LockPosition,
     pub open: bool,
     pub alarm: Option<Alarm>,
+    /// The lock's status contact disagrees with its expected position (see `lock_fault`).
+    pub lock_fault: bool,
     pub powered: bool,
     /// What the controller commands: `unlocked` or `locked`.
     pub command: &'static str,
@@ -336,6 +338,7 @@ fn snapshot(controller: &Controller, relays: &[bool]) -> Snapshot {
                 lock: status.lock,
                 open: status.open,
                 alarm: status.alarm,
+                lock_fault: status.lock_fault,
                 powered: status.powered,
                 command: match status.command {
                     Command::Unlock => "unlocked",

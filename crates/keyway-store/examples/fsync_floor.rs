@@ -33,7 +33,8 @@ fn main() {
             std::thread::sleep(wait);
         }
         let started = Instant::now();
-        file.write_all_at(&block, u64::from(i % 4096) * 4096).unwrap();
+        file.write_all_at(&block, u64::from(i % 4096) * 4096)
+            .unwrap();
         file.sync_data().unwrap();
         from_due.push(due.elapsed().as_secs_f64() * 1000.0);
         alone.push(started.elapsed().as_secs_f64() * 1000.0);
