@@ -691,16 +691,21 @@ pub fn read_wire(bytes: &[u8]) -> Vec<ReaderEvent> {
     events
 }
 
-/// A secure session with fixed randoms, for [`read_wire`].
+/// A secure session under SCBK-D with fixed randoms, for [`read_wire`].
 fn fixed_session() -> Session<Secure> {
+    fixed_session_with(SCBK_D)
+}
+
+/// A secure session under `key` with fixed randoms (both ends compute the same one).
+fn fixed_session_with(key: [u8; 16]) -> Session<Secure> {
     let (rnd_a, rnd_b) = ([1u8; 8], [2u8; 8]);
-    let keys = osdp::secure::crypto::SessionKeys::derive(&SCBK_D, &rnd_a);
+    let keys = osdp::secure::crypto::SessionKeys::derive(&key, &rnd_a);
     let ccrypt = CCrypt {
         cuid: [3; 8],
         rnd_b,
         client_cryptogram: osdp::secure::crypto::client_cryptogram(&keys.s_enc, &rnd_a, &rnd_b),
     };
-    let session = Session::new(SCBK_D)
+    let session = Session::new(key)
         .challenge(rnd_a)
         .receive_ccrypt(&ccrypt)
         .expect("a cryptogram made with the same key verifies");
@@ -1004,20 +1009,7 @@ mod tests {
     #[test]
     fn a_sealed_reply_under_another_key_is_refused() {
         // Sealed by a reader whose session was derived from a different key.
-        let (rnd_a, rnd_b) = ([1u8; 8], [2u8; 8]);
-        let other = [0x55u8; 16];
-        let keys = osdp::secure::crypto::SessionKeys::derive(&other, &rnd_a);
-        let ccrypt = CCrypt {
-            cuid: [3; 8],
-            rnd_b,
-            client_cryptogram: osdp::secure::crypto::client_cryptogram(&keys.s_enc, &rnd_a, &rnd_b),
-        };
-        let session = Session::new(other)
-            .challenge(rnd_a)
-            .receive_ccrypt(&ccrypt)
-            .unwrap();
-        let rmac = session.initial_rmac();
-        let mut reader = session.confirm_rmac_i(&rmac).unwrap();
+        let mut reader = fixed_session_with([0x55u8; 16]);
         let data = osdp::reply::Raw {
             reader: 0,
             format_code: 0,

@@ -100,6 +100,21 @@ fn key(hex: &str) -> [u8; 16] {
     std::array::from_fn(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
 }
 
+/// Presents card "123 4567" at the reader (address 1) and checks the panel reads its number.
+fn present_card(reader: &mut Reader, bus: &mut OsdpBus<SerialTransport>) {
+    reader.say("card");
+    let card = poll_until(bus, Duration::from_secs(5), |e| {
+        matches!(e, ReaderEvent::Card { .. })
+    });
+    assert_eq!(
+        card,
+        ReaderEvent::Card {
+            address: 1,
+            credential: "123:4567".to_string()
+        }
+    );
+}
+
 #[test]
 fn install_mode_against_libosdp() {
     if let Some(python) = python() {
@@ -132,17 +147,7 @@ fn in_the_clear_against_libosdp() {
                 security: Security::Plain
             }
         );
-        reader.say("card");
-        let card = poll_until(&mut bus, Duration::from_secs(5), |e| {
-            matches!(e, ReaderEvent::Card { .. })
-        });
-        assert_eq!(
-            card,
-            ReaderEvent::Card {
-                address: 1,
-                credential: "123:4567".to_string()
-            }
-        );
+        present_card(&mut reader, &mut bus);
         assert_eq!(reader.say("sc").trim(), "sc False");
     }
 }
@@ -189,17 +194,7 @@ fn reader_session(
     assert_eq!(reader.say("sc").trim(), reader_status, "the reader's side");
 
     // A card read reaches the panel as the credential number printed on the card.
-    reader.say("card");
-    let card = poll_until(&mut bus, Duration::from_secs(5), |e| {
-        matches!(e, ReaderEvent::Card { .. })
-    });
-    assert_eq!(
-        card,
-        ReaderEvent::Card {
-            address: 1,
-            credential: "123:4567".to_string()
-        }
-    );
+    present_card(&mut reader, &mut bus);
 
     // The reader receives the feedback: the LED command, then the buzzer.
     bus.feedback(1, Feedback::Grant);
@@ -259,17 +254,7 @@ fn reader_session(
     // The secure channel was set up again after the reconnect.
     assert_eq!(bus.security(1), Some(security));
     assert_eq!(reader.say("sc").trim(), reader_status);
-    reader.say("card");
-    let card = poll_until(&mut bus, Duration::from_secs(5), |e| {
-        matches!(e, ReaderEvent::Card { .. })
-    });
-    assert_eq!(
-        card,
-        ReaderEvent::Card {
-            address: 1,
-            credential: "123:4567".to_string()
-        }
-    );
+    present_card(&mut reader, &mut bus);
 }
 
 #[test]

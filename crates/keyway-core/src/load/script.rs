@@ -516,6 +516,16 @@ impl<'s> Loader<'s> {
         } else {
             None
         };
+        let mut circuit = || {
+            self.site_reference(
+                scope,
+                table,
+                "circuit",
+                "power circuit",
+                &ids.circuits,
+                true,
+            )
+        };
         let input = match input_name {
             "badge" => {
                 let (credential, _) = self.credential_number(scope, table, "credential")?;
@@ -530,34 +540,13 @@ impl<'s> Loader<'s> {
             "door_close" => Input::DoorClose { door: door? },
             "key_override" => Input::KeyOverride { door: door? },
             "power_off" => Input::PowerOff {
-                circuit: self.site_reference(
-                    scope,
-                    table,
-                    "circuit",
-                    "power circuit",
-                    &ids.circuits,
-                    true,
-                )?,
+                circuit: circuit()?,
             },
             "power_on" => Input::PowerOn {
-                circuit: self.site_reference(
-                    scope,
-                    table,
-                    "circuit",
-                    "power circuit",
-                    &ids.circuits,
-                    true,
-                )?,
+                circuit: circuit()?,
             },
             "battery_low" => Input::BatteryLow {
-                circuit: self.site_reference(
-                    scope,
-                    table,
-                    "circuit",
-                    "power circuit",
-                    &ids.circuits,
-                    true,
-                )?,
+                circuit: circuit()?,
             },
             "lock_status" => {
                 if table.get("locked").is_none() {
