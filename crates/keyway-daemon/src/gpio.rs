@@ -374,7 +374,16 @@ pub fn run_inputs(
     });
     let (mut router, start) = InputRouter::new(inputs, &levels);
     let send = |input: Input| {
-        if let Err(error) = runtime.block_on(service.device_input(input)) {
+        let applied = match input {
+            // Latched in the database first, as from the API: waits for that write.
+            Input::FireAlarm | Input::Lockdown => {
+                runtime.block_on(service.device_input(input)).map(|_| ())
+            }
+            // The rest is handed over without waiting for its events to be durable, so that
+            // reading the lines never stalls on a commit.
+            _ => service.submit(input).map(|_| ()),
+        };
+        if let Err(error) = applied {
             tracing::error!(%error, "a wired input was not applied");
         }
     };

@@ -378,23 +378,23 @@ impl<T: Transport> OsdpBus<T> {
                 Some(key) => (key, 1, Security::SiteKey),
                 None => (SCBK_D, 0, Security::DefaultKey),
             };
-            return match self.handshake(i, key, key_type, retries) {
+            match self.handshake(i, key, key_type, retries) {
                 Ok(session) => {
                     self.readers[i].channel = Channel::Secure(Box::new(session), security);
-                    Ok(None)
+                    return Ok(None);
                 }
-                // Install mode: a reader without the default key is polled in the clear.
+                // Install mode: a reader without the default key is polled in the clear, from
+                // this exchange on (it counts as on-line only once it answers a command).
                 Err(Failure::Refused(_)) if self.scbk.is_none() => {
                     let reader = &mut self.readers[i];
                     reader.sqn = Sqn::ZERO;
                     reader.channel = Channel::Plain;
-                    Ok(None)
                 }
                 Err(failure) => {
                     self.readers[i].restart();
-                    Err(failure)
+                    return Err(failure);
                 }
-            };
+            }
         }
         let command = self.readers[i]
             .pending
@@ -408,15 +408,27 @@ impl<T: Transport> OsdpBus<T> {
         let reader = &mut self.readers[i];
         match result {
             Ok((code, data)) => {
-                if !matches!(command, Command::Poll(_)) {
-                    reader.pending.pop_front();
-                }
+                // A busy reader did not take the command: it stays queued.
                 if code == ReplyCode::Busy {
                     return Ok(None);
                 }
-                Reply::decode(code, &data)
-                    .map(Some)
-                    .map_err(|e| Failure::Garbled(e.to_string()))
+                if !matches!(command, Command::Poll(_)) {
+                    reader.pending.pop_front();
+                }
+                let reply =
+                    Reply::decode(code, &data).map_err(|e| Failure::Garbled(e.to_string()))?;
+                // In the clear, a reader that insists on the secure channel answers nothing
+                // but this NAK: it is not usable until the bus has its key.
+                if matches!(reader.channel, Channel::Plain)
+                    && let Reply::Nak(nak) = &reply
+                    && nak.error == osdp::reply::NakErrorCode::EncryptedCommunicationRequired
+                {
+                    return Err(Failure::Refused(
+                        "the reader requires the secure channel: set the bus's scbk to its key"
+                            .into(),
+                    ));
+                }
+                Ok(Some(reply))
             }
             Err(failure) => {
                 // Any break inside the secure channel ends the session: the chain of MACs

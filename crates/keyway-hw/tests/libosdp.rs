@@ -325,3 +325,34 @@ fn a_dead_reader_does_not_stall_a_live_one() {
         "the dead reader was asked again within the second"
     );
 }
+
+#[test]
+fn a_reader_that_insists_on_the_secure_channel_is_not_used_without_a_key() {
+    let Some(python) = python() else { return };
+    // The reader has a key and refuses the clear; the bus has no key (install mode): the
+    // default key is refused, and in the clear the reader only NAKs. Reported once, never
+    // on-line, no card read.
+    let (mut reader, path) = Reader::start(&python, Some(KEY));
+    let mut bus = OsdpBus::new(
+        SerialTransport::open(&path, 115_200).unwrap(),
+        &[1],
+        None,
+        115_200,
+    );
+    let refused = poll_until(&mut bus, Duration::from_secs(5), |e| {
+        matches!(e, ReaderEvent::SecureChannelRefused { .. })
+    });
+    assert!(
+        matches!(&refused, ReaderEvent::SecureChannelRefused { problem, .. } if problem.contains("scbk")),
+        "{refused:?}"
+    );
+    reader.say("card");
+    let started = Instant::now();
+    let mut events = Vec::new();
+    while started.elapsed() < Duration::from_secs(3) {
+        events.extend(bus.poll_cycle());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(events.is_empty(), "{events:?}");
+    assert!(!bus.is_online(1));
+}
