@@ -1476,7 +1476,7 @@ impl<'s> Loader<'s> {
                 );
             }
             let id_text = id.as_ref().map(|n| n.id.to_string()).unwrap_or_default();
-            let circuit = Circuit {
+            let mut circuit = Circuit {
                 name: self
                     .string(&scope, table, "name")
                     .map(|(n, _)| n.to_string())
@@ -1487,7 +1487,6 @@ impl<'s> Loader<'s> {
                 fire_alarm_cutoff: self.boolean(&scope, table, "fire_alarm_cutoff", false),
                 wiring: None,
             };
-            let mut circuit = circuit;
             if let Some((wiring, wiring_span)) = self.subtable(&scope, table, "wiring") {
                 let wiring_scope = scope.nested("wiring.", wiring_span);
                 self.check_fields(&wiring_scope, wiring, CIRCUIT_WIRING_FIELDS);
