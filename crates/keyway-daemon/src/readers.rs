@@ -53,12 +53,12 @@ pub fn start(
 fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<DoorIdx>>, service: &Service, stop: &AtomicBool) {
     let mut addresses: Vec<u8> = doors.keys().copied().collect();
     addresses.sort_unstable();
+    let rs485 = match bus.rs485 {
+        keyway_core::site::Rs485::None => Rs485Mode::None,
+        keyway_core::site::Rs485::Rts => Rs485Mode::Rts,
+        keyway_core::site::Rs485::RtsInverted => Rs485Mode::RtsInverted,
+    };
     while !stop.load(Ordering::Relaxed) {
-        let rs485 = match bus.rs485 {
-            keyway_core::site::Rs485::None => Rs485Mode::None,
-            keyway_core::site::Rs485::Rts => Rs485Mode::Rts,
-            keyway_core::site::Rs485::RtsInverted => Rs485Mode::RtsInverted,
-        };
         let transport = match SerialTransport::open_with(&bus.device, bus.baud, rs485) {
             Ok(transport) => transport,
             Err(error) => {

@@ -257,6 +257,28 @@ fn reader_session(
     present_card(&mut reader, &mut bus);
 }
 
+/// The reader at address 1 is reported once as refusing the secure channel, with `why` in
+/// the problem; a card presented there then never becomes a credential, and the reader never
+/// comes on-line: nothing is read from it in the clear.
+fn refused_and_never_read(reader: &mut Reader, bus: &mut OsdpBus<SerialTransport>, why: &str) {
+    let refused = poll_until(bus, Duration::from_secs(5), |e| {
+        matches!(e, ReaderEvent::SecureChannelRefused { .. })
+    });
+    assert!(
+        matches!(&refused, ReaderEvent::SecureChannelRefused { address: 1, problem } if problem.contains(why)),
+        "{refused:?}"
+    );
+    reader.say("card");
+    let started = Instant::now();
+    let mut events = Vec::new();
+    while started.elapsed() < Duration::from_secs(3) {
+        events.extend(bus.poll_cycle());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(events.is_empty(), "{events:?}");
+    assert!(!bus.is_online(1));
+}
+
 #[test]
 fn a_reader_with_another_key_is_never_used() {
     let Some(python) = python() else { return };
@@ -267,24 +289,7 @@ fn a_reader_with_another_key_is_never_used() {
         Some(key("ffeeddccbbaa99887766554433221100")),
         115_200,
     );
-    let refused = poll_until(&mut bus, Duration::from_secs(5), |e| {
-        matches!(e, ReaderEvent::SecureChannelRefused { .. })
-    });
-    assert!(
-        matches!(&refused, ReaderEvent::SecureChannelRefused { address: 1, problem } if problem.contains("key")),
-        "{refused:?}"
-    );
-    // A card presented there never becomes a credential, and the reader never comes on-line:
-    // nothing is read from it in the clear. Refused once, reported once.
-    reader.say("card");
-    let started = Instant::now();
-    let mut events = Vec::new();
-    while started.elapsed() < Duration::from_secs(3) {
-        events.extend(bus.poll_cycle());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(events.is_empty(), "{events:?}");
-    assert!(!bus.is_online(1));
+    refused_and_never_read(&mut reader, &mut bus, "key");
     assert_eq!(reader.say("sc").trim(), "sc False");
 }
 
@@ -339,20 +344,5 @@ fn a_reader_that_insists_on_the_secure_channel_is_not_used_without_a_key() {
         None,
         115_200,
     );
-    let refused = poll_until(&mut bus, Duration::from_secs(5), |e| {
-        matches!(e, ReaderEvent::SecureChannelRefused { .. })
-    });
-    assert!(
-        matches!(&refused, ReaderEvent::SecureChannelRefused { problem, .. } if problem.contains("scbk")),
-        "{refused:?}"
-    );
-    reader.say("card");
-    let started = Instant::now();
-    let mut events = Vec::new();
-    while started.elapsed() < Duration::from_secs(3) {
-        events.extend(bus.poll_cycle());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(events.is_empty(), "{events:?}");
-    assert!(!bus.is_online(1));
+    refused_and_never_read(&mut reader, &mut bus, "scbk");
 }
