@@ -297,7 +297,15 @@ pub struct Controller {
     doors_by_schedule: Vec<Vec<DoorIdx>>,
     doors: Vec<DoorState>,
     timers: BinaryHeap<Reverse<(Millis, Timer)>>,
+    /// When each schedule is next looked at; a queued schedule timer for another instant is
+    /// stale (the wall clock stepped since it was set) and does nothing.
+    schedule_due: Vec<Option<Millis>>,
+    /// The wall clock minus the controller's clock. Timers run on the controller's clock
+    /// (monotonic in the daemon); schedules are read, and events stamped, on the wall clock.
+    wall_offset: Millis,
     events: Vec<Event>,
+    /// How many of `events` are already stamped on the wall clock.
+    events_stamped: usize,
 }
 
 impl Controller {
@@ -345,6 +353,7 @@ impl Controller {
                 lock_fault: false,
             });
         }
+        let site_schedules = site.schedules.len();
         let mut controller = Controller {
             schedule_active: vec![false; site.schedules.len()],
             alive: timeline.is_live(site.controller_power, now),
@@ -359,7 +368,10 @@ impl Controller {
             doors_by_schedule,
             doors,
             timers: BinaryHeap::new(),
+            schedule_due: vec![None; site_schedules],
+            wall_offset: 0,
             events: Vec::new(),
+            events_stamped: 0,
         };
         for s in 0..controller.site.schedules.len() {
             controller.refresh_schedule(ScheduleIdx(s as u32));
@@ -418,6 +430,26 @@ impl Controller {
         }
     }
 
+    /// The wall clock now reads `offset` ahead of the controller's clock (it was set, or an
+    /// NTP step moved it). Schedules are looked at again at the new wall time, and events are
+    /// stamped with it from now on; timers already running keep their length, so a timed
+    /// unlock is never stretched by a step of the wall clock.
+    pub fn set_wall_offset(&mut self, offset: Millis) {
+        if offset == self.wall_offset {
+            return;
+        }
+        self.stamp_events();
+        self.wall_offset = offset;
+        for s in 0..self.site.schedules.len() {
+            self.refresh_schedule(ScheduleIdx(s as u32));
+        }
+    }
+
+    /// The wall clock minus the controller's clock (see `set_wall_offset`).
+    pub fn wall_offset(&self) -> Millis {
+        self.wall_offset
+    }
+
     /// The next instant at which a timer is due, if any.
     pub fn next_timer(&self) -> Option<Millis> {
         self.timers.peek().map(|Reverse((at, _))| *at)
@@ -425,7 +457,18 @@ impl Controller {
 
     /// The events logged since the last call.
     pub fn take_events(&mut self) -> Vec<Event> {
+        self.stamp_events();
+        self.events_stamped = 0;
         std::mem::take(&mut self.events)
+    }
+
+    /// Events carry the controller's clock until they are stamped with the wall clock's
+    /// offset of the moment they were logged.
+    fn stamp_events(&mut self) {
+        for event in &mut self.events[self.events_stamped..] {
+            event.at = event.at.saturating_add(self.wall_offset);
+        }
+        self.events_stamped = self.events.len();
     }
 
     /// Fires every timer due up to `now`, each at its own time, then sets the clock to `now`.
@@ -439,7 +482,11 @@ impl Controller {
             self.now = self.now.max(at);
             match timer {
                 Timer::Power => self.power_timer(),
-                Timer::Schedule(schedule) => self.refresh_schedule(schedule),
+                Timer::Schedule(schedule) => {
+                    if self.schedule_due[schedule.index()] == Some(at) {
+                        self.refresh_schedule(schedule);
+                    }
+                }
                 Timer::Door(door) => self.refresh_door(door),
             }
         }
@@ -788,10 +835,13 @@ impl Controller {
     fn refresh_schedule(&mut self, schedule_idx: ScheduleIdx) {
         let schedule = &self.site.schedules[schedule_idx.index()];
         let zone = &self.site.info.timezone;
-        let active = schedule::is_active(schedule, zone, self.now);
-        let next = schedule::next_boundary(schedule, zone, self.now);
+        let wall = self.now.saturating_add(self.wall_offset);
+        let active = schedule::is_active(schedule, zone, wall);
+        let next = schedule::next_boundary(schedule, zone, wall)
+            .map(|at| at.saturating_sub(self.wall_offset));
         let changed = self.schedule_active[schedule_idx.index()] != active;
         self.schedule_active[schedule_idx.index()] = active;
+        self.schedule_due[schedule_idx.index()] = next;
         if let Some(next) = next {
             self.push_timer(next, Timer::Schedule(schedule_idx));
         }

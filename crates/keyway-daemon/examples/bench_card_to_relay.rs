@@ -178,6 +178,7 @@ fn main() {
             writer,
             Box::new(TimedRelays(relays)),
             Vec::new(),
+            Arc::new(keyway_daemon::clock::SystemClock::new()),
         );
         service
             .put_credentials(vec![CredentialRow {

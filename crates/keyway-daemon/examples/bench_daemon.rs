@@ -195,7 +195,7 @@ fn main() {
         let (live, _) = tokio::sync::broadcast::channel(1024);
         let (writer, _thread) = Writer::start(store, live);
         let site = Arc::new(site);
-        let service = Service::start(Arc::clone(&site), CredentialStore::new(), Vec::new(), writer, Box::new(SimulatedOutputs::default()), Vec::new());
+        let service = Service::start(Arc::clone(&site), CredentialStore::new(), Vec::new(), writer, Box::new(SimulatedOutputs::default()), Vec::new(), Arc::new(keyway_daemon::clock::SystemClock::new()));
         let started = Instant::now();
         let tasks: Vec<_> = (0..512u32)
             .map(|t| {

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use crate::auth::{Role, hash_token, new_token};
-use crate::service::{Service, now_millis};
+use crate::service::Service;
 use crate::writer::Job;
 
 /// Everything a handler needs.
@@ -678,7 +678,7 @@ async fn create_token(
         .send(Job::PutToken {
             hash: hash.clone(),
             role: role.name().to_string(),
-            created: now_millis(),
+            created: state.service.clock().wall(),
             reply,
         })
         .map_err(ApiError::unavailable)?;

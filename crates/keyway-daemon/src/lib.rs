@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod clock;
 pub mod gpio;
 pub mod hardware;
 pub mod import;
@@ -30,8 +31,9 @@ use tokio::sync::broadcast;
 
 use crate::api::AppState;
 use crate::auth::{Role, hash_token, new_token};
+use crate::clock::Clock;
 use crate::hardware::SimulatedOutputs;
-use crate::service::{Service, SiteIds, credential_from_row, now_millis};
+use crate::service::{Service, SiteIds, credential_from_row};
 use crate::writer::Writer;
 
 /// The demo site `keyway serve` runs when no site is given: the example office.
@@ -57,6 +59,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// From `KEYWAY_ADMIN_TOKEN`: this token is an admin token.
     pub admin_token: Option<String>,
+    /// Where the daemon reads the time: `SystemClock` in service, a `VirtualClock` in tests.
+    pub clock: Arc<dyn Clock>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,14 +123,14 @@ pub async fn serve(
     // Tokens: the environment's admin token is made known; without one, a first start makes one.
     let mut new_admin_token = None;
     if let Some(token) = &config.admin_token {
-        store.put_token(&hash_token(token), Role::Admin.name(), now_millis())?;
+        store.put_token(&hash_token(token), Role::Admin.name(), config.clock.wall())?;
     } else if !store
         .tokens()?
         .iter()
         .any(|(_, role)| role == Role::Admin.name())
     {
         let token = new_token();
-        store.put_token(&hash_token(&token), Role::Admin.name(), now_millis())?;
+        store.put_token(&hash_token(&token), Role::Admin.name(), config.clock.wall())?;
         new_admin_token = Some(token);
     }
     let tokens: HashMap<String, Role> = store
@@ -218,6 +222,7 @@ pub async fn serve(
         writer,
         Box::new(outputs),
         restore,
+        Arc::clone(&config.clock),
     );
     let stop_readers = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut reader_threads = readers::start(&site, &service, Arc::clone(&stop_readers));

@@ -1,9 +1,9 @@
 //! The running controller: one task owns the core `Controller`, takes inputs from the API and
-//! the hardware, fires its timers on the wall clock, drives the outputs, and hands every event
-//! to the writer. Replies wait until the events are durable.
+//! the hardware, fires its timers on the monotonic clock (schedules on the wall clock, see
+//! `clock`), drives the outputs, and hands every event to the writer. Replies wait until the
+//! events are durable.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use keyway_core::Site;
 use keyway_core::controller::{Alarm, Controller, Event, Input};
@@ -13,14 +13,53 @@ use keyway_core::site::{CircuitIdx, DoorIdx, ScheduleIdx};
 use keyway_store::{CredentialRow, NewEvent, StoredEvent};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::clock::Clock;
 use crate::hardware::Outputs;
 use crate::writer::{Job, Writer};
 
-/// Milliseconds since the Unix epoch, the controller's clock.
-pub fn now_millis() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as Millis)
+/// How far the wall clock may drift from the controller's clock before the controller is
+/// told (a step of the wall clock re-reads the schedules).
+const WALL_STEP_MILLIS: Millis = 1_000;
+
+/// The controller's clock: the monotonic clock moved to read the wall time of boot.
+#[derive(Clone, Debug)]
+struct ControllerClock {
+    clock: Arc<dyn Clock>,
+    base: Millis,
+}
+
+impl ControllerClock {
+    fn new(clock: Arc<dyn Clock>) -> ControllerClock {
+        let base = clock.wall().saturating_sub(clock.monotonic());
+        ControllerClock { clock, base }
+    }
+
+    fn now(&self) -> Millis {
+        self.clock.monotonic().saturating_add(self.base)
+    }
+
+    /// The wall clock minus the controller's clock.
+    fn wall_offset(&self) -> Millis {
+        self.clock.wall().saturating_sub(self.now())
+    }
+
+    /// Tells the controller about a step of the wall clock, then brings it to now.
+    fn catch_up(&self, controller: &mut Controller) {
+        let offset = self.wall_offset();
+        if (offset - controller.wall_offset()).abs() >= WALL_STEP_MILLIS {
+            tracing::info!(
+                step_ms = offset - controller.wall_offset(),
+                "the wall clock stepped; schedules read again"
+            );
+            controller.advance(self.now());
+            controller.set_wall_offset(offset);
+        }
+        controller.advance(self.now());
+    }
+
+    fn sleep_until(&self, at: Millis) -> crate::clock::Sleep {
+        self.clock.sleep_until(at.saturating_sub(self.base))
+    }
 }
 
 /// One door as the API shows it.
@@ -83,11 +122,12 @@ pub struct Service {
     ids: Arc<SiteIds>,
     requests: mpsc::Sender<Request>,
     writer: Writer,
+    clock: Arc<dyn Clock>,
 }
 
 impl Service {
-    /// Starts the controller task at the current time. `restore` are inputs that bring back
-    /// the latched state; they are applied before anything else is taken.
+    /// Starts the controller task at the clock's current time. `restore` are inputs that
+    /// bring back the latched state; they are applied before anything else is taken.
     pub fn start(
         site: Arc<Site>,
         credentials: CredentialStore,
@@ -95,6 +135,7 @@ impl Service {
         writer: Writer,
         mut outputs: Box<dyn Outputs>,
         restore: Vec<Input>,
+        clock: Arc<dyn Clock>,
     ) -> Service {
         // Boot safety: every output at rest before the controller runs (no relay pulse).
         for door in site.door_indices() {
@@ -102,13 +143,13 @@ impl Service {
         }
         let (requests, mut queue) = mpsc::channel::<Request>(1024);
         let ids = Arc::new(SiteIds::new(&site, &levels));
-        let mut controller = Controller::new(Arc::clone(&site), credentials, levels, now_millis());
+        let time = ControllerClock::new(Arc::clone(&clock));
+        let mut controller = Controller::new(Arc::clone(&site), credentials, levels, time.now());
         let task_writer = writer.clone();
         tokio::spawn(async move {
             let mut relays = vec![false; controller.site().doors.len()];
             for input in restore {
-                let now = now_millis();
-                controller.handle(now, input);
+                controller.handle(time.now(), input);
             }
             flush(
                 &mut controller,
@@ -118,20 +159,19 @@ impl Service {
                 &mut relays,
             );
             loop {
-                let deadline = controller.next_timer().map(|at| {
-                    let wait = (at - now_millis()).max(0) as u64;
-                    tokio::time::Instant::now() + Duration::from_millis(wait)
-                });
+                // The next timer, and at least once a second a look at the wall clock.
+                let tick = time.now().saturating_add(WALL_STEP_MILLIS);
+                let deadline = controller.next_timer().map_or(tick, |at| at.min(tick));
                 tokio::select! {
                     request = queue.recv() => {
                         let Some(request) = request else { break };
+                        time.catch_up(&mut controller);
                         match request {
                             Request::Input { input, reply } => {
-                                controller.handle(now_millis(), input);
+                                controller.handle(time.now(), input);
                                 flush(&mut controller, &task_writer, Some(reply), &mut *outputs, &mut relays);
                             }
                             Request::Snapshot { reply } => {
-                                controller.advance(now_millis());
                                 flush(&mut controller, &task_writer, None, &mut *outputs, &mut relays);
                                 let _ = reply.send(snapshot(&controller, &relays));
                             }
@@ -145,8 +185,8 @@ impl Service {
                             }
                         }
                     }
-                    _ = sleep_until(deadline), if deadline.is_some() => {
-                        controller.advance(now_millis());
+                    _ = time.sleep_until(deadline) => {
+                        time.catch_up(&mut controller);
                         flush(&mut controller, &task_writer, None, &mut *outputs, &mut relays);
                     }
                 }
@@ -161,7 +201,13 @@ impl Service {
             ids,
             requests,
             writer,
+            clock,
         }
+    }
+
+    /// The clock the controller runs on.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.clock
     }
 
     pub fn site(&self) -> &Site {
@@ -269,13 +315,6 @@ impl Service {
         answer
             .await
             .map_err(|_| "the writer has stopped".to_string())?
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }
 

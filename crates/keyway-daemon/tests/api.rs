@@ -6,15 +6,22 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use keyway_daemon::clock::VirtualClock;
 use keyway_daemon::{Config, Ready, SiteSource, serve};
 use serde_json::{Value, json};
 
 const ADMIN: &str = "test-admin-token";
 
+/// 2026-12-06 03:00 in Chicago, a Sunday night: the demo site's schedule is inactive, so no
+/// door is unlocked at start whatever the time of day the tests run at.
+const SUNDAY_NIGHT: i64 = 1_796_547_600_000;
+
 /// A daemon on a free loopback port, stopped when dropped.
 struct Server {
     addr: SocketAddr,
     data: PathBuf,
+    /// The daemon's clock: it moves only when a test advances it.
+    clock: VirtualClock,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -29,11 +36,13 @@ impl Server {
     fn start_on(data: PathBuf) -> Server {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Ready>();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let clock = VirtualClock::new(SUNDAY_NIGHT);
         let config = Config {
             site: SiteSource::Demo,
             data_dir: data.clone(),
             listen: "127.0.0.1:0".parse().unwrap(),
             admin_token: Some(ADMIN.to_string()),
+            clock: std::sync::Arc::new(clock.clone()),
         };
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -57,6 +66,7 @@ impl Server {
         Server {
             addr: ready.addr,
             data,
+            clock,
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -134,6 +144,22 @@ impl Server {
         let (status, body) = self.post("/api/tokens", Some(ADMIN), json!({ "role": role }));
         assert_eq!(status, 201, "{body}");
         body["token"].as_str().unwrap().to_string()
+    }
+
+    /// The first stored event that `matches`, looked for until the writer has committed it.
+    fn wait_for_event(&self, matches: impl Fn(&Value) -> bool) -> Value {
+        let started = std::time::Instant::now();
+        loop {
+            let (_, events) = self.get("/api/events?limit=1000", Some(ADMIN));
+            if let Some(event) = events.as_array().unwrap().iter().find(|e| matches(e)) {
+                return event.clone();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no such event: {events}"
+            );
+            std::thread::yield_now();
+        }
     }
 
     fn door(&self, id: &str) -> Value {
@@ -267,7 +293,9 @@ fn a_badge_through_the_simulated_reader_unlocks_and_relocks() {
     assert_eq!(events[0]["seq"].as_u64(), Some(seq));
     assert_eq!(server.door("server")["lock"], "unlocked");
     // The server door unlocks for 4 s.
-    std::thread::sleep(Duration::from_millis(4_500));
+    server.clock.advance(3_999);
+    assert_eq!(server.door("server")["lock"], "unlocked");
+    server.clock.advance(1);
     assert_eq!(server.door("server")["lock"], "locked");
     let (_, denied) = server.post(
         "/api/sim/badge",
@@ -284,6 +312,48 @@ fn a_badge_through_the_simulated_reader_unlocks_and_relocks() {
         json!({"door": "front", "credential": "9999"}),
     );
     assert_eq!(unknown["reason"], "unknown_credential");
+}
+
+#[test]
+fn a_step_of_the_wall_clock_reads_the_schedule_again_and_stretches_no_unlock() {
+    let server = Server::start("wall-step");
+    server.post(
+        "/api/credentials",
+        Some(ADMIN),
+        json!({"number": "1001", "doors": ["*"]}),
+    );
+    assert_eq!(server.door("front")["lock"], "locked");
+    // Monday 10:00 in Chicago: 31 hours later on the wall clock, one second on the monotonic.
+    server.clock.advance(1_000);
+    server.clock.step_wall(31 * 3_600_000 - 1_000);
+    assert_eq!(server.door("front")["lock"], "unlocked", "business hours");
+    // The writer commits it on its own thread: look until it is there.
+    let unlocked = server.wait_for_event(|e| e["kind"] == "door_unlocked" && e["door"] == "front");
+    assert_eq!(
+        unlocked["at"], "2026-12-07T10:00:00.000-06:00",
+        "stamped on the wall clock"
+    );
+    // A badge at the server room (4 s), then the wall clock steps an hour back: the door
+    // still locks 4 s after the badge.
+    let (_, granted) = server.post(
+        "/api/sim/badge",
+        Some(ADMIN),
+        json!({"door": "server", "credential": "1001"}),
+    );
+    assert_eq!(granted["kind"], "access_granted");
+    server.clock.step_wall(-3_600_000);
+    server.clock.advance(3_999);
+    assert_eq!(server.door("server")["lock"], "unlocked");
+    server.clock.advance(1);
+    assert_eq!(server.door("server")["lock"], "locked");
+    // Back before 08:00 on the wall clock, so the schedule no longer holds the front open.
+    assert_eq!(
+        server.door("front")["lock"],
+        "unlocked",
+        "09:00 is still open"
+    );
+    server.clock.step_wall(-2 * 3_600_000);
+    assert_eq!(server.door("front")["lock"], "locked", "07:00: closed");
 }
 
 #[test]
@@ -564,6 +634,7 @@ fn boot_puts_every_relay_at_rest_before_anything_else() {
             writer,
             Box::new(outputs),
             vec![keyway_core::controller::Input::Unlock { door: rear }],
+            std::sync::Arc::new(VirtualClock::new(SUNDAY_NIGHT)),
         );
         service.snapshot().await.unwrap();
         let changes = changes.lock().unwrap().clone();

@@ -54,6 +54,8 @@ async fn wired_devices_reach_the_controller_and_the_relay() {
         writer,
         Box::new(outputs),
         Vec::new(),
+        // A Sunday night in the site's zone: no schedule is active.
+        Arc::new(keyway_daemon::clock::VirtualClock::new(1_796_547_600_000)),
     );
     service
         .put_credentials(vec![CredentialRow {

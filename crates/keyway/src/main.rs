@@ -85,6 +85,12 @@ enum Command {
         /// The address the HTTP API listens on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// Start the controller's wall clock at this instant (RFC 3339, e.g.
+        /// 2026-12-07T16:00:00Z) instead of the machine's, and run it on from there: for demos,
+        /// training, and tests that must not depend on the time of day. Schedules and event
+        /// times follow it; it is logged at start.
+        #[arg(long, value_name = "INSTANT")]
+        clock_start: Option<jiff::Timestamp>,
     },
     /// Check the audit log's hash chain. Exits 0 when intact, 1 naming the first broken
     /// record, 2 when the database cannot be read.
@@ -235,7 +241,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print(&output)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { site, data, listen } => serve(site, data, listen),
+        Command::Serve {
+            site,
+            data,
+            listen,
+            clock_start,
+        } => serve(site, data, listen, clock_start),
         Command::VerifyLog { data } => match keyway_daemon::verify_log(&data)? {
             keyway_store::Verification::Intact { events } => {
                 println!(
@@ -262,6 +273,7 @@ fn serve(
     site: Option<PathBuf>,
     data: PathBuf,
     listen: std::net::SocketAddr,
+    clock_start: Option<jiff::Timestamp>,
 ) -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -280,6 +292,15 @@ fn serve(
         admin_token: std::env::var("KEYWAY_ADMIN_TOKEN")
             .ok()
             .filter(|t| !t.is_empty()),
+        clock: match clock_start {
+            Some(start) => {
+                tracing::warn!(%start, "the controller's wall clock starts at --clock-start, not the machine's");
+                Arc::new(keyway_daemon::clock::SystemClock::starting_at(
+                    start.as_millisecond(),
+                ))
+            }
+            None => Arc::new(keyway_daemon::clock::SystemClock::new()),
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -11,6 +11,11 @@ use serde_json::Value;
 
 pub const ADMIN: &str = "crash-test-admin-token";
 
+/// Where the daemon's wall clock starts: a Sunday night in Chicago (2026-12-06 03:00), when
+/// the demo site's schedule is inactive, so what a test sees does not depend on the time of
+/// day it runs at.
+pub const CLOCK_START: &str = "2026-12-06T09:00:00Z";
+
 /// `keyway serve` on a free loopback port.
 pub struct Daemon {
     pub child: Child,
@@ -26,6 +31,8 @@ impl Daemon {
             data.to_str().unwrap(),
             "--listen",
             "127.0.0.1:0",
+            "--clock-start",
+            CLOCK_START,
         ]);
         if let Some(site) = site {
             command.args(["--site", site.to_str().unwrap()]);
