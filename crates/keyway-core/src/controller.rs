@@ -455,6 +455,14 @@ impl Controller {
         self.timers.peek().map(|Reverse((at, _))| *at)
     }
 
+    /// Whether the next timer due is a schedule's boundary (so that what it causes can be
+    /// said to come from the schedule).
+    pub fn next_timer_is_schedule(&self) -> bool {
+        self.timers
+            .peek()
+            .is_some_and(|Reverse((_, timer))| matches!(timer, Timer::Schedule(_)))
+    }
+
     /// The events logged since the last call.
     pub fn take_events(&mut self) -> Vec<Event> {
         self.stamp_events();

@@ -170,7 +170,13 @@ fn main() {
     let stop = Arc::new(AtomicBool::new(false));
     let (service, threads) = runtime.block_on(async {
         let (live, _) = tokio::sync::broadcast::channel(1024);
-        let (writer, _writer_thread) = Writer::start(Store::open(&dir).unwrap(), live);
+        let clock: Arc<dyn keyway_daemon::clock::Clock> =
+            Arc::new(keyway_daemon::clock::SystemClock::new());
+        let (writer, _writer_thread) = Writer::start(
+            Box::new(Store::open(&dir).unwrap()),
+            live,
+            Arc::clone(&clock),
+        );
         let service = Service::start(
             Arc::clone(&site),
             CredentialStore::new(),
@@ -178,7 +184,7 @@ fn main() {
             writer,
             Box::new(TimedRelays(relays)),
             Vec::new(),
-            Arc::new(keyway_daemon::clock::SystemClock::new()),
+            clock,
         );
         service
             .put_credentials(vec![CredentialRow {
@@ -276,11 +282,14 @@ fn main() {
             while relay_changes.try_recv().is_ok() {}
         }
         let handed = Instant::now();
-        let _durable = service
-            .submit(keyway_core::controller::Input::Badge {
-                door,
-                credential: "123:4567".into(),
-            })
+        let _accepted = service
+            .submit(
+                keyway_core::controller::Input::Badge {
+                    door,
+                    credential: "123:4567".into(),
+                },
+                keyway_daemon::service::Origin::new(keyway_daemon::service::Source::Reader),
+            )
             .unwrap();
         let commanded = loop {
             let (d, energized, at) = relay_changes

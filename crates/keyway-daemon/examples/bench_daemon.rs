@@ -193,9 +193,10 @@ fn main() {
     runtime.block_on(async {
         let store = Store::open(&root.join("throughput")).unwrap();
         let (live, _) = tokio::sync::broadcast::channel(1024);
-        let (writer, _thread) = Writer::start(store, live);
+        let clock: Arc<dyn keyway_daemon::clock::Clock> = Arc::new(keyway_daemon::clock::SystemClock::new());
+        let (writer, _thread) = Writer::start(Box::new(store), live, Arc::clone(&clock));
         let site = Arc::new(site);
-        let service = Service::start(Arc::clone(&site), CredentialStore::new(), Vec::new(), writer, Box::new(SimulatedOutputs::default()), Vec::new(), Arc::new(keyway_daemon::clock::SystemClock::new()));
+        let service = Service::start(Arc::clone(&site), CredentialStore::new(), Vec::new(), writer, Box::new(SimulatedOutputs::default()), Vec::new(), clock);
         let started = Instant::now();
         let tasks: Vec<_> = (0..512u32)
             .map(|t| {
@@ -205,7 +206,7 @@ fn main() {
                     for i in 0..400u32 {
                         let door = DoorIdx((t + i) % 6);
                         let input = if i % 2 == 0 { Input::DoorOpen { door } } else { Input::DoorClose { door } };
-                        events += service.input(input).await.unwrap().len();
+                        events += service.input(input, keyway_daemon::service::Origin::new(keyway_daemon::service::Source::Sim)).await.unwrap().len();
                     }
                     events
                 })

@@ -1,7 +1,10 @@
 //! The HTTP API (axum). The only module that knows HTTP: handlers check the token, parse the
 //! request, call the service, and shape the answer. Errors are JSON `{"error": "…"}` with
 //! 400 (bad body), 401 (no or bad token), 403 (role too weak), 404 (unknown door, circuit or
-//! credential), 413 (body too large), 503 (the controller or the writer has stopped).
+//! credential), 413 (body too large), 503 (the controller has stopped, storage fails, or a
+//! command's events are not durable: then the answer carries `"durable": false` and the
+//! decision, since the doors have moved already). `service_error` is the one place a
+//! service error becomes a status.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -24,7 +27,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use crate::auth::{Role, hash_token, new_token};
-use crate::service::Service;
+use crate::service::{Origin, Service, ServiceError, Source};
 use crate::writer::Job;
 
 /// Everything a handler needs.
@@ -41,32 +44,65 @@ pub struct AppState {
 
 /// An API error: a status and a message for the person reading it.
 #[derive(Debug)]
-pub struct ApiError(StatusCode, String);
+pub enum ApiError {
+    Plain(StatusCode, String),
+    /// The command acted (these are its events) but its events are not durable yet.
+    NotDurable {
+        events: Vec<Value>,
+        reason: String,
+    },
+}
+
+/// Maps a service error to its answer: the one place that decides the status.
+fn service_error(state: &AppState, error: ServiceError) -> ApiError {
+    match error {
+        ServiceError::NotDurable { events, reason } => ApiError::NotDurable {
+            events: events
+                .iter()
+                .map(|event| new_event_json(state, event))
+                .collect(),
+            reason: reason.reason,
+        },
+        ServiceError::Credential(message) => ApiError::bad_request(message),
+        error @ (ServiceError::Stopped | ServiceError::Store(_)) => {
+            ApiError::unavailable(error.to_string())
+        }
+    }
+}
 
 impl ApiError {
     fn bad_request(message: impl Into<String>) -> Self {
-        ApiError(StatusCode::BAD_REQUEST, message.into())
+        ApiError::Plain(StatusCode::BAD_REQUEST, message.into())
     }
 
     fn not_found(message: impl Into<String>) -> Self {
-        ApiError(StatusCode::NOT_FOUND, message.into())
+        ApiError::Plain(StatusCode::NOT_FOUND, message.into())
     }
 
     fn unavailable(message: impl Into<String>) -> Self {
-        ApiError(StatusCode::SERVICE_UNAVAILABLE, message.into())
+        ApiError::Plain(StatusCode::SERVICE_UNAVAILABLE, message.into())
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
+        match self {
+            ApiError::Plain(status, message) => {
+                (status, Json(json!({ "error": message }))).into_response()
+            }
+            ApiError::NotDurable { events, reason } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "error": reason, "durable": false, "events": events })),
+            )
+                .into_response(),
+        }
     }
 }
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::Plain(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "the request body is too large".to_string(),
             ),
@@ -112,7 +148,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(IMPORT_LIMIT));
     Router::new()
         .route("/", get(dashboard))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .merge(api)
@@ -121,27 +157,41 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Who is asking: the token's role, and the name its events carry as actor.
+#[derive(Clone, Debug)]
+struct Caller {
+    role: Role,
+    actor: String,
+}
+
+impl Caller {
+    fn origin(&self, source: Source) -> Origin {
+        Origin::by(source, self.actor.clone())
+    }
+}
+
 /// Checks the bearer token and that its role is at least `needed`.
-fn authorize(state: &AppState, headers: &HeaderMap, needed: Role) -> ApiResult<Role> {
+fn authorize(state: &AppState, headers: &HeaderMap, needed: Role) -> ApiResult<Caller> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| {
-            ApiError(
+            ApiError::Plain(
                 StatusCode::UNAUTHORIZED,
                 "a bearer token is required".to_string(),
             )
         })?;
+    let hash = hash_token(token);
     let role = state
         .tokens
         .read()
         .map_err(|_| ApiError::unavailable("token table unavailable"))?
-        .get(&hash_token(token))
+        .get(&hash)
         .copied()
-        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "unknown token".to_string()))?;
+        .ok_or_else(|| ApiError::Plain(StatusCode::UNAUTHORIZED, "unknown token".to_string()))?;
     if role < needed {
-        return Err(ApiError(
+        return Err(ApiError::Plain(
             StatusCode::FORBIDDEN,
             format!(
                 "this needs the {} role; the token is {}",
@@ -150,7 +200,12 @@ fn authorize(state: &AppState, headers: &HeaderMap, needed: Role) -> ApiResult<R
             ),
         ));
     }
-    Ok(role)
+    // Tokens have no names yet: the actor is the start of the token's hash, which names one
+    // token without revealing it.
+    Ok(Caller {
+        role,
+        actor: format!("token:{}", &hash[..12.min(hash.len())]),
+    })
 }
 
 fn door_index(state: &AppState, id: &str) -> ApiResult<DoorIdx> {
@@ -171,8 +226,16 @@ fn circuit_index(state: &AppState, id: &str) -> ApiResult<CircuitIdx> {
 
 /// An event as the API shows it: local time with its offset in the site's zone.
 pub fn event_json(state: &AppState, event: &StoredEvent) -> Value {
+    let mut json = new_event_json(state, &event.event);
+    json["seq"] = json!(event.seq);
+    json["hash"] = json!(event.hash);
+    json
+}
+
+/// An event not (yet) stored: no sequence number, no hash.
+fn new_event_json(state: &AppState, event: &keyway_store::NewEvent) -> Value {
     let zone = &state.service.site().info.timezone;
-    let at = jiff::Timestamp::from_millisecond(event.event.at)
+    let at = jiff::Timestamp::from_millisecond(event.at)
         .map(|t| {
             t.to_zoned_datetime(zone.clone())
                 .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
@@ -180,14 +243,17 @@ pub fn event_json(state: &AppState, event: &StoredEvent) -> Value {
         })
         .unwrap_or_default();
     json!({
-        "seq": event.seq,
+        "seq": null,
         "at": at,
-        "kind": event.event.kind,
-        "door": event.event.door,
-        "credential": event.event.credential,
-        "reason": event.event.reason,
-        "circuit": event.event.circuit,
-        "hash": event.hash,
+        "kind": event.kind,
+        "door": event.door,
+        "credential": event.credential,
+        "reason": event.reason,
+        "circuit": event.circuit,
+        "source": event.source,
+        "actor": event.actor,
+        "detail": event.detail,
+        "hash": null,
     })
 }
 
@@ -196,13 +262,13 @@ fn events_json(state: &AppState, events: &[StoredEvent]) -> Json<Value> {
     Json(json!({ "events": events.iter().map(|e| event_json(state, e)).collect::<Vec<_>>() }))
 }
 
-async fn run_input(state: &AppState, input: Input) -> ApiResult<Vec<StoredEvent>> {
+async fn run_input(state: &AppState, input: Input, origin: Origin) -> ApiResult<Vec<StoredEvent>> {
     state.metrics.count_input();
     state
         .service
-        .input(input)
+        .input(input, origin)
         .await
-        .map_err(ApiError::unavailable)
+        .map_err(|error| service_error(state, error))
 }
 
 async fn doors(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
@@ -211,7 +277,7 @@ async fn doors(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<J
         .service
         .snapshot()
         .await
-        .map_err(ApiError::unavailable)?;
+        .map_err(|error| service_error(&state, error))?;
     Ok(Json(
         serde_json::to_value(snapshot.doors).unwrap_or(Value::Null),
     ))
@@ -223,7 +289,7 @@ async fn status(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<
         .service
         .snapshot()
         .await
-        .map_err(ApiError::unavailable)?;
+        .map_err(|error| service_error(&state, error))?;
     Ok(Json(serde_json::to_value(snapshot).unwrap_or(Value::Null)))
 }
 
@@ -292,20 +358,15 @@ async fn hold(
     id: String,
     hold: Option<&str>,
 ) -> ApiResult<Json<Value>> {
-    authorize(&state, &headers, Role::Operator)?;
+    let caller = authorize(&state, &headers, Role::Operator)?;
     let door = door_index(&state, &id)?;
-    // The latched state first: after a crash the hold comes back even if its events did not.
-    state
-        .service
-        .set_state(&format!("hold:{id}"), hold)
-        .await
-        .map_err(ApiError::unavailable)?;
+    // The door first; the hold is stored with its events (the service latches it).
     let input = match hold {
         Some("unlock") => Input::Unlock { door },
         Some(_) => Input::Lock { door },
         None => Input::Release { door },
     };
-    let events = run_input(&state, input).await?;
+    let events = run_input(&state, input, caller.origin(Source::Api)).await?;
     Ok(events_json(&state, &events))
 }
 
@@ -344,13 +405,8 @@ async fn lockdown(
     headers: HeaderMap,
     body: Result<Json<Active>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
-    authorize(&state, &headers, Role::Operator)?;
+    let caller = authorize(&state, &headers, Role::Operator)?;
     let Json(body) = body?;
-    state
-        .service
-        .set_state("lockdown", body.active.then_some("1"))
-        .await
-        .map_err(ApiError::unavailable)?;
     let events = run_input(
         &state,
         if body.active {
@@ -358,6 +414,7 @@ async fn lockdown(
         } else {
             Input::LockdownEnd
         },
+        caller.origin(Source::Api),
     )
     .await?;
     Ok(events_json(&state, &events))
@@ -367,13 +424,8 @@ async fn fire_alarm_reset(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    authorize(&state, &headers, Role::Operator)?;
-    state
-        .service
-        .set_state("fire_alarm", None)
-        .await
-        .map_err(ApiError::unavailable)?;
-    let events = run_input(&state, Input::FireAlarmReset).await?;
+    let caller = authorize(&state, &headers, Role::Operator)?;
+    let events = run_input(&state, Input::FireAlarmReset, caller.origin(Source::Api)).await?;
     Ok(events_json(&state, &events))
 }
 
@@ -495,7 +547,7 @@ async fn put_credential(
         .service
         .put_credentials(vec![row])
         .await
-        .map_err(ApiError::unavailable)?;
+        .map_err(|error| service_error(&state, error))?;
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
@@ -509,7 +561,7 @@ async fn delete_credential(
         .service
         .delete_credential(number.clone())
         .await
-        .map_err(ApiError::unavailable)?
+        .map_err(|error| service_error(&state, error))?
     {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -533,7 +585,7 @@ async fn import_credentials(
         .service
         .put_credentials(rows)
         .await
-        .map_err(ApiError::unavailable)?;
+        .map_err(|error| service_error(&state, error))?;
     Ok(Json(json!({ "imported": count })))
 }
 
@@ -549,7 +601,7 @@ async fn sim_badge(
     headers: HeaderMap,
     body: Result<Json<BadgeBody>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
-    authorize(&state, &headers, Role::Operator)?;
+    let caller = authorize(&state, &headers, Role::Operator)?;
     let Json(body) = body?;
     let door = door_index(&state, &body.door)?;
     let events = run_input(
@@ -558,6 +610,7 @@ async fn sim_badge(
             door,
             credential: body.credential,
         },
+        caller.origin(Source::Sim),
     )
     .await?;
     let decision = events
@@ -576,9 +629,9 @@ async fn sim_rex(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    authorize(&state, &headers, Role::Operator)?;
+    let caller = authorize(&state, &headers, Role::Operator)?;
     let door = door_index(&state, &id)?;
-    let events = run_input(&state, Input::Rex { door }).await?;
+    let events = run_input(&state, Input::Rex { door }, caller.origin(Source::Sim)).await?;
     Ok(events_json(&state, &events))
 }
 
@@ -594,7 +647,7 @@ async fn sim_door(
     Path(id): Path<String>,
     body: Result<Json<OpenBody>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
-    authorize(&state, &headers, Role::Operator)?;
+    let caller = authorize(&state, &headers, Role::Operator)?;
     let door = door_index(&state, &id)?;
     let Json(body) = body?;
     let input = if body.open {
@@ -602,7 +655,7 @@ async fn sim_door(
     } else {
         Input::DoorClose { door }
     };
-    let events = run_input(&state, input).await?;
+    let events = run_input(&state, input, caller.origin(Source::Sim)).await?;
     Ok(events_json(&state, &events))
 }
 
@@ -618,7 +671,7 @@ async fn sim_power(
     Path(id): Path<String>,
     body: Result<Json<LiveBody>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
-    authorize(&state, &headers, Role::Operator)?;
+    let caller = authorize(&state, &headers, Role::Operator)?;
     let circuit = circuit_index(&state, &id)?;
     let Json(body) = body?;
     let input = if body.live {
@@ -626,7 +679,7 @@ async fn sim_power(
     } else {
         Input::PowerOff { circuit }
     };
-    let events = run_input(&state, input).await?;
+    let events = run_input(&state, input, caller.origin(Source::Sim)).await?;
     Ok(events_json(&state, &events))
 }
 
@@ -635,18 +688,13 @@ async fn sim_fire_alarm(
     headers: HeaderMap,
     body: Result<Json<Active>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
-    authorize(&state, &headers, Role::Operator)?;
+    let caller = authorize(&state, &headers, Role::Operator)?;
     let Json(body) = body?;
     if !body.active {
         // The input going quiet resets nothing: the alarm stays until it is reset by hand.
         return Ok(Json(json!({ "events": [] })));
     }
-    state
-        .service
-        .set_state("fire_alarm", Some("active"))
-        .await
-        .map_err(ApiError::unavailable)?;
-    let events = run_input(&state, Input::FireAlarm).await?;
+    let events = run_input(&state, Input::FireAlarm, caller.origin(Source::Sim)).await?;
     Ok(events_json(&state, &events))
 }
 
@@ -681,11 +729,11 @@ async fn create_token(
             created: state.service.clock().wall(),
             reply,
         })
-        .map_err(ApiError::unavailable)?;
+        .map_err(|error| ApiError::unavailable(error.to_string()))?;
     answer
         .await
         .map_err(|_| ApiError::unavailable("the writer has stopped"))?
-        .map_err(ApiError::unavailable)?;
+        .map_err(|error| service_error(&state, error.into()))?;
     state
         .tokens
         .write()
@@ -708,8 +756,10 @@ async fn dashboard() -> impl IntoResponse {
 }
 
 async fn whoami(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    let role = authorize(&state, &headers, Role::Viewer)?;
-    Ok(Json(json!({ "role": role.name() })))
+    let caller = authorize(&state, &headers, Role::Viewer)?;
+    Ok(Json(
+        json!({ "role": caller.role.name(), "actor": caller.actor }),
+    ))
 }
 
 /// The site's layout for the dashboard's diagram: areas, doors between them, circuits.
@@ -787,6 +837,30 @@ async fn simulate(
     Ok(Json(serde_json::to_value(&report).unwrap_or(Value::Null)))
 }
 
+/// 200 `ok` while everything is healthy; 503 with the list of what is not.
+async fn healthz(State(state): State<AppState>) -> Response {
+    let mut reasons = Vec::new();
+    if let Some(error) = state.service.writer().health().fault() {
+        reasons.push(json!({
+            "component": "storage",
+            "problem": error,
+            "buffered_events": state.service.writer().health().buffered(),
+        }));
+    }
+    if state.service.snapshot().await.is_err() {
+        reasons.push(json!({ "component": "controller", "problem": "the controller has stopped" }));
+    }
+    if reasons.is_empty() {
+        "ok".into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unhealthy", "reasons": reasons })),
+        )
+            .into_response()
+    }
+}
+
 async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], crate::OPENAPI)
 }
@@ -795,8 +869,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let snapshot = state.service.snapshot().await.ok();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state
-            .metrics
-            .render(snapshot.as_ref(), state.live.receiver_count()),
+        state.metrics.render(
+            snapshot.as_ref(),
+            state.live.receiver_count(),
+            state.service.writer().health(),
+        ),
     )
 }

@@ -20,7 +20,7 @@ use keyway_hw::gpio::{
 use keyway_hw::wiegand::{Line, Timing, WiegandDecoder};
 
 use crate::hardware::{Outputs, SimulatedOutputs};
-use crate::service::Service;
+use crate::service::{Origin, Service, Source};
 
 /// What a wired input is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -344,16 +344,15 @@ pub fn open_inputs(site: &Site) -> Result<Vec<ChipInputs>, GpioError> {
 pub fn start_inputs(
     chips: Vec<ChipInputs>,
     service: &Service,
-    runtime: tokio::runtime::Handle,
     stop: Arc<AtomicBool>,
 ) -> Vec<std::thread::JoinHandle<()>> {
     chips
         .into_iter()
         .map(|chip| {
-            let (service, runtime, stop) = (service.clone(), runtime.clone(), Arc::clone(&stop));
+            let (service, stop) = (service.clone(), Arc::clone(&stop));
             std::thread::Builder::new()
                 .name("keyway-gpio".to_string())
-                .spawn(move || run_inputs(chip.lines, &chip.inputs, &service, &runtime, &stop))
+                .spawn(move || run_inputs(chip.lines, &chip.inputs, &service, &stop))
                 .expect("start a GPIO thread")
         })
         .collect()
@@ -365,7 +364,6 @@ pub fn run_inputs(
     mut lines: Box<dyn InputLines>,
     inputs: &[(GpioLine, Role)],
     service: &Service,
-    runtime: &tokio::runtime::Handle,
     stop: &AtomicBool,
 ) {
     let levels = lines.levels().unwrap_or_else(|error| {
@@ -374,16 +372,14 @@ pub fn run_inputs(
     });
     let (mut router, start) = InputRouter::new(inputs, &levels);
     let send = |input: Input| {
-        let applied = match input {
-            // Latched in the database first, as from the API: waits for that write.
-            Input::FireAlarm | Input::Lockdown => {
-                runtime.block_on(service.device_input(input)).map(|_| ())
-            }
-            // The rest is handed over without waiting for its events to be durable, so that
-            // reading the lines never stalls on a commit.
-            _ => service.submit(input).map(|_| ()),
+        // Handed over without waiting for durability: the controller acts at once (a fire
+        // alarm or a lockdown too; the service stores their latch after the doors moved), and
+        // reading the lines never stalls on a commit.
+        let source = match input {
+            Input::Badge { .. } => Source::Reader,
+            _ => Source::Contact,
         };
-        if let Err(error) = applied {
+        if let Err(error) = service.submit(input, Origin::new(source)) {
             tracing::error!(%error, "a wired input was not applied");
         }
     };

@@ -14,6 +14,7 @@ pub mod import;
 pub mod metrics;
 pub mod readers;
 pub mod service;
+pub mod storage;
 pub mod writer;
 
 use std::collections::HashMap;
@@ -61,6 +62,9 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Where the daemon reads the time: `SystemClock` in service, a `VirtualClock` in tests.
     pub clock: Arc<dyn Clock>,
+    /// Fault injection for tests: the writer's storage fails, stalls or holds as these say.
+    /// `None` in service.
+    pub faults: Option<storage::Faults>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -214,7 +218,15 @@ pub async fn serve(
     let wired_inputs = gpio::open_inputs(&site)?;
 
     let (live, _) = broadcast::channel(16_384);
-    let (writer, writer_thread) = Writer::start(store, live.clone());
+    let storage: Box<dyn storage::Storage> = match &config.faults {
+        Some(faults) => Box::new(storage::FaultyStorage::new(
+            store,
+            faults.clone(),
+            config.data_dir.join(keyway_store::DATABASE_FILE),
+        )),
+        None => Box::new(store),
+    };
+    let (writer, writer_thread) = Writer::start(storage, live.clone(), Arc::clone(&config.clock));
     let service = Service::start(
         Arc::clone(&site),
         credentials,
@@ -229,7 +241,6 @@ pub async fn serve(
     reader_threads.extend(gpio::start_inputs(
         wired_inputs,
         &service,
-        tokio::runtime::Handle::current(),
         Arc::clone(&stop_readers),
     ));
     let state = AppState {

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::service::Snapshot;
+use crate::writer::StorageHealth;
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -14,7 +15,12 @@ impl Metrics {
         self.inputs.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn render(&self, snapshot: Option<&Snapshot>, stream_subscribers: usize) -> String {
+    pub fn render(
+        &self,
+        snapshot: Option<&Snapshot>,
+        stream_subscribers: usize,
+        storage: &StorageHealth,
+    ) -> String {
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, value: f64| {
             out.push_str(&format!(
@@ -32,6 +38,30 @@ impl Metrics {
             "gauge",
             "Clients on the live event stream.",
             stream_subscribers as f64,
+        );
+        metric(
+            "keyway_storage_write_failures_total",
+            "counter",
+            "Writes to the database that failed.",
+            storage.write_failures() as f64,
+        );
+        metric(
+            "keyway_storage_buffered_events",
+            "gauge",
+            "Events kept in memory until storage takes them.",
+            storage.buffered() as f64,
+        );
+        metric(
+            "keyway_storage_dropped_events_total",
+            "counter",
+            "Events dropped because storage failed and the buffer was full.",
+            storage.dropped() as f64,
+        );
+        metric(
+            "keyway_storage_healthy",
+            "gauge",
+            "The last write to the database succeeded.",
+            if storage.fault().is_none() { 1.0 } else { 0.0 },
         );
         if let Some(snapshot) = snapshot {
             let bool_value = |b: bool| if b { 1.0 } else { 0.0 };

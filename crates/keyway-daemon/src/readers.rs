@@ -15,9 +15,11 @@ use keyway_core::controller::Input;
 use keyway_core::site::{Bus, DoorIdx, ReaderKind};
 use keyway_hw::osdp::{Feedback, OsdpBus, ReaderEvent, Rs485Mode, Security, SerialTransport};
 
-use crate::service::Service;
+use crate::service::{Origin, Service, Source};
 
-type Decision = tokio::sync::oneshot::Receiver<Result<Vec<keyway_store::StoredEvent>, String>>;
+/// A card read's decision, answered as soon as the controller has taken it (the reader's
+/// LED and buzzer follow the decision, not its durability).
+type Decision = tokio::sync::oneshot::Receiver<crate::service::Accepted>;
 
 /// How long a bus may stay without any answering reader before its device is reopened.
 const REOPEN_AFTER: Duration = Duration::from_secs(10);
@@ -83,9 +85,9 @@ fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<DoorIdx>>, service: &Service, stop
                 break;
             }
             decisions.retain_mut(|(address, decision)| match decision.try_recv() {
-                Ok(Ok(events)) => {
-                    let granted = events.iter().any(|e| e.event.kind == "access_granted");
-                    let denied = events.iter().any(|e| e.event.kind == "access_denied");
+                Ok(accepted) => {
+                    let granted = accepted.events.iter().any(|e| e.kind == "access_granted");
+                    let denied = accepted.events.iter().any(|e| e.kind == "access_denied");
                     if granted || denied {
                         osdp.feedback(
                             *address,
@@ -98,15 +100,11 @@ fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<DoorIdx>>, service: &Service, stop
                     }
                     false
                 }
-                Ok(Err(error)) => {
-                    tracing::error!(bus = %bus.id, %error, "a card read was not decided");
-                    false
-                }
                 Err(tokio::sync::oneshot::error::TryRecvError::Empty) => true,
                 Err(tokio::sync::oneshot::error::TryRecvError::Closed) => false,
             });
             let before = addresses.iter().map(|a| osdp.exchanges(*a)).sum::<u64>();
-            let submit = |input: Input| match service.submit(input) {
+            let submit = |input: Input| match service.submit(input, Origin::new(Source::Reader)) {
                 Ok(decision) => Some(decision),
                 Err(error) => {
                     tracing::error!(bus = %bus.id, %error, "a reader input was not applied");

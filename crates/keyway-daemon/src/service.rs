@@ -1,7 +1,12 @@
 //! The running controller: one task owns the core `Controller`, takes inputs from the API and
 //! the hardware, fires its timers on the monotonic clock (schedules on the wall clock, see
-//! `clock`), drives the outputs, and hands every event to the writer. Replies wait until the
-//! events are durable.
+//! `clock`), drives the outputs, and hands every event to the writer.
+//!
+//! Life safety before storage: an input acts on the controller and the relays first; its
+//! events, and the latched state it changes (a fire alarm, a lockdown, an operator hold),
+//! go to the writer afterwards, in one transaction, retried until they land. A caller gets
+//! the decision at once and its events once durable, or, when they are not durable within
+//! `DURABLE_WITHIN_MILLIS`, the decision with `NotDurable`.
 
 use std::sync::Arc;
 
@@ -10,12 +15,16 @@ use keyway_core::controller::{Alarm, Controller, Event, Input};
 use keyway_core::credentials::{AccessLevel, CredentialStore, DoorScope, LevelIdx, NewCredential};
 use keyway_core::physics::{Command, LockPosition, Millis, relay_energized};
 use keyway_core::site::{CircuitIdx, DoorIdx, ScheduleIdx};
-use keyway_store::{CredentialRow, NewEvent, StoredEvent};
+use keyway_store::{CredentialRow, NewEvent, StoreError, StoredEvent};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
 use crate::hardware::Outputs;
-use crate::writer::{Job, Writer};
+use crate::storage::StateChange;
+use crate::writer::{Job, NotDurable, Writer, WriterStopped};
+
+/// How long a caller waits for its events to be durable before it is answered without.
+pub const DURABLE_WITHIN_MILLIS: Millis = 2_000;
 
 /// How far the wall clock may drift from the controller's clock before the controller is
 /// told (a step of the wall clock re-reads the schedules).
@@ -41,20 +50,6 @@ impl ControllerClock {
     /// The wall clock minus the controller's clock.
     fn wall_offset(&self) -> Millis {
         self.clock.wall().saturating_sub(self.now())
-    }
-
-    /// Tells the controller about a step of the wall clock, then brings it to now.
-    fn catch_up(&self, controller: &mut Controller) {
-        let offset = self.wall_offset();
-        if (offset - controller.wall_offset()).abs() >= WALL_STEP_MILLIS {
-            tracing::info!(
-                step_ms = offset - controller.wall_offset(),
-                "the wall clock stepped; schedules read again"
-            );
-            controller.advance(self.now());
-            controller.set_wall_offset(offset);
-        }
-        controller.advance(self.now());
     }
 
     fn sleep_until(&self, at: Millis) -> crate::clock::Sleep {
@@ -106,13 +101,110 @@ pub struct Snapshot {
     pub circuits: Vec<CircuitSnapshot>,
 }
 
-type EventsReply = oneshot::Sender<Result<Vec<StoredEvent>, String>>;
+/// Where an input, and the events it causes, came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A card reader on a bus, or a wired Wiegand reader.
+    Reader,
+    /// A wired contact: a door position switch, REX, the fire alarm panel, a button.
+    Contact,
+    /// An operator's command through the API.
+    Api,
+    /// The simulated hardware (`/api/sim/*`).
+    Sim,
+    /// A schedule's boundary, or the schedule read again after the wall clock stepped.
+    Schedule,
+    /// A timer running out (an unlock, a battery, a held-open delay).
+    Timer,
+    /// Start-up: the latched state restored.
+    Boot,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Reader => "reader",
+            Source::Contact => "contact",
+            Source::Api => "api",
+            Source::Sim => "sim",
+            Source::Schedule => "schedule",
+            Source::Timer => "timer",
+            Source::Boot => "boot",
+        }
+    }
+}
+
+/// The source of an input and who caused it (the token's name for `api` and `sim`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub source: Source,
+    pub actor: Option<String>,
+}
+
+impl Origin {
+    pub fn new(source: Source) -> Origin {
+        Origin {
+            source,
+            actor: None,
+        }
+    }
+
+    pub fn by(source: Source, actor: impl Into<String>) -> Origin {
+        Origin {
+            source,
+            actor: Some(actor.into()),
+        }
+    }
+}
+
+/// What the service answers when it cannot do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("the controller has stopped")]
+    Stopped,
+    /// The input was applied (the doors moved); its events are not durable yet.
+    #[error("{}", .reason.reason)]
+    NotDurable {
+        events: Vec<NewEvent>,
+        reason: NotDurable,
+    },
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Credential(String),
+}
+
+impl From<WriterStopped> for ServiceError {
+    fn from(_: WriterStopped) -> Self {
+        ServiceError::Stopped
+    }
+}
+
+type DurableAnswer = oneshot::Receiver<Result<Vec<StoredEvent>, NotDurable>>;
+
+/// An input taken by the controller: the events it caused (the decision, the doors that
+/// moved) and, when there was anything to write, where their durability will be told.
+#[derive(Debug)]
+pub struct Accepted {
+    pub events: Vec<NewEvent>,
+    pub durable: Option<DurableAnswer>,
+}
 
 enum Request {
-    Input { input: Input, reply: EventsReply },
-    Snapshot { reply: oneshot::Sender<Snapshot> },
-    PutCredential { credential: NewCredential },
-    DeleteCredential { number: String },
+    Input {
+        input: Input,
+        origin: Origin,
+        reply: oneshot::Sender<Accepted>,
+    },
+    Snapshot {
+        reply: oneshot::Sender<Snapshot>,
+    },
+    PutCredential {
+        credential: NewCredential,
+    },
+    DeleteCredential {
+        number: String,
+    },
 }
 
 /// A handle on the running controller, cloned into every API handler.
@@ -123,6 +215,98 @@ pub struct Service {
     requests: mpsc::Sender<Request>,
     writer: Writer,
     clock: Arc<dyn Clock>,
+}
+
+/// The controller task's own state.
+struct Task {
+    controller: Controller,
+    time: ControllerClock,
+    writer: Writer,
+    outputs: Box<dyn Outputs>,
+    relays: Vec<bool>,
+}
+
+impl Task {
+    /// Fires the timers due by now, each batch of events with its source, and tells the
+    /// controller about a step of the wall clock.
+    fn catch_up(&mut self) {
+        let now = self.time.now();
+        while let Some(at) = self.controller.next_timer().filter(|at| *at <= now) {
+            let source = if self.controller.next_timer_is_schedule() {
+                Source::Schedule
+            } else {
+                Source::Timer
+            };
+            self.controller.advance(at);
+            self.flush(&Origin::new(source), Vec::new());
+        }
+        self.controller.advance(now);
+        self.flush(&Origin::new(Source::Timer), Vec::new());
+        let offset = self.time.wall_offset();
+        if (offset - self.controller.wall_offset()).abs() >= WALL_STEP_MILLIS {
+            tracing::info!(
+                step_ms = offset - self.controller.wall_offset(),
+                "the wall clock stepped; schedules read again"
+            );
+            self.controller.set_wall_offset(offset);
+            self.flush(&Origin::new(Source::Schedule), Vec::new());
+        }
+    }
+
+    /// Drives the outputs to the controller's state, then hands its events and `state` to
+    /// the writer. Returns the events and where their durability will be told.
+    fn flush(&mut self, origin: &Origin, state: Vec<StateChange>) -> Accepted {
+        let alive = self.controller.alive();
+        for door in self.controller.site().door_indices() {
+            let status = self.controller.door_status(door);
+            let energized = self.controller.site().door(door).lock.is_some()
+                && relay_energized(alive, status.command);
+            if self.relays[door.index()] != energized {
+                self.relays[door.index()] = energized;
+                self.outputs.set_relay(door, energized);
+            }
+        }
+        let events: Vec<NewEvent> = self
+            .controller
+            .take_events()
+            .iter()
+            .map(|e| to_new_event(self.controller.site(), e, origin))
+            .collect();
+        if events.is_empty() && state.is_empty() {
+            return Accepted {
+                events,
+                durable: None,
+            };
+        }
+        let (reply, durable) = oneshot::channel();
+        let job = Job::Commit {
+            events: events.clone(),
+            state,
+            reply: Some(reply),
+        };
+        if self.writer.send(job).is_err() {
+            tracing::error!("events could not be handed to the writer: it has stopped");
+        }
+        Accepted {
+            events,
+            durable: Some(durable),
+        }
+    }
+}
+
+/// The latched state an input changes, stored with its events so that a restart restores it.
+fn latch(site: &Site, input: &Input) -> Vec<StateChange> {
+    let set = |key: &str, value: Option<&str>| vec![(key.to_string(), value.map(str::to_string))];
+    match input {
+        Input::FireAlarm => set("fire_alarm", Some("active")),
+        Input::FireAlarmReset => set("fire_alarm", None),
+        Input::Lockdown => set("lockdown", Some("1")),
+        Input::LockdownEnd => set("lockdown", None),
+        Input::Unlock { door } => set(&format!("hold:{}", site.door(*door).id), Some("unlock")),
+        Input::Lock { door } => set(&format!("hold:{}", site.door(*door).id), Some("lock")),
+        Input::Release { door } => set(&format!("hold:{}", site.door(*door).id), None),
+        _ => Vec::new(),
+    }
 }
 
 impl Service {
@@ -144,56 +328,65 @@ impl Service {
         let (requests, mut queue) = mpsc::channel::<Request>(1024);
         let ids = Arc::new(SiteIds::new(&site, &levels));
         let time = ControllerClock::new(Arc::clone(&clock));
-        let mut controller = Controller::new(Arc::clone(&site), credentials, levels, time.now());
-        let task_writer = writer.clone();
-        tokio::spawn(async move {
-            let mut relays = vec![false; controller.site().doors.len()];
+        let controller = Controller::new(Arc::clone(&site), credentials, levels, time.now());
+        let mut task = Task {
+            relays: vec![false; controller.site().doors.len()],
+            controller,
+            time,
+            writer: writer.clone(),
+            outputs,
+        };
+        let controller_task = tokio::spawn(async move {
             for input in restore {
-                controller.handle(time.now(), input);
+                let now = task.time.now();
+                task.controller.handle(now, input);
             }
-            flush(
-                &mut controller,
-                &task_writer,
-                None,
-                &mut *outputs,
-                &mut relays,
-            );
+            task.flush(&Origin::new(Source::Boot), Vec::new());
             loop {
                 // The next timer, and at least once a second a look at the wall clock.
-                let tick = time.now().saturating_add(WALL_STEP_MILLIS);
-                let deadline = controller.next_timer().map_or(tick, |at| at.min(tick));
+                let tick = task.time.now().saturating_add(WALL_STEP_MILLIS);
+                let deadline = task.controller.next_timer().map_or(tick, |at| at.min(tick));
                 tokio::select! {
                     request = queue.recv() => {
                         let Some(request) = request else { break };
-                        time.catch_up(&mut controller);
+                        task.catch_up();
                         match request {
-                            Request::Input { input, reply } => {
-                                controller.handle(time.now(), input);
-                                flush(&mut controller, &task_writer, Some(reply), &mut *outputs, &mut relays);
+                            Request::Input { input, origin, reply } => {
+                                let state = latch(task.controller.site(), &input);
+                                let now = task.time.now();
+                                task.controller.handle(now, input);
+                                let _ = reply.send(task.flush(&origin, state));
                             }
                             Request::Snapshot { reply } => {
-                                flush(&mut controller, &task_writer, None, &mut *outputs, &mut relays);
-                                let _ = reply.send(snapshot(&controller, &relays));
+                                let _ = reply.send(snapshot(&task.controller, &task.relays));
                             }
                             Request::PutCredential { credential } => {
-                                if let Err(error) = controller.credentials_mut().insert(credential) {
+                                if let Err(error) = task.controller.credentials_mut().insert(credential) {
                                     tracing::warn!(%error, "credential not loaded into the controller");
                                 }
                             }
                             Request::DeleteCredential { number } => {
-                                controller.credentials_mut().remove(&number);
+                                task.controller.credentials_mut().remove(&number);
                             }
                         }
                     }
-                    _ = time.sleep_until(deadline) => {
-                        time.catch_up(&mut controller);
-                        flush(&mut controller, &task_writer, None, &mut *outputs, &mut relays);
-                    }
+                    _ = task.time.sleep_until(deadline) => task.catch_up(),
                 }
             }
             // Shutting down: every relay back at rest.
-            for door in controller.site().door_indices() {
-                outputs.set_relay(door, false);
+            for door in task.controller.site().door_indices() {
+                task.outputs.set_relay(door, false);
+            }
+        });
+        // Supervision: a controller that panicked must not leave a daemon that answers but
+        // drives nothing. The process ends, and its restart puts every relay at rest (boot
+        // safety) before restoring the latched state.
+        tokio::spawn(async move {
+            if let Err(error) = controller_task.await
+                && error.is_panic()
+            {
+                tracing::error!("the controller task panicked; stopping the process");
+                std::process::abort();
             }
         });
         Service {
@@ -218,142 +411,127 @@ impl Service {
         &self.writer
     }
 
-    /// Applies an input and returns the events it caused, once they are durable.
-    pub async fn input(&self, input: Input) -> Result<Vec<StoredEvent>, String> {
+    /// Applies an input at once, then waits (at most `DURABLE_WITHIN_MILLIS`) for its events
+    /// to be durable.
+    pub async fn input(
+        &self,
+        input: Input,
+        origin: Origin,
+    ) -> Result<Vec<StoredEvent>, ServiceError> {
         let (reply, answer) = oneshot::channel();
         self.requests
-            .send(Request::Input { input, reply })
+            .send(Request::Input {
+                input,
+                origin,
+                reply,
+            })
             .await
-            .map_err(|_| "the controller has stopped".to_string())?;
-        answer
-            .await
-            .map_err(|_| "the controller has stopped".to_string())?
+            .map_err(|_| ServiceError::Stopped)?;
+        let accepted = answer.await.map_err(|_| ServiceError::Stopped)?;
+        self.durable(accepted).await
+    }
+
+    /// Waits for an accepted input's events to be durable, on the service's clock.
+    pub async fn durable(&self, accepted: Accepted) -> Result<Vec<StoredEvent>, ServiceError> {
+        let Some(mut durable) = accepted.durable else {
+            return Ok(Vec::new());
+        };
+        let deadline = self.clock.monotonic().saturating_add(DURABLE_WITHIN_MILLIS);
+        loop {
+            tokio::select! {
+                answer = &mut durable => {
+                    return match answer {
+                        Ok(Ok(stored)) => Ok(stored),
+                        Ok(Err(reason)) => Err(ServiceError::NotDurable { events: accepted.events, reason }),
+                        Err(_) => Err(ServiceError::Stopped),
+                    };
+                }
+                _ = self.clock.sleep_until(deadline) => {
+                    if self.clock.monotonic() >= deadline {
+                        return Err(ServiceError::NotDurable {
+                            events: accepted.events,
+                            reason: NotDurable {
+                                reason: format!(
+                                    "the events were not durable within {} ms (storage is slow); they are queued",
+                                    DURABLE_WITHIN_MILLIS
+                                ),
+                            },
+                        });
+                    }
+                }
+            }
+        }
     }
 
     /// Hands an input to the controller from a thread outside the runtime, in order, without
     /// waiting: the outputs move as soon as the controller takes it, and the receiver gets
-    /// its events once they are durable. For the device threads, which must not stall on a
-    /// commit.
+    /// the decision at once (durability follows in `Accepted::durable`). For the device
+    /// threads, which must not stall on a commit.
     pub fn submit(
         &self,
         input: Input,
-    ) -> Result<oneshot::Receiver<Result<Vec<StoredEvent>, String>>, String> {
+        origin: Origin,
+    ) -> Result<oneshot::Receiver<Accepted>, ServiceError> {
         let (reply, answer) = oneshot::channel();
         self.requests
-            .blocking_send(Request::Input { input, reply })
-            .map_err(|_| "the controller has stopped".to_string())?;
+            .blocking_send(Request::Input {
+                input,
+                origin,
+                reply,
+            })
+            .map_err(|_| ServiceError::Stopped)?;
         Ok(answer)
     }
 
-    /// Applies an input from a wired device, first storing the state it latches (a fire
-    /// alarm, a lockdown), as the API does for the same inputs.
-    pub async fn device_input(&self, input: Input) -> Result<Vec<StoredEvent>, String> {
-        match input {
-            Input::FireAlarm => self.set_state("fire_alarm", Some("active")).await?,
-            Input::Lockdown => self.set_state("lockdown", Some("1")).await?,
-            _ => {}
-        }
-        self.input(input).await
-    }
-
-    pub async fn snapshot(&self) -> Result<Snapshot, String> {
+    pub async fn snapshot(&self) -> Result<Snapshot, ServiceError> {
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(Request::Snapshot { reply })
             .await
-            .map_err(|_| "the controller has stopped".to_string())?;
-        answer
-            .await
-            .map_err(|_| "the controller has stopped".to_string())
+            .map_err(|_| ServiceError::Stopped)?;
+        answer.await.map_err(|_| ServiceError::Stopped)
     }
 
     /// Stores credentials durably, then loads them into the controller.
-    pub async fn put_credentials(&self, rows: Vec<CredentialRow>) -> Result<(), String> {
+    pub async fn put_credentials(&self, rows: Vec<CredentialRow>) -> Result<(), ServiceError> {
         let mut credentials = Vec::with_capacity(rows.len());
         for row in &rows {
-            credentials.push(credential_from_row(&self.ids, row)?);
+            credentials
+                .push(credential_from_row(&self.ids, row).map_err(ServiceError::Credential)?);
         }
         let (reply, answer) = oneshot::channel();
         self.writer.send(Job::PutCredentials { rows, reply })?;
-        answer
-            .await
-            .map_err(|_| "the writer has stopped".to_string())??;
+        answer.await.map_err(|_| ServiceError::Stopped)??;
         for credential in credentials {
             self.requests
                 .send(Request::PutCredential { credential })
                 .await
-                .map_err(|_| "the controller has stopped".to_string())?;
+                .map_err(|_| ServiceError::Stopped)?;
         }
         Ok(())
     }
 
     /// Removes a credential durably, then from the controller. `false` when there was none.
-    pub async fn delete_credential(&self, number: String) -> Result<bool, String> {
+    pub async fn delete_credential(&self, number: String) -> Result<bool, ServiceError> {
         let (reply, answer) = oneshot::channel();
         self.writer.send(Job::DeleteCredential {
             number: number.clone(),
             reply,
         })?;
-        let existed = answer
-            .await
-            .map_err(|_| "the writer has stopped".to_string())??;
+        let existed = answer.await.map_err(|_| ServiceError::Stopped)??;
         self.requests
             .send(Request::DeleteCredential { number })
             .await
-            .map_err(|_| "the controller has stopped".to_string())?;
+            .map_err(|_| ServiceError::Stopped)?;
         Ok(existed)
     }
-
-    /// Stores one item of the latched operator state durably.
-    pub async fn set_state(&self, key: &str, value: Option<&str>) -> Result<(), String> {
-        let (reply, answer) = oneshot::channel();
-        self.writer.send(Job::SetState {
-            key: key.to_string(),
-            value: value.map(str::to_string),
-            reply,
-        })?;
-        answer
-            .await
-            .map_err(|_| "the writer has stopped".to_string())?
-    }
 }
 
-/// Drives the outputs to the controller's state and hands its events to the writer.
-fn flush(
-    controller: &mut Controller,
-    writer: &Writer,
-    reply: Option<EventsReply>,
-    outputs: &mut dyn Outputs,
-    relays: &mut [bool],
-) {
-    let alive = controller.alive();
-    for door in controller.site().door_indices() {
-        let status = controller.door_status(door);
-        let energized =
-            controller.site().door(door).lock.is_some() && relay_energized(alive, status.command);
-        if relays[door.index()] != energized {
-            relays[door.index()] = energized;
-            outputs.set_relay(door, energized);
-        }
-    }
-    let events: Vec<NewEvent> = controller
-        .take_events()
-        .iter()
-        .map(|e| to_new_event(controller.site(), e))
-        .collect();
-    if events.is_empty() {
-        if let Some(reply) = reply {
-            let _ = reply.send(Ok(Vec::new()));
-        }
-        return;
-    }
-    if let Err(error) = writer.send(Job::Events { events, reply }) {
-        tracing::error!(%error, "events could not be handed to the writer");
-    }
-}
-
-fn to_new_event(site: &Site, event: &Event) -> NewEvent {
+fn to_new_event(site: &Site, event: &Event, origin: &Origin) -> NewEvent {
     NewEvent {
+        source: Some(origin.source.name().to_string()),
+        actor: origin.actor.clone(),
+        detail: None,
         at: event.at,
         kind: event.kind.name().to_string(),
         door: event.door.map(|d| site.door(d).id.clone()),

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use keyway_daemon::clock::VirtualClock;
+use keyway_daemon::storage::{Fault, Faults};
 use keyway_daemon::{Config, Ready, SiteSource, serve};
 use serde_json::{Value, json};
 
@@ -34,6 +35,11 @@ impl Server {
     }
 
     fn start_on(data: PathBuf) -> Server {
+        Server::start_with(data, None)
+    }
+
+    /// A daemon whose storage fails, stalls or holds as `faults` say.
+    fn start_with(data: PathBuf, faults: Option<Faults>) -> Server {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Ready>();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let clock = VirtualClock::new(SUNDAY_NIGHT);
@@ -43,6 +49,7 @@ impl Server {
             listen: "127.0.0.1:0".parse().unwrap(),
             admin_token: Some(ADMIN.to_string()),
             clock: std::sync::Arc::new(clock.clone()),
+            faults,
         };
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -622,7 +629,13 @@ fn boot_puts_every_relay_at_rest_before_anything_else() {
         let _ = std::fs::remove_dir_all(&data);
         let store = keyway_store::Store::open(&data).unwrap();
         let (live, _) = tokio::sync::broadcast::channel(16);
-        let (writer, _thread) = keyway_daemon::writer::Writer::start(store, live);
+        let clock: std::sync::Arc<dyn keyway_daemon::clock::Clock> =
+            std::sync::Arc::new(VirtualClock::new(SUNDAY_NIGHT));
+        let (writer, _thread) = keyway_daemon::writer::Writer::start(
+            Box::new(store),
+            live,
+            std::sync::Arc::clone(&clock),
+        );
         let outputs = SimulatedOutputs::default();
         let changes = std::sync::Arc::clone(&outputs.changes);
         // Restored: an operator hold that unlocks the rear door as soon as the controller runs.
@@ -634,7 +647,7 @@ fn boot_puts_every_relay_at_rest_before_anything_else() {
             writer,
             Box::new(outputs),
             vec![keyway_core::controller::Input::Unlock { door: rear }],
-            std::sync::Arc::new(VirtualClock::new(SUNDAY_NIGHT)),
+            clock,
         );
         service.snapshot().await.unwrap();
         let changes = changes.lock().unwrap().clone();
@@ -646,4 +659,171 @@ fn boot_puts_every_relay_at_rest_before_anything_else() {
             "then the restored hold energizes the rear relay: {changes:?}"
         );
     });
+}
+
+/// The kinds of every stored event, in order, once their sequence numbers run 1, 2, 3, …
+fn stored_kinds(server: &Server) -> Vec<String> {
+    let (_, events) = server.get("/api/events?limit=1000", Some(ADMIN));
+    let events = events.as_array().unwrap();
+    for (i, event) in events.iter().enumerate() {
+        assert_eq!(event["seq"], i as u64 + 1, "no gap in the log: {events:?}");
+    }
+    events
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_full_disk_never_vetoes_the_fire_alarm_and_no_door_moves_unrecorded() {
+    let faults = Faults::default();
+    let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("api-disk-full");
+    let _ = std::fs::remove_dir_all(&data);
+    let server = Server::start_with(data, Some(faults.clone()));
+    server.post(
+        "/api/credentials",
+        Some(ADMIN),
+        json!({"number": "1001", "doors": ["*"]}),
+    );
+    assert_eq!(server.get("/healthz", None).0, 200);
+    assert_eq!(server.door("office-entry")["lock"], "locked");
+
+    faults.fail(Fault::DiskFull);
+    // A badge still decides and its door moves; the answer says the record is not durable.
+    let (status, body) = server.post(
+        "/api/sim/badge",
+        Some(ADMIN),
+        json!({"door": "server", "credential": "1001"}),
+    );
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["durable"], false);
+    assert!(
+        body["error"].as_str().unwrap().contains("disk is full"),
+        "{body}"
+    );
+    let kinds: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["access_granted", "door_unlocked"], "{body}");
+    assert_eq!(server.door("server")["lock"], "unlocked");
+    // The fire alarm acts at the doors although nothing can be written.
+    let (status, body) = server.post("/api/sim/fire-alarm", Some(ADMIN), json!({"active": true}));
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["durable"], false, "{body}");
+    assert_eq!(body["events"][0]["kind"], "fire_alarm", "{body}");
+    let (_, status_now) = server.get("/api/status", Some(ADMIN));
+    assert_eq!(status_now["fire_alarm"], true);
+    assert_eq!(
+        server.door("office-entry")["lock"],
+        "unlocked",
+        "the fail-safe maglock is released"
+    );
+    // Health and metrics say so.
+    let (status, health) = server.get("/healthz", None);
+    assert_eq!(status, 503);
+    assert_eq!(health["reasons"][0]["component"], "storage", "{health}");
+    let (_, metrics) = server.get("/metrics", None);
+    let metrics = metrics.as_str().unwrap().to_string();
+    assert!(metrics.contains("keyway_storage_healthy 0"), "{metrics}");
+    assert!(
+        !metrics.contains("keyway_storage_write_failures_total 0\n"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("keyway_storage_buffered_events 0\n"),
+        "{metrics}"
+    );
+
+    // Space returns: the next command lands, and everything that waited lands before it.
+    faults.heal();
+    let (status, body) = server.post("/api/sim/rex/office-entry", Some(ADMIN), json!({}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(server.get("/healthz", None).0, 200);
+    let kinds = stored_kinds(&server);
+    assert_eq!(
+        kinds,
+        [
+            "access_granted",
+            "door_unlocked",
+            "storage_fault",
+            "fire_alarm",
+            // The fire alarm cuts the lock supply: the office maglock and the stair's
+            // fail-safe lock open, the server room's fail-secure strike locks.
+            "door_unlocked",
+            "door_locked",
+            "door_unlocked",
+            // Taken while storage was still failing: it waited with the rest.
+            "rex",
+            "storage_restored",
+        ],
+        "every door that moved is recorded, in order"
+    );
+    let (_, events) = server.get("/api/events?limit=1000", Some(ADMIN));
+    let restored = &events[8];
+    assert_eq!(restored["source"], "storage");
+    assert_eq!(restored["detail"], "7 events waited; 0 dropped");
+    assert!(
+        events[2]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("disk is full"),
+        "{events}"
+    );
+    assert_eq!(events[0]["source"], "sim");
+    assert!(
+        events[0]["actor"].as_str().unwrap().starts_with("token:"),
+        "{events}"
+    );
+    // The latched fire alarm was stored with its events: a restart brings it back.
+    let data = server.stop();
+    assert!(matches!(
+        keyway_daemon::verify_log(&data).unwrap(),
+        keyway_store::Verification::Intact { events: 9 }
+    ));
+    let server = Server::start_on(data);
+    let (_, status_now) = server.get("/api/status", Some(ADMIN));
+    assert_eq!(status_now["fire_alarm"], true);
+}
+
+#[test]
+fn a_stalled_disk_delays_no_door_and_the_answer_comes_without_durability() {
+    let faults = Faults::default();
+    let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("api-disk-stalled");
+    let _ = std::fs::remove_dir_all(&data);
+    let server = Server::start_with(data, Some(faults.clone()));
+    // The disk stops answering (without failing) for as long as the test says.
+    let (writes_before, _) = faults.counts();
+    faults.hold();
+    let addr = server.addr;
+    let alarm = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        let body = r#"{"active": true}"#;
+        write!(
+            stream,
+            "POST /api/sim/fire-alarm HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer {ADMIN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    });
+    faults.wait_for_held_write(writes_before);
+    // The writer is stuck in its write; the doors have moved already.
+    assert_eq!(server.door("office-entry")["lock"], "unlocked");
+    // The caller is answered once its wait (2 s on the service's clock) is over.
+    while !alarm.is_finished() {
+        server.clock.advance(500);
+        std::thread::yield_now();
+    }
+    let response = alarm.join().unwrap();
+    assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+    assert!(response.contains(r#""durable":false"#), "{response}");
+    assert!(response.contains("fire_alarm"), "{response}");
+    faults.release();
+    let fire = server.wait_for_event(|e| e["kind"] == "fire_alarm");
+    assert_eq!(fire["seq"], 1);
 }

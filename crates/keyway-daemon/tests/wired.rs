@@ -39,7 +39,10 @@ async fn wired_devices_reach_the_controller_and_the_relay() {
     let _ = std::fs::remove_dir_all(&dir);
     let store = Store::open(&dir).unwrap();
     let (live, _) = tokio::sync::broadcast::channel(1024);
-    let (writer, writer_thread) = Writer::start(store, live);
+    // A Sunday night in the site's zone: no schedule is active.
+    let clock: Arc<dyn keyway_daemon::clock::Clock> =
+        Arc::new(keyway_daemon::clock::VirtualClock::new(1_796_547_600_000));
+    let (writer, writer_thread) = Writer::start(Box::new(store), live, Arc::clone(&clock));
 
     // The office entry's relay is a (fake) line; the other doors stay simulated.
     let relay = FakeOutput::default();
@@ -54,8 +57,7 @@ async fn wired_devices_reach_the_controller_and_the_relay() {
         writer,
         Box::new(outputs),
         Vec::new(),
-        // A Sunday night in the site's zone: no schedule is active.
-        Arc::new(keyway_daemon::clock::VirtualClock::new(1_796_547_600_000)),
+        clock,
     );
     service
         .put_credentials(vec![CredentialRow {
@@ -110,14 +112,8 @@ async fn wired_devices_reach_the_controller_and_the_relay() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let thread = {
-        let (service, stop, runtime) = (
-            service.clone(),
-            Arc::clone(&stop),
-            tokio::runtime::Handle::current(),
-        );
-        std::thread::spawn(move || {
-            gpio::run_inputs(Box::new(fake), &inputs, &service, &runtime, &stop)
-        })
+        let (service, stop) = (service.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || gpio::run_inputs(Box::new(fake), &inputs, &service, &stop))
     };
 
     // Wait for the fire alarm to be logged, then look at everything.

@@ -25,6 +25,7 @@ fn main() {
         credential: Some("1001".into()),
         reason: None,
         circuit: None,
+        ..Default::default()
     };
     let mut latencies: Vec<u64> = (0..n)
         .map(|_| {

@@ -28,6 +28,7 @@ fn main() {
                 credential: Some(format!("123:{}", 10_000 + i)),
                 reason: None,
                 circuit: None,
+                ..Default::default()
             })
             .collect();
         let started = Instant::now();

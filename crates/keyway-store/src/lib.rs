@@ -55,6 +55,11 @@ const MIGRATIONS: &[&str] = &[
         role TEXT NOT NULL,
         created INTEGER NOT NULL
      );",
+    // 2: where each event came from, who caused it, and a free-text detail (a count, a
+    // version). Records from before keep NULL, and hash as they did.
+    "ALTER TABLE events ADD COLUMN source TEXT;
+     ALTER TABLE events ADD COLUMN actor TEXT;
+     ALTER TABLE events ADD COLUMN detail TEXT;",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -79,9 +84,34 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The error SQLite answers on a full disk, for a storage that injects faults.
+    pub fn disk_full(path: &Path) -> StoreError {
+        StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source: rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                Some("database or disk is full".to_string()),
+            ),
+        }
+    }
+
+    /// The error SQLite answers when the disk fails a read or write (or is read-only), for a
+    /// storage that injects faults.
+    pub fn io_failure(path: &Path) -> StoreError {
+        StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source: rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+                Some("disk I/O error".to_string()),
+            ),
+        }
+    }
+}
+
 /// An event to append. Doors, credentials and circuits are stored by id, so the log reads
 /// the same whatever becomes of the site file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NewEvent {
     /// Milliseconds since the Unix epoch.
     pub at: i64,
@@ -90,6 +120,13 @@ pub struct NewEvent {
     pub credential: Option<String>,
     pub reason: Option<String>,
     pub circuit: Option<String>,
+    /// Where it came from: `reader`, `contact`, `api`, `sim`, `schedule`, `timer`, `boot`,
+    /// `storage` (`None` on records written before sources were kept).
+    pub source: Option<String>,
+    /// The token's (or user's) name for `api` and `sim`.
+    pub actor: Option<String>,
+    /// What the kind alone does not say: a count, a version.
+    pub detail: Option<String>,
 }
 
 /// An event as stored, with its place in the chain.
@@ -238,29 +275,38 @@ impl Store {
     /// Appends events in one transaction and returns them as stored, once they are durable.
     /// On error nothing of the batch is stored.
     pub fn append(&mut self, events: Vec<NewEvent>) -> Result<Vec<StoredEvent>, StoreError> {
+        self.commit(&events, &[])
+    }
+
+    /// Appends `events` and applies `state` (latched operator state: a key set, or with
+    /// `None` cleared) in one transaction: either all of it is durable or none of it is, and
+    /// the caller still has every event to try again. The events get the next sequence
+    /// numbers; a failed commit uses none.
+    pub fn commit(
+        &mut self,
+        events: &[NewEvent],
+        state: &[(String, Option<String>)],
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let mut stored = Vec::with_capacity(events.len());
         let mut seq = self.last_seq;
         let mut previous = self.last_hash;
-        let transaction = self
-            .connection
-            .transaction()
-            .map_err(|e| StoreError::Sqlite {
-                path: self.path.clone(),
-                source: e,
-            })?;
+        let path = self.path.clone();
+        let sqlite = move |e| StoreError::Sqlite {
+            path: path.clone(),
+            source: e,
+        };
+        let transaction = self.connection.transaction().map_err(&sqlite)?;
         {
             let mut insert = transaction
                 .prepare_cached(
-                    "INSERT INTO events (seq, at, kind, door, credential, reason, circuit, hash)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT INTO events
+                        (seq, at, kind, door, credential, reason, circuit, hash, source, actor, detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
-                .map_err(|e| StoreError::Sqlite {
-                    path: self.path.clone(),
-                    source: e,
-                })?;
+                .map_err(&sqlite)?;
             for event in events {
                 seq += 1;
-                let hash = chain_hash(&previous, seq, &event);
+                let hash = chain_hash(&previous, seq, event);
                 let hex = encode_hash(&hash);
                 insert
                     .execute(params![
@@ -271,24 +317,32 @@ impl Store {
                         event.credential,
                         event.reason,
                         event.circuit,
-                        hex
+                        hex,
+                        event.source,
+                        event.actor,
+                        event.detail
                     ])
-                    .map_err(|e| StoreError::Sqlite {
-                        path: self.path.clone(),
-                        source: e,
-                    })?;
+                    .map_err(&sqlite)?;
                 previous = hash;
                 stored.push(StoredEvent {
                     seq,
-                    event,
+                    event: event.clone(),
                     hash: hex,
                 });
             }
+            for (key, value) in state {
+                match value {
+                    Some(value) => transaction.execute(
+                        "INSERT OR REPLACE INTO operator_state (key, value) VALUES (?1, ?2)",
+                        params![key, value],
+                    ),
+                    None => transaction
+                        .execute("DELETE FROM operator_state WHERE key = ?1", params![key]),
+                }
+                .map_err(&sqlite)?;
+            }
         }
-        transaction.commit().map_err(|e| StoreError::Sqlite {
-            path: self.path.clone(),
-            source: e,
-        })?;
+        transaction.commit().map_err(&sqlite)?;
         self.last_seq = seq;
         self.last_hash = previous;
         Ok(stored)
@@ -299,8 +353,8 @@ impl Store {
         let mut query = self
             .connection
             .prepare_cached(
-                "SELECT seq, at, kind, door, credential, reason, circuit, hash FROM events
-                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                "SELECT seq, at, kind, door, credential, reason, circuit, hash, source, actor, detail
+                 FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )
             .map_err(|e| self.sqlite(e))?;
         let rows = query
@@ -314,6 +368,9 @@ impl Store {
                         credential: row.get(4)?,
                         reason: row.get(5)?,
                         circuit: row.get(6)?,
+                        source: row.get(8)?,
+                        actor: row.get(9)?,
+                        detail: row.get(10)?,
                     },
                     hash: row.get(7)?,
                 })
@@ -593,16 +650,32 @@ fn chain_hash(previous: &[u8; 32], seq: u64, event: &NewEvent) -> [u8; 32] {
         event.reason.as_ref(),
         event.circuit.as_ref(),
     ] {
-        match field {
-            Some(text) => {
-                hasher.update([1]);
-                hasher.update((text.len() as u64).to_be_bytes());
-                hasher.update(text.as_bytes());
-            }
-            None => hasher.update([0]),
+        hash_field(&mut hasher, field);
+    }
+    // Added in schema 2: a record without any of them hashes as it did before.
+    let later = [
+        event.source.as_ref(),
+        event.actor.as_ref(),
+        event.detail.as_ref(),
+    ];
+    if later.iter().any(Option::is_some) {
+        hasher.update([2]);
+        for field in later {
+            hash_field(&mut hasher, field);
         }
     }
     hasher.finalize().into()
+}
+
+fn hash_field(hasher: &mut Sha256, field: Option<&String>) {
+    match field {
+        Some(text) => {
+            hasher.update([1]);
+            hasher.update((text.len() as u64).to_be_bytes());
+            hasher.update(text.as_bytes());
+        }
+        None => hasher.update([0]),
+    }
 }
 
 fn encode_hash(hash: &[u8; 32]) -> String {
@@ -664,7 +737,46 @@ mod tests {
             credential: Some(format!("{i}")),
             reason: None,
             circuit: None,
+            source: Some("api".to_string()),
+            actor: Some("admin".to_string()),
+            detail: None,
         }
+    }
+
+    #[test]
+    fn a_record_from_before_sources_hashes_as_it_did() {
+        // The hash of the first record of a schema-1 log, as schema 1 computed it.
+        let old = NewEvent {
+            at: 1_780_000_000_000,
+            kind: "access_granted".to_string(),
+            door: Some("front".to_string()),
+            credential: Some("0".to_string()),
+            ..NewEvent::default()
+        };
+        let with_source = NewEvent {
+            source: Some("api".to_string()),
+            ..old.clone()
+        };
+        assert_ne!(
+            chain_hash(&[0; 32], 1, &old),
+            chain_hash(&[0; 32], 1, &with_source)
+        );
+        let mut expected = Sha256::new();
+        expected.update([0u8; 32]);
+        expected.update(1u64.to_be_bytes());
+        expected.update(1_780_000_000_000i64.to_be_bytes());
+        for text in [Some("access_granted"), Some("front"), Some("0"), None, None] {
+            match text {
+                Some(text) => {
+                    expected.update([1]);
+                    expected.update((text.len() as u64).to_be_bytes());
+                    expected.update(text.as_bytes());
+                }
+                None => expected.update([0]),
+            }
+        }
+        let expected: [u8; 32] = expected.finalize().into();
+        assert_eq!(chain_hash(&[0; 32], 1, &old), expected);
     }
 
     #[test]

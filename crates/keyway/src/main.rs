@@ -301,6 +301,7 @@ fn serve(
             }
             None => Arc::new(keyway_daemon::clock::SystemClock::new()),
         },
+        faults: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
