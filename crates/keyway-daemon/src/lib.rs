@@ -120,6 +120,9 @@ pub async fn serve(
     on_ready: impl FnOnce(Ready),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DaemonError> {
+    // One instance per data directory: the lock before anything else (a second daemon
+    // stops here, naming the first), released by the kernel when this process ends.
+    let _lock = keyway_store::DataDirLock::acquire(&config.data_dir, "keyway serve")?;
     let site = Arc::new(load_site(&config.site)?);
     let mut store = Store::open(&config.data_dir)?;
     let reader = Store::open(&config.data_dir)?;

@@ -65,7 +65,7 @@ fn ones(bits: &[bool], positions: impl Iterator<Item = usize>) -> usize {
 /// Whether the parity bits of a known format hold; formats whose parity is not known pass.
 pub fn parity_ok(bits: &[bool]) -> bool {
     let n = bits.len();
-    let even = |positions: &mut dyn Iterator<Item = usize>| ones(bits, positions) % 2 == 0;
+    let even = |positions: &mut dyn Iterator<Item = usize>| ones(bits, positions).is_multiple_of(2);
     let odd = |positions: &mut dyn Iterator<Item = usize>| ones(bits, positions) % 2 == 1;
     match n {
         // H10301: leading even parity over the first 12 data bits, trailing odd over the last 12.
@@ -95,7 +95,7 @@ pub fn h10301(facility: u8, card: u16) -> Vec<bool> {
         bits[9 + i] = card >> (15 - i) & 1 == 1;
     }
     bits[0] = ones(&bits, 1..=12) % 2 == 1;
-    bits[25] = ones(&bits, 13..=24) % 2 == 0;
+    bits[25] = ones(&bits, 13..=24).is_multiple_of(2);
     bits
 }
 
@@ -104,20 +104,20 @@ pub fn with_parity(mut bits: Vec<bool>) -> Vec<bool> {
     match bits.len() {
         26 => {
             bits[0] = ones(&bits, 1..=12) % 2 == 1;
-            bits[25] = ones(&bits, 13..=24) % 2 == 0;
+            bits[25] = ones(&bits, 13..=24).is_multiple_of(2);
         }
         34 => {
             bits[0] = ones(&bits, 1..=16) % 2 == 1;
-            bits[33] = ones(&bits, 17..=32) % 2 == 0;
+            bits[33] = ones(&bits, 17..=32).is_multiple_of(2);
         }
         37 => {
             bits[0] = ones(&bits, 1..=18) % 2 == 1;
-            bits[36] = ones(&bits, 18..=35) % 2 == 0;
+            bits[36] = ones(&bits, 18..=35).is_multiple_of(2);
         }
         35 => {
             bits[1] = ones(&bits, (2..=33).filter(|p| p % 3 != 1)) % 2 == 1;
             bits[34] = ones(&bits, (1..=32).filter(|p| p % 3 != 0)) % 2 == 0;
-            bits[0] = ones(&bits, 1..=34) % 2 == 0;
+            bits[0] = ones(&bits, 1..=34).is_multiple_of(2);
         }
         _ => {}
     }

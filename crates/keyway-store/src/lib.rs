@@ -75,6 +75,17 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     #[error(
+        "the data directory {dir} is in use by another Keyway ({holder}); stop it first, or for credentials use the running daemon's POST /api/credentials/import"
+    )]
+    Locked { dir: PathBuf, holder: String },
+    #[error("cannot lock the data directory {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no Keyway database in {dir} (no {file}); check --data")]
+    NoDatabase { dir: PathBuf, file: &'static str },
+    #[error(
         "database {path} has schema version {found}, newer than this Keyway knows ({known}); refusing to touch it"
     )]
     TooNew {
@@ -175,6 +186,67 @@ pub struct AccessLevelRow {
     pub schedule: Option<String>,
 }
 
+/// The lock file in a data directory: whoever holds it is the one process that writes there.
+pub const LOCK_FILE: &str = "keyway.lock";
+
+/// An exclusive lock on a data directory (`flock` on its lock file, released by the kernel
+/// when the process ends, however it ends). Taken before anything else by every command that
+/// writes the database, so that two daemons never split one log.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+impl DataDirLock {
+    /// Takes the lock, creating the directory and the lock file if needed, and writes this
+    /// process's id into it. `what` says who holds it (e.g. "keyway serve").
+    pub fn acquire(dir: &Path, what: &str) -> Result<DataDirLock, StoreError> {
+        use std::io::{Read, Seek, Write};
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(LOCK_FILE);
+        let lock_error = |source| StoreError::Lock {
+            path: path.clone(),
+            source,
+        };
+        let mut file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&path)
+                .map_err(lock_error)?
+        };
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Err(StoreError::Locked {
+                    dir: dir.to_path_buf(),
+                    holder: if holder.is_empty() {
+                        "a process that has not said which".to_string()
+                    } else {
+                        holder.to_string()
+                    },
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => return Err(lock_error(source)),
+        }
+        file.set_len(0).map_err(lock_error)?;
+        file.rewind().map_err(lock_error)?;
+        writeln!(file, "{what}, process {}", std::process::id()).map_err(lock_error)?;
+        file.sync_all().map_err(lock_error)?;
+        Ok(DataDirLock { _file: file })
+    }
+}
+
 /// The store of one controller.
 #[derive(Debug)]
 pub struct Store {
@@ -185,6 +257,18 @@ pub struct Store {
 }
 
 impl Store {
+    /// Opens the store in `data_dir`, which must already hold a database (for commands that
+    /// must not create one by mistake, such as an import run from the wrong folder).
+    pub fn open_existing(data_dir: &Path) -> Result<Store, StoreError> {
+        if !data_dir.join(DATABASE_FILE).is_file() {
+            return Err(StoreError::NoDatabase {
+                dir: data_dir.to_path_buf(),
+                file: DATABASE_FILE,
+            });
+        }
+        Store::open(data_dir)
+    }
+
     /// Opens (creating if needed) the store in `data_dir`, and brings its schema up to date.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
@@ -192,6 +276,20 @@ impl Store {
             source,
         })?;
         let path = data_dir.join(DATABASE_FILE);
+        // Only its owner reads the log, the credentials and the token hashes: the file is
+        // created 0600, and SQLite gives its WAL and shared-memory files the same mode.
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|source| StoreError::CreateDir {
+                    path: path.clone(),
+                    source,
+                })?;
+        }
         let sqlite = |source| StoreError::Sqlite {
             path: path.clone(),
             source,
@@ -741,6 +839,38 @@ mod tests {
             actor: Some("admin".to_string()),
             detail: None,
         }
+    }
+
+    #[test]
+    fn the_database_and_its_wal_are_for_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("keyway-store-mode-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut store = Store::open(&dir).unwrap();
+        store.append(vec![event(1)]).unwrap();
+        for file in [DATABASE_FILE, "keyway.db-wal"] {
+            let mode = std::fs::metadata(dir.join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
+    }
+
+    #[test]
+    fn a_data_directory_is_locked_by_one_process_at_a_time() {
+        let dir = std::env::temp_dir().join(format!("keyway-store-lock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let first = DataDirLock::acquire(&dir, "keyway serve").unwrap();
+        // A second open file description on the same lock file is refused, naming the first.
+        let error = DataDirLock::acquire(&dir, "keyway import-credentials").unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains(&format!("keyway serve, process {}", std::process::id())),
+            "{text}"
+        );
+        drop(first);
+        DataDirLock::acquire(&dir, "keyway import-credentials").unwrap();
     }
 
     #[test]

@@ -104,8 +104,10 @@ enum Command {
     /// Columns: number, holder, doors separated by `;` (`*` for every door), schedule,
     /// valid_from, valid_until; a header row is skipped. Every row is checked against the
     /// site first: one bad row imports nothing, and every problem is listed with its line.
-    /// Existing numbers are replaced. Run it while the daemon is stopped (a running daemon
-    /// takes imports through POST /api/credentials/import).
+    /// Existing numbers are replaced. The data directory must hold the daemon's database
+    /// (none is created), and no daemon may be running on it: a running daemon takes imports
+    /// through POST /api/credentials/import, and this command is refused (exit 2, naming the
+    /// process).
     ImportCredentials {
         /// The CSV file.
         csv: PathBuf,
@@ -345,7 +347,10 @@ fn import_credentials(csv: &Path, site: Option<&Path>, data: &Path) -> anyhow::R
         }
     };
     progress.finish();
-    let mut store = keyway_store::Store::open(data)?;
+    // The daemon's database, never a new one (an import from the wrong folder must say so),
+    // and never while a daemon runs on it (its controller would not see the credentials).
+    let _lock = keyway_store::DataDirLock::acquire(data, "keyway import-credentials")?;
+    let mut store = keyway_store::Store::open_existing(data)?;
     let progress = Progress::new("writing", rows.len());
     store.put_credentials_with_progress(&rows, &mut |done| progress.show(done))?;
     progress.finish();
