@@ -470,6 +470,14 @@ impl Controller {
         std::mem::take(&mut self.events)
     }
 
+    /// Keeps only the events not yet taken whose kind passes `keep`, dropping the others (the
+    /// daemon drops the latched state's events when it restores them at start).
+    pub fn retain_events(&mut self, keep: impl Fn(EventKind) -> bool) {
+        self.stamp_events();
+        self.events.retain(|event| keep(event.kind));
+        self.events_stamped = self.events.len();
+    }
+
     /// Events carry the controller's clock until they are stamped with the wall clock's
     /// offset of the moment they were logged.
     fn stamp_events(&mut self) {

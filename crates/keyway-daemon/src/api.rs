@@ -40,6 +40,9 @@ pub struct AppState {
     pub tokens: Arc<RwLock<HashMap<String, Role>>>,
     pub live: broadcast::Sender<StoredEvent>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Becomes true when the daemon stops: every live stream ends, so that the graceful
+    /// shutdown does not wait for clients that never leave.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// An API error: a status and a message for the person reading it.
@@ -328,27 +331,85 @@ async fn events(
     )))
 }
 
+/// The live stream. A client that reconnects with `Last-Event-ID: N` first gets every stored
+/// event after N, then the live ones, without a gap or a repeat.
 async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     authorize(&state, &headers, Role::Viewer)?;
+    let last_seen = match headers.get("last-event-id") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|v| *v <= i64::MAX as u64)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "Last-Event-ID {value:?}: expected the sequence number of an event"
+                    ))
+                })?,
+        ),
+    };
+    // Subscribed before the backlog is read, so that nothing falls between the two.
     let receiver = state.live.subscribe();
-    let stream =
-        futures_util::stream::unfold((receiver, state), |(mut receiver, state)| async move {
-            let sse = match receiver.recv().await {
-                Ok(event) => SseEvent::default()
-                    .id(event.seq.to_string())
-                    .event("event")
-                    .data(event_json(&state, &event).to_string()),
-                // A slow subscriber missed events: it can fetch them from /api/events.
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    SseEvent::default().event("lagged").data(missed.to_string())
+    let mut backlog = std::collections::VecDeque::new();
+    if let Some(after) = last_seen {
+        let reader = Arc::clone(&state.reader);
+        let stored = tokio::task::spawn_blocking(move || {
+            reader
+                .lock()
+                .map_err(|_| "reader poisoned".to_string())?
+                .events_after(after, 100_000)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?
+        .map_err(ApiError::unavailable)?;
+        backlog.extend(stored);
+    }
+    let sent = backlog.back().map(|e| e.seq).or(last_seen).unwrap_or(0);
+    let stopping = state.stopping.clone();
+    let sse_of = |state: &AppState, event: &StoredEvent| {
+        SseEvent::default()
+            .id(event.seq.to_string())
+            .event("event")
+            .data(event_json(state, event).to_string())
+    };
+    let stream = futures_util::stream::unfold(
+        (receiver, state, backlog, sent, stopping),
+        move |(mut receiver, state, mut backlog, mut sent, mut stopping)| async move {
+            if let Some(event) = backlog.pop_front() {
+                let sse = sse_of(&state, &event);
+                return Some((Ok(sse), (receiver, state, backlog, sent, stopping)));
+            }
+            loop {
+                if *stopping.borrow() {
+                    return None;
                 }
-                Err(broadcast::error::RecvError::Closed) => return None,
-            };
-            Some((Ok(sse), (receiver, state)))
-        });
+                let received = tokio::select! {
+                    received = receiver.recv() => received,
+                    _ = stopping.changed() => continue,
+                };
+                let sse = match received {
+                    // Already sent from the backlog.
+                    Ok(event) if event.seq <= sent => continue,
+                    Ok(event) => {
+                        sent = event.seq;
+                        sse_of(&state, &event)
+                    }
+                    // A slow subscriber missed events: it can fetch them from /api/events.
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        SseEvent::default().event("lagged").data(missed.to_string())
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                };
+                return Some((Ok(sse), (receiver, state, backlog, sent, stopping)));
+            }
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 

@@ -124,6 +124,10 @@ pub async fn serve(
     // stops here, naming the first), released by the kernel when this process ends.
     let _lock = keyway_store::DataDirLock::acquire(&config.data_dir, "keyway serve")?;
     let site = Arc::new(load_site(&config.site)?);
+    // The wiring's lines: relays requested at rest, inputs opened, before the store is
+    // opened, so that a corrupt or unreadable database still leaves every relay at rest.
+    let outputs = gpio::WiredOutputs::open(&site, SimulatedOutputs::default())?;
+    let wired_inputs = gpio::open_inputs(&site)?;
     let mut store = Store::open(&config.data_dir)?;
     let reader = Store::open(&config.data_dir)?;
 
@@ -217,8 +221,6 @@ pub async fn serve(
         })?;
 
     // The wiring's lines: relays requested at rest, inputs opened, before anything runs.
-    let outputs = gpio::WiredOutputs::open(&site, SimulatedOutputs::default())?;
-    let wired_inputs = gpio::open_inputs(&site)?;
 
     let (live, _) = broadcast::channel(16_384);
     let storage: Box<dyn storage::Storage> = match &config.faults {
@@ -246,12 +248,14 @@ pub async fn serve(
         &service,
         Arc::clone(&stop_readers),
     ));
+    let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
     let state = AppState {
         service,
         reader: Arc::new(Mutex::new(reader)),
         tokens: Arc::new(RwLock::new(tokens)),
         live,
         metrics: Arc::new(metrics::Metrics::default()),
+        stopping: stopping_rx,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -279,7 +283,11 @@ pub async fn serve(
             }
         });
     axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Live streams end now; the graceful shutdown then waits only for requests.
+            let _ = stopping.send(true);
+        })
         .await
         .map_err(DaemonError::Serve)?;
     tracing::info!("stopped serving; finishing writes");

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use keyway_core::Site;
-use keyway_core::controller::{Alarm, Controller, Event, Input};
+use keyway_core::controller::{Alarm, Controller, Event, EventKind, Input};
 use keyway_core::credentials::{AccessLevel, CredentialStore, DoorScope, LevelIdx, NewCredential};
 use keyway_core::physics::{Command, LockPosition, Millis, relay_energized};
 use keyway_core::site::{CircuitIdx, DoorIdx, ScheduleIdx};
@@ -256,6 +256,16 @@ impl Task {
     /// Drives the outputs to the controller's state, then hands its events and `state` to
     /// the writer. Returns the events and where their durability will be told.
     fn flush(&mut self, origin: &Origin, state: Vec<StateChange>) -> Accepted {
+        self.flush_with(origin, Vec::new(), state)
+    }
+
+    /// `flush`, with events of the service's own before the controller's.
+    fn flush_with(
+        &mut self,
+        origin: &Origin,
+        mut events: Vec<NewEvent>,
+        state: Vec<StateChange>,
+    ) -> Accepted {
         let alive = self.controller.alive();
         for door in self.controller.site().door_indices() {
             let status = self.controller.door_status(door);
@@ -266,12 +276,12 @@ impl Task {
                 self.outputs.set_relay(door, energized);
             }
         }
-        let events: Vec<NewEvent> = self
-            .controller
-            .take_events()
-            .iter()
-            .map(|e| to_new_event(self.controller.site(), e, origin))
-            .collect();
+        events.extend(
+            self.controller
+                .take_events()
+                .iter()
+                .map(|e| to_new_event(self.controller.site(), e, origin)),
+        );
         if events.is_empty() && state.is_empty() {
             return Accepted {
                 events,
@@ -291,6 +301,25 @@ impl Task {
             events,
             durable: Some(durable),
         }
+    }
+}
+
+/// The latched state brought back at start, in words for `controller_started`.
+fn describe_restored(site: &Site, restore: &[Input]) -> String {
+    let parts: Vec<String> = restore
+        .iter()
+        .filter_map(|input| match input {
+            Input::FireAlarm => Some("fire alarm not reset".to_string()),
+            Input::Lockdown => Some("lockdown".to_string()),
+            Input::Unlock { door } => Some(format!("hold unlock {}", site.door(*door).id)),
+            Input::Lock { door } => Some(format!("hold lock {}", site.door(*door).id)),
+            _ => None,
+        })
+        .collect();
+    if parts.is_empty() {
+        "nothing".to_string()
+    } else {
+        parts.join(", ")
     }
 }
 
@@ -337,11 +366,28 @@ impl Service {
             outputs,
         };
         let controller_task = tokio::spawn(async move {
+            let restored = describe_restored(task.controller.site(), &restore);
             for input in restore {
                 let now = task.time.now();
                 task.controller.handle(now, input);
             }
-            task.flush(&Origin::new(Source::Boot), Vec::new());
+            // One `controller_started` with what was restored, instead of logging the
+            // restored lockdown or fire alarm again as if they had just begun; the doors that
+            // moved from rest are logged, since they did move.
+            task.controller.retain_events(|kind| {
+                matches!(kind, EventKind::DoorUnlocked | EventKind::DoorLocked)
+            });
+            let started = NewEvent {
+                at: task.time.clock.wall(),
+                kind: "controller_started".to_string(),
+                source: Some(Source::Boot.name().to_string()),
+                detail: Some(format!(
+                    "keyway {}; restored: {restored}",
+                    env!("CARGO_PKG_VERSION")
+                )),
+                ..NewEvent::default()
+            };
+            task.flush_with(&Origin::new(Source::Boot), vec![started], Vec::new());
             loop {
                 // The next timer, and at least once a second a look at the wall clock.
                 let tick = task.time.now().saturating_add(WALL_STEP_MILLIS);

@@ -419,11 +419,10 @@ fn errors_are_pointed_and_change_nothing() {
     );
     assert_eq!(server.get("/api/events?limit=0", Some(ADMIN)).0, 400);
     assert_eq!(server.get("/api/nothing", Some(ADMIN)).0, 404);
-    // Nothing above stored a credential or an event.
+    // Nothing above stored a credential or an event (the start logged controller_started).
     let (_, credentials) = server.get("/api/credentials", Some(ADMIN));
     assert_eq!(credentials, json!([]));
-    let (_, events) = server.get("/api/events", Some(ADMIN));
-    assert_eq!(events, json!([]));
+    assert_eq!(stored_kinds(&server), ["controller_started"]);
 }
 
 #[test]
@@ -530,38 +529,78 @@ fn credentials_list_delete_and_csv_import_all_or_nothing() {
     assert_eq!(denied["reason"], "unknown_credential");
 }
 
-#[test]
-fn the_stream_delivers_new_events_live() {
-    let server = Server::start("stream");
+/// Opens `/api/stream` with these extra header lines; returns the reader past the headers.
+fn open_stream(server: &Server, extra: &str) -> BufReader<TcpStream> {
     let mut stream = TcpStream::connect(server.addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     stream
         .write_all(
-            format!("GET /api/stream HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {ADMIN}\r\n\r\n")
-                .as_bytes(),
+            format!(
+                "GET /api/stream HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {ADMIN}\r\n{extra}\r\n"
+            )
+            .as_bytes(),
         )
         .unwrap();
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).unwrap();
     assert!(line.contains("200"), "{line}");
-    // Give the subscription a moment to be registered, then cause an event.
-    std::thread::sleep(Duration::from_millis(200));
-    server.post("/api/lockdown", Some(ADMIN), json!({"active": true}));
-    let mut data = None;
+    reader
+}
+
+/// The next event's data on a stream.
+fn next_event(reader: &mut BufReader<TcpStream>) -> Value {
+    let mut line = String::new();
     for _ in 0..50 {
         line.clear();
         reader.read_line(&mut line).unwrap();
         if let Some(json) = line.trim_end().strip_prefix("data: ") {
-            data = Some(serde_json::from_str::<Value>(json).unwrap());
-            break;
+            return serde_json::from_str::<Value>(json).unwrap();
         }
     }
-    let event = data.expect("an event on the stream");
+    panic!("no event on the stream");
+}
+
+#[test]
+fn the_stream_delivers_new_events_live() {
+    let server = Server::start("stream");
+    // Last-Event-ID 1 (the start's controller_started): everything after it, so no event can
+    // fall between connecting and subscribing.
+    let mut reader = open_stream(&server, "Last-Event-ID: 1\r\n");
+    server.post("/api/lockdown", Some(ADMIN), json!({"active": true}));
+    let event = next_event(&mut reader);
     assert_eq!(event["kind"], "lockdown_started");
-    assert_eq!(event["seq"], 1);
+    assert_eq!(event["seq"], 2);
+}
+
+#[test]
+fn a_reconnecting_stream_misses_nothing_and_repeats_nothing() {
+    let server = Server::start("stream-resume");
+    server.post("/api/lockdown", Some(ADMIN), json!({"active": true}));
+    server.post("/api/lockdown", Some(ADMIN), json!({"active": false}));
+    server.post("/api/lockdown", Some(ADMIN), json!({"active": true}));
+    // 1 is controller_started, 2 to 4 the lockdowns.
+    let mut reader = open_stream(&server, "Last-Event-ID: 2\r\n");
+    assert_eq!(next_event(&mut reader)["seq"], 3);
+    assert_eq!(next_event(&mut reader)["seq"], 4);
+    server.post("/api/lockdown", Some(ADMIN), json!({"active": false}));
+    let live = next_event(&mut reader);
+    assert_eq!(
+        (live["seq"].as_u64(), live["kind"].as_str()),
+        (Some(5), Some("lockdown_ended"))
+    );
+    // A Last-Event-ID that is no sequence number is refused.
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    write!(
+        stream,
+        "GET /api/stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer {ADMIN}\r\nLast-Event-ID: 99999999999999999999\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
 }
 
 #[test]
@@ -594,6 +633,22 @@ fn restart_keeps_credentials_events_holds_lockdown_and_an_unreset_fire_alarm() {
         &after.as_array().unwrap()[..before.len()],
         &before[..],
         "events kept as they were"
+    );
+    // The restart says what it restored, once, instead of logging the lockdown and the fire
+    // alarm again as if they had just begun.
+    let new: Vec<&Value> = after.as_array().unwrap()[before.len()..].iter().collect();
+    assert_eq!(new[0]["kind"], "controller_started", "{new:?}");
+    let detail = new[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("fire alarm not reset")
+            && detail.contains("lockdown")
+            && detail.contains("hold unlock rear"),
+        "{detail}"
+    );
+    assert!(
+        new.iter()
+            .all(|e| e["kind"] != "lockdown_started" && e["kind"] != "fire_alarm"),
+        "{new:?}"
     );
     let (_, credentials) = server.get("/api/credentials", Some(ADMIN));
     assert_eq!(credentials[0]["number"], "1001");
@@ -746,6 +801,7 @@ fn a_full_disk_never_vetoes_the_fire_alarm_and_no_door_moves_unrecorded() {
     assert_eq!(
         kinds,
         [
+            "controller_started",
             "access_granted",
             "door_unlocked",
             "storage_fault",
@@ -762,26 +818,27 @@ fn a_full_disk_never_vetoes_the_fire_alarm_and_no_door_moves_unrecorded() {
         "every door that moved is recorded, in order"
     );
     let (_, events) = server.get("/api/events?limit=1000", Some(ADMIN));
-    let restored = &events[8];
+    let restored = &events[9];
     assert_eq!(restored["source"], "storage");
     assert_eq!(restored["detail"], "7 events waited; 0 dropped");
     assert!(
-        events[2]["detail"]
+        events[3]["detail"]
             .as_str()
             .unwrap()
             .contains("disk is full"),
         "{events}"
     );
-    assert_eq!(events[0]["source"], "sim");
+    assert_eq!(events[0]["source"], "boot");
+    assert_eq!(events[1]["source"], "sim");
     assert!(
-        events[0]["actor"].as_str().unwrap().starts_with("token:"),
+        events[1]["actor"].as_str().unwrap().starts_with("token:"),
         "{events}"
     );
     // The latched fire alarm was stored with its events: a restart brings it back.
     let data = server.stop();
     assert!(matches!(
         keyway_daemon::verify_log(&data).unwrap(),
-        keyway_store::Verification::Intact { events: 9 }
+        keyway_store::Verification::Intact { events: 10 }
     ));
     let server = Server::start_on(data);
     let (_, status_now) = server.get("/api/status", Some(ADMIN));
@@ -825,5 +882,5 @@ fn a_stalled_disk_delays_no_door_and_the_answer_comes_without_durability() {
     assert!(response.contains("fire_alarm"), "{response}");
     faults.release();
     let fire = server.wait_for_event(|e| e["kind"] == "fire_alarm");
-    assert_eq!(fire["seq"], 1);
+    assert_eq!(fire["seq"], 2, "after controller_started, without a gap");
 }

@@ -138,8 +138,9 @@ async fn wired_devices_reach_the_controller_and_the_relay() {
         .map(|e| (e.event.kind.as_str(), e.event.credential.as_deref()))
         .collect();
     assert_eq!(
-        &at_entry[..4],
+        &at_entry[..5],
         [
+            ("controller_started", None),
             ("door_opened", None),
             ("door_closed", None),
             ("access_granted", Some("123:4567")),

@@ -141,10 +141,11 @@ fn verify_log_names_the_first_broken_record() {
         .request("POST", "/api/lockdown", Some(r#"{"active": false}"#))
         .unwrap();
     daemon.kill();
-    // Tamper with the second record behind Keyway's back.
+    // Tamper with the third record (after controller_started and lockdown_started) behind
+    // Keyway's back.
     assert!(
-        edit_second_record(&data),
-        "record 2's text was not found in the database file"
+        edit_lockdown_ended(&data),
+        "lockdown_ended was not found in the database file"
     );
     let verify = Command::new(env!("CARGO_BIN_EXE_keyway"))
         .args(["verify-log", "--data", data.to_str().unwrap()])
@@ -152,12 +153,12 @@ fn verify_log_names_the_first_broken_record() {
         .unwrap();
     assert_eq!(verify.status.code(), Some(1));
     let text = String::from_utf8_lossy(&verify.stdout);
-    assert!(text.contains("BROKEN at record 2"), "{text}");
+    assert!(text.contains("BROKEN at record 3"), "{text}");
 }
 
-/// Changes the `kind` of record 2 in the database file by rewriting the bytes of its text:
+/// Changes the `kind` of the `lockdown_ended` record in the database file by rewriting the bytes of its text:
 /// the store offers no way to edit an event (by design), so the test edits the file.
-fn edit_second_record(data: &std::path::Path) -> bool {
+fn edit_lockdown_ended(data: &std::path::Path) -> bool {
     let path = data.join("keyway.db");
     // The daemon was killed, so its last writes are in the WAL: opening and closing the store
     // once (verify-log does) checkpoints them into the main file.
@@ -184,12 +185,38 @@ fn sigterm_stops_the_daemon_cleanly_and_nothing_acknowledged_is_lost() {
         .unwrap();
     assert_eq!(status, 200);
     let seq = event["events"][0]["seq"].as_u64().unwrap();
+    // A client on the live stream (the dashboard always holds one) must not keep it alive.
+    let mut stream = std::net::TcpStream::connect(daemon.addr).unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        format!(
+            "GET /api/stream HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\n\r\n",
+            common::ADMIN
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    std::io::Read::read_exact(&mut stream, &mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
     let killed = Command::new("kill")
         .args(["-TERM", &daemon.child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    let exit = daemon.child.wait().unwrap();
+    // It ends by itself; a daemon still running after 10 s is hung on the stream.
+    let started = std::time::Instant::now();
+    let exit = loop {
+        if let Some(exit) = daemon.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "SIGTERM with a stream connected: the daemon did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(stream);
     assert!(
         exit.success(),
         "the daemon should exit 0 on SIGTERM, got {exit:?}"
