@@ -654,7 +654,7 @@ impl Controller {
             .decide(&self.levels, &credential, door, moment)
         {
             Decision::Grant { responder } => {
-                let until = now + self.unlock_millis(door);
+                let until = now.saturating_add(self.unlock_millis(door));
                 let state = &mut self.doors[door.index()];
                 state.granted_until = Some(until);
                 if responder {
@@ -688,8 +688,8 @@ impl Controller {
             let state = &mut self.doors[door.index()];
             state.last_permit = Some(now);
             if state.powered && state.delayed_release_at.is_none() {
-                state.delayed_release_at = Some(now + delay);
-                self.push_timer(now + delay, Timer::Door(door));
+                state.delayed_release_at = Some(now.saturating_add(delay));
+                self.push_timer(now.saturating_add(delay), Timer::Door(door));
             }
             return;
         }
@@ -698,7 +698,7 @@ impl Controller {
             return;
         }
         self.log(Event::door(now, EventKind::Rex, door));
-        self.release_for(door, now + self.unlock_millis(door));
+        self.release_for(door, now.saturating_add(self.unlock_millis(door)));
     }
 
     fn release_for(&mut self, door: DoorIdx, until: Millis) {
@@ -736,17 +736,16 @@ impl Controller {
                 .map_or(self.unlock_millis(door), seconds_to_millis);
             let state = &mut self.doors[door.index()];
             state.last_permit = Some(now);
-            state.power_cut_until = Some(
-                state
-                    .power_cut_until
-                    .map_or(now + hold, |u| u.max(now + hold)),
-            );
-            self.push_timer(now + hold, Timer::Door(door));
+            state.power_cut_until =
+                Some(state.power_cut_until.map_or(now.saturating_add(hold), |u| {
+                    u.max(now.saturating_add(hold))
+                }));
+            self.push_timer(now.saturating_add(hold), Timer::Door(door));
             self.refresh_door(door);
         } else if self.alive {
             // Wired to the controller, it is a request to exit.
             self.log(Event::door(now, EventKind::Rex, door));
-            self.release_for(door, now + self.unlock_millis(door));
+            self.release_for(door, now.saturating_add(self.unlock_millis(door)));
         }
     }
 
@@ -772,7 +771,7 @@ impl Controller {
         if forced {
             self.log(Event::door(now, EventKind::DoorForced, door));
         }
-        self.push_timer(now + held, Timer::Door(door));
+        self.push_timer(now.saturating_add(held), Timer::Door(door));
     }
 
     fn door_close(&mut self, door: DoorIdx) {
@@ -830,7 +829,7 @@ impl Controller {
                 && self
                     .timeline
                     .feed_down_at(idx)
-                    .map(|t| t + circuit.battery_millis())
+                    .map(|t| t.saturating_add(circuit.battery_millis()))
                     == Some(now);
             if ran_out {
                 depleted.push(idx);
@@ -906,12 +905,12 @@ impl Controller {
                 .as_ref()
                 .is_some_and(|lock| power_cut_unlocks(lock.fail))
             {
-                state.power_cut_until = Some(at + unlock);
+                state.power_cut_until = Some(at.saturating_add(unlock));
             }
             if alive {
-                state.release_until = Some(at + unlock);
+                state.release_until = Some(at.saturating_add(unlock));
             }
-            new_timer = Some(at + unlock);
+            new_timer = Some(at.saturating_add(unlock));
         }
 
         let inputs = CommandInputs {

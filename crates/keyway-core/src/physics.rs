@@ -69,7 +69,7 @@ impl PowerTimeline {
                 None => own_cut,
                 Some(feed) => earliest(own_cut, down_at[feed.index()]),
             };
-            let battery_out = feed_down.map(|t| t + circuit.battery_millis());
+            let battery_out = feed_down.map(|t| t.saturating_add(circuit.battery_millis()));
             let fire_cut = if circuit.fire_alarm_cutoff {
                 inputs.fire_alarm_since
             } else {

@@ -475,3 +475,33 @@ fn wiring_errors_point_at_the_line_and_say_what_is_wrong() {
         &["power \"mains\"", "wiring.battery_low", "no battery"],
     );
 }
+
+#[test]
+fn a_huge_duration_is_refused_not_wrapped() {
+    // 2e14 minutes used to wrap the controller's time arithmetic: the controller was taken
+    // for dead the moment the mains went (a debug build panicked).
+    let text = GOOD.replace("battery_minutes = 30", "battery_minutes = 2e14");
+    assert_pointed(
+        "huge_battery",
+        &text,
+        line_of(&text, "battery_minutes = 2e14"),
+        &["battery_minutes", "2e14", "43200 (30 days)"],
+    );
+    let text = GOOD.replace(
+        "outside = \"street\"\n",
+        "outside = \"street\"\nunlock_seconds = 1e300\n",
+    );
+    assert_pointed(
+        "huge_unlock",
+        &text,
+        line_of(&text, "unlock_seconds"),
+        &["unlock_seconds", "1e300", "30 days"],
+    );
+    // Exactly 30 days is still a duration.
+    let text = GOOD.replace(
+        "outside = \"street\"\n",
+        "outside = \"street\"\nheld_open_seconds = 2592000\n",
+    );
+    let (code, stderr, _) = check("thirty_days", &text);
+    assert_ne!(code, 2, "{stderr}");
+}

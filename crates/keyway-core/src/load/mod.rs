@@ -318,6 +318,14 @@ const TOP_LEVEL: &[&str] = &[
     "bus",
     "wiring",
 ];
+/// The longest duration a site file may give (a battery, an unlock, a delay): 30 days. Past
+/// it a value is a mistake (minutes typed as seconds, a stray exponent), and bounding it keeps
+/// every instant the controller computes far from the ends of its 64-bit clock.
+pub const MAX_DURATION_SECONDS: f64 = 30.0 * 24.0 * 3600.0;
+
+/// `battery_minutes` at most: the same 30 days.
+pub const MAX_BATTERY_MINUTES: f64 = MAX_DURATION_SECONDS / 60.0;
+
 const BUS_FIELDS: &[&str] = &["id", "device", "baud", "scbk", "rs485"];
 const SITE_FIELDS: &[&str] = &[
     "name",
@@ -1456,10 +1464,10 @@ impl<'s> Loader<'s> {
             let fed_by = self.reference(&scope, table, "fed_by", "power circuit", false);
             let battery_minutes = self
                 .number(&scope, table, "battery_minutes", |n| {
-                    if n >= 0.0 {
+                    if (0.0..=MAX_BATTERY_MINUTES).contains(&n) {
                         Ok(())
                     } else {
-                        Err("minutes of 0 or more")
+                        Err("minutes from 0 to 43200 (30 days)")
                     }
                 })
                 .unwrap_or(0.0);
@@ -1684,10 +1692,10 @@ impl<'s> Loader<'s> {
                 .choice(&scope, table, "exit_hardware", &ExitHardware::ALL)
                 .unwrap_or(ExitHardware::Lever);
             let positive_seconds = |n: f64| {
-                if n > 0.0 {
+                if n > 0.0 && n <= MAX_DURATION_SECONDS {
                     Ok(())
                 } else {
-                    Err("seconds greater than 0")
+                    Err("seconds greater than 0, at most 2592000 (30 days)")
                 }
             };
             let mut door = Door {
@@ -1821,7 +1829,13 @@ impl<'s> Loader<'s> {
                 height_in: self.number(&device_scope, device, "height_in", non_negative),
                 distance_in: self.number(&device_scope, device, "distance_in", non_negative),
                 direct_power_cut: self.boolean(&device_scope, device, "direct_power_cut", false),
-                hold_seconds: self.number(&device_scope, device, "hold_seconds", non_negative),
+                hold_seconds: self.number(&device_scope, device, "hold_seconds", |n| {
+                    if (0.0..=MAX_DURATION_SECONDS).contains(&n) {
+                        Ok(())
+                    } else {
+                        Err("seconds from 0 to 2592000 (30 days)")
+                    }
+                }),
             });
         }
         Release {
@@ -1833,10 +1847,10 @@ impl<'s> Loader<'s> {
             fire_alarm: self.boolean(scope, table, "fire_alarm", false),
             remote: self.boolean(scope, table, "remote", false),
             delay_seconds: self.number(scope, table, "delay_seconds", |n| {
-                if n >= 0.0 {
+                if (0.0..=MAX_DURATION_SECONDS).contains(&n) {
                     Ok(())
                 } else {
-                    Err("seconds of 0 or more")
+                    Err("seconds from 0 to 2592000 (30 days)")
                 }
             }),
             ahj_approved_delay: self.boolean(scope, table, "ahj_approved_delay", false),

@@ -38,7 +38,8 @@ pub fn gen_site() -> impl Strategy<Value = GenSite> {
         let circuits = prop::collection::vec(
             (
                 0usize..100,
-                prop::sample::select(vec![0u32, 0, 5, 30, 60]),
+                // 43,200 minutes is the bound of the format (30 days): the extreme must not wrap.
+                prop::sample::select(vec![0u32, 0, 5, 30, 60, 43_200]),
                 any::<bool>(),
             ),
             n_circuits,
