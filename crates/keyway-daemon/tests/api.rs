@@ -884,3 +884,57 @@ fn a_stalled_disk_delays_no_door_and_the_answer_comes_without_durability() {
     let fire = server.wait_for_event(|e| e["kind"] == "fire_alarm");
     assert_eq!(fire["seq"], 2, "after controller_started, without a gap");
 }
+
+#[test]
+fn a_disk_that_fails_its_writes_loses_no_lockdown_and_no_event() {
+    let faults = Faults::default();
+    let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("api-disk-io");
+    let _ = std::fs::remove_dir_all(&data);
+    let server = Server::start_with(data, Some(faults.clone()));
+    server.wait_for_event(|e| e["kind"] == "controller_started");
+    // One more write succeeds, then the disk answers I/O errors (as a failing disk, or one
+    // turned read-only, does).
+    faults.fail_after(1, Fault::Io);
+    let (status, body) = server.post("/api/lockdown", Some(ADMIN), json!({"active": true}));
+    assert_eq!(status, 200, "the write before the failure lands: {body}");
+    let (status, body) = server.post("/api/lockdown", Some(ADMIN), json!({"active": false}));
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("disk I/O error"),
+        "{body}"
+    );
+    assert_eq!(body["events"][0]["kind"], "lockdown_ended");
+    let (_, now) = server.get("/api/status", Some(ADMIN));
+    assert_eq!(
+        now["lockdown"], false,
+        "the lockdown ended although storage failed"
+    );
+    let (status, body) = server.post("/api/lockdown", Some(ADMIN), json!({"active": true}));
+    assert_eq!(status, 503, "{body}");
+    faults.heal();
+    let (status, body) = server.post("/api/doors/rear/unlock", Some(ADMIN), json!({}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        stored_kinds(&server),
+        [
+            "controller_started",
+            "lockdown_started",
+            "lockdown_ended",
+            "storage_fault",
+            "lockdown_started",
+            // The rear hold moves nothing during the lockdown: it is stored, not logged.
+            "storage_restored",
+        ]
+    );
+    // The latched state is the last one: lockdown on, the hold kept beneath it.
+    let data = server.stop();
+    let server = Server::start_on(data);
+    let (_, now) = server.get("/api/status", Some(ADMIN));
+    assert_eq!(now["lockdown"], true);
+    server.post("/api/lockdown", Some(ADMIN), json!({"active": false}));
+    assert_eq!(
+        server.door("rear")["lock"],
+        "unlocked",
+        "the hold stored while storage failed"
+    );
+}
