@@ -79,7 +79,14 @@ pub enum Input {
     PowerOn {
         circuit: CircuitIdx,
     },
+    /// The fire alarm panel signals an alarm (latched until the reset).
     FireAlarm,
+    /// The fire alarm input's level, from a source that reports it (a wired contact, the
+    /// simulated panel): active latches the alarm as `FireAlarm` does; while it is active a
+    /// reset is refused, so the release cannot end while the panel is still in alarm.
+    FireAlarmInput {
+        active: bool,
+    },
     /// The fire alarm is reset by hand.
     FireAlarmReset,
     Lockdown,
@@ -148,6 +155,8 @@ pub enum EventKind {
     BatteryDepleted,
     FireAlarm,
     FireAlarmReset,
+    /// A reset was asked for while the fire alarm input is still active: the alarm stays.
+    FireAlarmResetRefused,
     LockdownStarted,
     LockdownEnded,
     ReaderOffline,
@@ -176,6 +185,7 @@ impl EventKind {
             EventKind::BatteryDepleted => "battery_depleted",
             EventKind::FireAlarm => "fire_alarm",
             EventKind::FireAlarmReset => "fire_alarm_reset",
+            EventKind::FireAlarmResetRefused => "fire_alarm_reset_refused",
             EventKind::LockdownStarted => "lockdown_started",
             EventKind::LockdownEnded => "lockdown_ended",
             EventKind::ReaderOffline => "reader_offline",
@@ -292,6 +302,8 @@ pub struct Controller {
     timeline: PowerTimeline,
     alive: bool,
     fire_alarm: bool,
+    /// The fire alarm input is active now (only known from a source that reports its level).
+    fire_alarm_input: bool,
     lockdown: bool,
     schedule_active: Vec<bool>,
     doors_by_schedule: Vec<Vec<DoorIdx>>,
@@ -364,6 +376,7 @@ impl Controller {
             power,
             timeline,
             fire_alarm: false,
+            fire_alarm_input: false,
             lockdown: false,
             doors_by_schedule,
             doors,
@@ -404,6 +417,11 @@ impl Controller {
 
     pub fn fire_alarm(&self) -> bool {
         self.fire_alarm
+    }
+
+    /// The fire alarm input is active (from a source that reports its level).
+    pub fn fire_alarm_input(&self) -> bool {
+        self.fire_alarm_input
     }
 
     pub fn lockdown(&self) -> bool {
@@ -542,12 +560,15 @@ impl Controller {
                     }));
                 }
             }
-            Input::FireAlarm => {
-                if !self.fire_alarm {
-                    self.fire_alarm = true;
-                    self.power.fire_alarm_since = Some(now);
-                    self.power_changed(Some(Event::new(now, EventKind::FireAlarm)));
+            Input::FireAlarm => self.fire_alarm_latch(now),
+            Input::FireAlarmInput { active } => {
+                self.fire_alarm_input = active;
+                if active {
+                    self.fire_alarm_latch(now);
                 }
+            }
+            Input::FireAlarmReset if self.fire_alarm && self.fire_alarm_input => {
+                self.log(Event::new(now, EventKind::FireAlarmResetRefused));
             }
             Input::FireAlarmReset => {
                 if self.fire_alarm {
@@ -603,6 +624,14 @@ impl Controller {
                 self.doors[door.index()].sensed_locked = Some(locked);
                 self.refresh_door(door);
             }
+        }
+    }
+
+    fn fire_alarm_latch(&mut self, now: Millis) {
+        if !self.fire_alarm {
+            self.fire_alarm = true;
+            self.power.fire_alarm_since = Some(now);
+            self.power_changed(Some(Event::new(now, EventKind::FireAlarm)));
         }
     }
 

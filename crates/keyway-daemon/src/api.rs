@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use futures_util::Stream;
-use keyway_core::controller::Input;
+use keyway_core::controller::{EventKind, Input};
 use keyway_core::site::{CircuitIdx, DoorIdx};
 use keyway_store::{CredentialRow, Store, StoredEvent};
 use serde::Deserialize;
@@ -487,6 +487,16 @@ async fn fire_alarm_reset(
 ) -> ApiResult<Json<Value>> {
     let caller = authorize(&state, &headers, Role::Operator)?;
     let events = run_input(&state, Input::FireAlarmReset, caller.origin(Source::Api)).await?;
+    if events
+        .iter()
+        .any(|e| e.event.kind == EventKind::FireAlarmResetRefused.name())
+    {
+        return Err(ApiError::Plain(
+            StatusCode::CONFLICT,
+            "the fire alarm input is still active: the panel must be reset first; the alarm stays"
+                .to_string(),
+        ));
+    }
     Ok(events_json(&state, &events))
 }
 
@@ -751,11 +761,12 @@ async fn sim_fire_alarm(
 ) -> ApiResult<Json<Value>> {
     let caller = authorize(&state, &headers, Role::Operator)?;
     let Json(body) = body?;
-    if !body.active {
-        // The input going quiet resets nothing: the alarm stays until it is reset by hand.
-        return Ok(Json(json!({ "events": [] })));
-    }
-    let events = run_input(&state, Input::FireAlarm, caller.origin(Source::Sim)).await?;
+    // The simulated panel's input level: active latches the alarm; inactive ends nothing, it
+    // only lets a reset by hand through.
+    let input = Input::FireAlarmInput {
+        active: body.active,
+    };
+    let events = run_input(&state, input, caller.origin(Source::Sim)).await?;
     Ok(events_json(&state, &events))
 }
 

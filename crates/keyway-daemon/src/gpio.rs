@@ -47,13 +47,15 @@ impl Role {
             (Role::Rex(door), true) => Input::Rex { door },
             (Role::KeyOverride(door), true) => Input::KeyOverride { door },
             (Role::LockStatus(door), locked) => Input::LockSensed { door, locked },
-            (Role::FireAlarm, true) => Input::FireAlarm,
+            // The panel's contact reports its level: active latches the alarm, and while it
+            // stays active a reset is refused.
+            (Role::FireAlarm, active) => Input::FireAlarmInput { active },
             (Role::Lockdown, true) => Input::Lockdown,
             (Role::AcFail(circuit), true) => Input::PowerOff { circuit },
             (Role::AcFail(circuit), false) => Input::PowerOn { circuit },
             (Role::BatteryLow(circuit), true) => Input::BatteryLow { circuit },
-            // Momentary devices and latched alarms do nothing when released: the fire alarm
-            // and lockdown end by hand.
+            // Momentary devices and the lockdown button do nothing when released: a lockdown
+            // ends by hand.
             _ => return None,
         })
     }
@@ -464,7 +466,7 @@ mod tests {
             start,
             [
                 Input::DoorFoundOpen { door: FRONT },
-                Input::FireAlarm,
+                Input::FireAlarmInput { active: true },
                 Input::PowerOff { circuit: PSU },
                 Input::LockSensed {
                     door: FRONT,
@@ -494,19 +496,22 @@ mod tests {
             router.poll(22_000),
             [Routed::Input(Input::DoorOpen { door: FRONT })]
         );
-        // The REX released and the fire alarm input going inactive are nothing.
+        // The REX released is nothing; the fire alarm input going inactive is its level.
         router.edge(edge(1, true, 30_000));
         router.edge(edge(4, true, 30_000));
         assert_eq!(
             router.poll(50_000),
             [
                 Routed::Input(Input::Rex { door: FRONT }),
-                Routed::Input(Input::FireAlarm)
+                Routed::Input(Input::FireAlarmInput { active: true })
             ]
         );
         router.edge(edge(1, false, 60_000));
         router.edge(edge(4, false, 60_000));
-        assert_eq!(router.poll(90_000), []);
+        assert_eq!(
+            router.poll(90_000),
+            [Routed::Input(Input::FireAlarmInput { active: false })]
+        );
         // AC fail, then the feed coming back.
         router.edge(edge(5, true, 100_000));
         assert_eq!(

@@ -327,7 +327,9 @@ fn describe_restored(site: &Site, restore: &[Input]) -> String {
 fn latch(site: &Site, input: &Input) -> Vec<StateChange> {
     let set = |key: &str, value: Option<&str>| vec![(key.to_string(), value.map(str::to_string))];
     match input {
-        Input::FireAlarm => set("fire_alarm", Some("active")),
+        Input::FireAlarm | Input::FireAlarmInput { active: true } => {
+            set("fire_alarm", Some("active"))
+        }
         Input::FireAlarmReset => set("fire_alarm", None),
         Input::Lockdown => set("lockdown", Some("1")),
         Input::LockdownEnd => set("lockdown", None),

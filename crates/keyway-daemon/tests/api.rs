@@ -938,3 +938,31 @@ fn a_disk_that_fails_its_writes_loses_no_lockdown_and_no_event() {
         "the hold stored while storage failed"
     );
 }
+
+#[test]
+fn a_reset_while_the_panel_is_still_in_alarm_is_refused_and_logged() {
+    let server = Server::start("fire-level");
+    server.post("/api/sim/fire-alarm", Some(ADMIN), json!({"active": true}));
+    assert_eq!(server.door("office-entry")["lock"], "unlocked");
+    let (status, body) = server.post("/api/fire-alarm/reset", Some(ADMIN), json!({}));
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("still active"),
+        "{body}"
+    );
+    let (_, now) = server.get("/api/status", Some(ADMIN));
+    assert_eq!(now["fire_alarm"], true, "the release did not end");
+    assert_eq!(server.door("office-entry")["lock"], "unlocked");
+    // The panel goes quiet: that alone ends nothing; the reset by hand then does.
+    let (_, body) = server.post("/api/sim/fire-alarm", Some(ADMIN), json!({"active": false}));
+    assert_eq!(body["events"], json!([]));
+    assert_eq!(server.door("office-entry")["lock"], "unlocked");
+    let (status, body) = server.post("/api/fire-alarm/reset", Some(ADMIN), json!({}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(server.door("office-entry")["lock"], "locked");
+    let refused = server.wait_for_event(|e| e["kind"] == "fire_alarm_reset_refused");
+    assert!(
+        refused["actor"].as_str().unwrap().starts_with("token:"),
+        "{refused}"
+    );
+}

@@ -71,7 +71,7 @@ fn random_input(rng: &mut Rng, site: &Site) -> Input {
     let door = rng.pick(&doors);
     let circuit = CircuitIdx(rng.below(site.circuits.len()) as u32);
     let numbers = ["1001", "2002", "3003", "9999"];
-    match rng.below(17) {
+    match rng.below(19) {
         0..=3 => Input::Badge {
             door,
             credential: numbers[rng.below(numbers.len())].to_string(),
@@ -88,6 +88,8 @@ fn random_input(rng: &mut Rng, site: &Site) -> Input {
         13 => Input::Unlock { door },
         14 => Input::Lock { door },
         15 => Input::Release { door },
+        16 => Input::FireAlarmInput { active: true },
+        17 => Input::FireAlarmInput { active: false },
         _ => Input::KeyOverride { door },
     }
 }
