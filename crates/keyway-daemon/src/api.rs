@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use crate::auth::{Role, hash_token, new_token};
+use crate::real_devices::{self, SimAtDoor};
 use crate::service::{Origin, Service, ServiceError, Source};
 use crate::writer::Job;
 
@@ -217,6 +218,17 @@ fn door_index(state: &AppState, id: &str) -> ApiResult<DoorIdx> {
         .site()
         .find_door(id)
         .ok_or_else(|| ApiError::not_found(format!("no door {id:?}")))
+}
+
+/// 409 when the simulated hardware would drive a real device.
+fn refuse_real(device: Option<String>) -> ApiResult<()> {
+    match device {
+        None => Ok(()),
+        Some(device) => Err(ApiError::Plain(
+            StatusCode::CONFLICT,
+            format!("{device}: the simulated hardware does not drive real devices"),
+        )),
+    }
 }
 
 fn circuit_index(state: &AppState, id: &str) -> ApiResult<CircuitIdx> {
@@ -675,6 +687,11 @@ async fn sim_badge(
     let caller = authorize(&state, &headers, Role::Operator)?;
     let Json(body) = body?;
     let door = door_index(&state, &body.door)?;
+    refuse_real(real_devices::at_door(
+        state.service.site(),
+        door,
+        SimAtDoor::Badge,
+    ))?;
     let events = run_input(
         &state,
         Input::Badge {
@@ -702,6 +719,11 @@ async fn sim_rex(
 ) -> ApiResult<Json<Value>> {
     let caller = authorize(&state, &headers, Role::Operator)?;
     let door = door_index(&state, &id)?;
+    refuse_real(real_devices::at_door(
+        state.service.site(),
+        door,
+        SimAtDoor::Rex,
+    ))?;
     let events = run_input(&state, Input::Rex { door }, caller.origin(Source::Sim)).await?;
     Ok(events_json(&state, &events))
 }
@@ -720,6 +742,11 @@ async fn sim_door(
 ) -> ApiResult<Json<Value>> {
     let caller = authorize(&state, &headers, Role::Operator)?;
     let door = door_index(&state, &id)?;
+    refuse_real(real_devices::at_door(
+        state.service.site(),
+        door,
+        SimAtDoor::DoorContact,
+    ))?;
     let Json(body) = body?;
     let input = if body.open {
         Input::DoorOpen { door }
@@ -744,6 +771,7 @@ async fn sim_power(
 ) -> ApiResult<Json<Value>> {
     let caller = authorize(&state, &headers, Role::Operator)?;
     let circuit = circuit_index(&state, &id)?;
+    refuse_real(real_devices::on_circuit(state.service.site(), circuit))?;
     let Json(body) = body?;
     let input = if body.live {
         Input::PowerOn { circuit }
@@ -760,6 +788,7 @@ async fn sim_fire_alarm(
     body: Result<Json<Active>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     let caller = authorize(&state, &headers, Role::Operator)?;
+    refuse_real(real_devices::for_fire_alarm(state.service.site()))?;
     let Json(body) = body?;
     // The simulated panel's input level: active latches the alarm; inactive ends nothing, it
     // only lets a reset by hand through.

@@ -13,6 +13,7 @@ pub mod hardware;
 pub mod import;
 pub mod metrics;
 pub mod readers;
+pub mod real_devices;
 pub mod service;
 pub mod storage;
 pub mod writer;

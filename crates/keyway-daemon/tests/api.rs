@@ -40,11 +40,15 @@ impl Server {
 
     /// A daemon whose storage fails, stalls or holds as `faults` say.
     fn start_with(data: PathBuf, faults: Option<Faults>) -> Server {
+        Server::start_site(data, SiteSource::Demo, faults)
+    }
+
+    fn start_site(data: PathBuf, site: SiteSource, faults: Option<Faults>) -> Server {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Ready>();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let clock = VirtualClock::new(SUNDAY_NIGHT);
         let config = Config {
-            site: SiteSource::Demo,
+            site,
             data_dir: data.clone(),
             listen: "127.0.0.1:0".parse().unwrap(),
             admin_token: Some(ADMIN.to_string()),
@@ -964,5 +968,64 @@ fn a_reset_while_the_panel_is_still_in_alarm_is_refused_and_logged() {
     assert!(
         refused["actor"].as_str().unwrap().starts_with("token:"),
         "{refused}"
+    );
+}
+
+#[test]
+fn the_simulated_hardware_never_drives_a_real_reader() {
+    // The demo office with its readers on a real bus: a serial device nobody is on (the bus
+    // is retried, its readers stay off-line).
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("api-real-bus");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let site = dir.join("site.toml");
+    std::fs::write(
+        &site,
+        format!(
+            "{}\n[[bus]]\nid = \"default\"\ndevice = \"/nonexistent/ttyKEYWAY\"\n",
+            keyway_daemon::DEMO_SITE
+        ),
+    )
+    .unwrap();
+    let server = Server::start_site(dir.join("data"), SiteSource::File(site), None);
+    server.post(
+        "/api/credentials",
+        Some(ADMIN),
+        json!({"number": "1001", "doors": ["*"]}),
+    );
+    let (status, body) = server.post(
+        "/api/sim/badge",
+        Some(ADMIN),
+        json!({"door": "front", "credential": "1001"}),
+    );
+    assert_eq!(status, 409, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("\"front\"")
+            && error.contains("OSDP address 1")
+            && error.contains("/nonexistent/ttyKEYWAY"),
+        "{error}"
+    );
+    assert_eq!(server.door("front")["lock"], "locked");
+    // What is not real is still simulated: the REX and the door contact, the power.
+    assert_eq!(
+        server.post("/api/sim/rex/front", Some(ADMIN), json!({})).0,
+        200
+    );
+    assert_eq!(
+        server
+            .post("/api/sim/power/mains", Some(ADMIN), json!({"live": false}))
+            .0,
+        200
+    );
+    // The refused badge left no event; the REX did, from the simulation.
+    let rex = server.wait_for_event(|e| e["kind"] == "rex");
+    assert_eq!(rex["source"], "sim");
+    assert_eq!(
+        stored_kinds(&server)
+            .iter()
+            .filter(|k| k.starts_with("access"))
+            .count(),
+        0
     );
 }
