@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-use crate::auth::{Role, hash_token, new_token};
+use crate::auth::{Role, TokenInfo, check_name, hash_token, new_token, token_id};
 use crate::real_devices::{self, SimAtDoor};
 use crate::service::{Origin, Service, ServiceError, Source};
 use crate::writer::Job;
@@ -38,7 +38,7 @@ pub struct AppState {
     /// A second connection for reads, so that reads never wait behind the writer.
     pub reader: Arc<Mutex<Store>>,
     /// Token hash to role.
-    pub tokens: Arc<RwLock<HashMap<String, Role>>>,
+    pub tokens: Arc<RwLock<HashMap<String, TokenInfo>>>,
     pub live: broadcast::Sender<StoredEvent>,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Becomes true when the daemon stops: every live stream ends, so that the graceful
@@ -142,7 +142,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sim/door/{door}", post(sim_door))
         .route("/api/sim/power/{circuit}", post(sim_power))
         .route("/api/sim/fire-alarm", post(sim_fire_alarm))
-        .route("/api/tokens", post(create_token))
+        .route("/api/tokens", get(list_tokens).post(create_token))
+        .route("/api/tokens/{id}", delete(revoke_token))
         .route("/api/whoami", get(whoami))
         .route("/api/site", get(site))
         .route("/api/simulate", get(simulate))
@@ -187,12 +188,12 @@ fn authorize(state: &AppState, headers: &HeaderMap, needed: Role) -> ApiResult<C
             )
         })?;
     let hash = hash_token(token);
-    let role = state
+    let TokenInfo { role, name } = state
         .tokens
         .read()
         .map_err(|_| ApiError::unavailable("token table unavailable"))?
         .get(&hash)
-        .copied()
+        .cloned()
         .ok_or_else(|| ApiError::Plain(StatusCode::UNAUTHORIZED, "unknown token".to_string()))?;
     if role < needed {
         return Err(ApiError::Plain(
@@ -204,12 +205,8 @@ fn authorize(state: &AppState, headers: &HeaderMap, needed: Role) -> ApiResult<C
             ),
         ));
     }
-    // Tokens have no names yet: the actor is the start of the token's hash, which names one
-    // token without revealing it.
-    Ok(Caller {
-        role,
-        actor: format!("token:{}", &hash[..12.min(hash.len())]),
-    })
+    // The actor its events carry: the token's name.
+    Ok(Caller { role, actor: name })
 }
 
 fn door_index(state: &AppState, id: &str) -> ApiResult<DoorIdx> {
@@ -622,15 +619,30 @@ async fn put_credential(
     headers: HeaderMap,
     body: Result<Json<CredentialBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    authorize(&state, &headers, Role::Admin)?;
+    let caller = authorize(&state, &headers, Role::Admin)?;
     let Json(body) = body?;
     let row = credential_row(state.service.site(), body).map_err(ApiError::bad_request)?;
     let answer = row_json(&row);
-    state
+    let number = row.number.clone();
+    let holder = row.holder.clone();
+    let replaced = state
         .service
         .put_credentials(vec![row])
         .await
         .map_err(|error| service_error(&state, error))?;
+    let kind = if replaced {
+        "credential_replaced"
+    } else {
+        "credential_added"
+    };
+    log_change(
+        &state,
+        &caller,
+        kind,
+        Some(number),
+        format!("holder {holder:?}"),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
@@ -639,13 +651,21 @@ async fn delete_credential(
     headers: HeaderMap,
     Path(number): Path<String>,
 ) -> ApiResult<StatusCode> {
-    authorize(&state, &headers, Role::Admin)?;
+    let caller = authorize(&state, &headers, Role::Admin)?;
     if state
         .service
         .delete_credential(number.clone())
         .await
         .map_err(|error| service_error(&state, error))?
     {
+        log_change(
+            &state,
+            &caller,
+            "credential_removed",
+            Some(number),
+            String::new(),
+        )
+        .await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("no credential {number:?}")))
@@ -657,7 +677,7 @@ async fn import_credentials(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    authorize(&state, &headers, Role::Admin)?;
+    let caller = authorize(&state, &headers, Role::Admin)?;
     let text =
         std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the CSV is not UTF-8"))?;
     let rows = crate::import::parse_csv(state.service.site(), text)
@@ -669,6 +689,14 @@ async fn import_credentials(
         .put_credentials(rows)
         .await
         .map_err(|error| service_error(&state, error))?;
+    log_change(
+        &state,
+        &caller,
+        "credentials_imported",
+        None,
+        format!("{count} credentials"),
+    )
+    .await?;
     Ok(Json(json!({ "imported": count })))
 }
 
@@ -803,6 +831,24 @@ async fn sim_fire_alarm(
 #[serde(deny_unknown_fields)]
 struct TokenBody {
     role: String,
+    name: String,
+}
+
+/// Sends a job to the writer and waits for its answer.
+async fn write<T>(
+    state: &AppState,
+    job: impl FnOnce(tokio::sync::oneshot::Sender<Result<T, keyway_store::StoreError>>) -> Job,
+) -> ApiResult<T> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    state
+        .service
+        .writer()
+        .send(job(reply))
+        .map_err(|error| ApiError::unavailable(error.to_string()))?;
+    answer
+        .await
+        .map_err(|_| ApiError::unavailable("the writer has stopped"))?
+        .map_err(|error| service_error(state, error.into()))
 }
 
 async fn create_token(
@@ -810,7 +856,7 @@ async fn create_token(
     headers: HeaderMap,
     body: Result<Json<TokenBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    authorize(&state, &headers, Role::Admin)?;
+    let caller = authorize(&state, &headers, Role::Admin)?;
     let Json(body) = body?;
     let role = Role::from_name(&body.role).ok_or_else(|| {
         ApiError::bad_request(format!(
@@ -818,32 +864,141 @@ async fn create_token(
             body.role
         ))
     })?;
+    check_name(&body.name).map_err(ApiError::bad_request)?;
+    let taken = state
+        .tokens
+        .read()
+        .map_err(|_| ApiError::unavailable("token table unavailable"))?
+        .values()
+        .any(|t| t.name == body.name);
+    if taken {
+        return Err(ApiError::Plain(
+            StatusCode::CONFLICT,
+            format!(
+                "a token is already named {:?}: names say who did what, so they are unique",
+                body.name
+            ),
+        ));
+    }
     let token = new_token();
     let hash = hash_token(&token);
-    let (reply, answer) = tokio::sync::oneshot::channel();
-    state
-        .service
-        .writer()
-        .send(Job::PutToken {
-            hash: hash.clone(),
-            role: role.name().to_string(),
-            created: state.service.clock().wall(),
-            reply,
-        })
-        .map_err(|error| ApiError::unavailable(error.to_string()))?;
-    answer
-        .await
-        .map_err(|_| ApiError::unavailable("the writer has stopped"))?
-        .map_err(|error| service_error(&state, error.into()))?;
+    let row = keyway_store::TokenRow {
+        hash: hash.clone(),
+        role: role.name().to_string(),
+        created: state.service.clock().wall(),
+        name: body.name.clone(),
+        from_env: false,
+    };
+    write(&state, |reply| Job::PutToken { token: row, reply }).await?;
     state
         .tokens
         .write()
         .map_err(|_| ApiError::unavailable("token table unavailable"))?
-        .insert(hash, role);
+        .insert(
+            hash.clone(),
+            TokenInfo {
+                role,
+                name: body.name.clone(),
+            },
+        );
+    let id = token_id(&hash).to_string();
+    log_change(
+        &state,
+        &caller,
+        "token_created",
+        None,
+        format!("token {id} {:?}, {}", body.name, role.name()),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "token": token, "role": role.name() })),
+        Json(json!({ "id": id, "name": body.name, "role": role.name(), "token": token })),
     ))
+}
+
+/// Every token, without its secret.
+async fn list_tokens(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Admin)?;
+    let reader = Arc::clone(&state.reader);
+    let rows = tokio::task::spawn_blocking(move || {
+        reader
+            .lock()
+            .map_err(|_| "reader poisoned".to_string())?
+            .tokens()
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::unavailable(e.to_string()))?
+    .map_err(ApiError::unavailable)?;
+    Ok(Json(Value::Array(
+        rows.iter()
+            .map(|t| {
+                json!({
+                    "id": token_id(&t.hash),
+                    "name": t.name,
+                    "role": t.role,
+                    "created": jiff::Timestamp::from_millisecond(t.created).map(|t| t.to_string()).unwrap_or_default(),
+                    "from_env": t.from_env,
+                })
+            })
+            .collect(),
+    )))
+}
+
+/// Revokes a token at once: its next request is refused.
+async fn revoke_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let caller = authorize(&state, &headers, Role::Admin)?;
+    let found = state
+        .tokens
+        .read()
+        .map_err(|_| ApiError::unavailable("token table unavailable"))?
+        .iter()
+        .find(|(hash, _)| token_id(hash) == id && id.len() == 12)
+        .map(|(hash, info)| (hash.clone(), info.name.clone()));
+    let Some((hash, name)) = found else {
+        return Err(ApiError::not_found(format!("no token {id:?}")));
+    };
+    // Out of the table first: refused from this moment, even if storing it fails.
+    state
+        .tokens
+        .write()
+        .map_err(|_| ApiError::unavailable("token table unavailable"))?
+        .remove(&hash);
+    write(&state, |reply| Job::DeleteToken { hash, reply }).await?;
+    log_change(
+        &state,
+        &caller,
+        "token_revoked",
+        None,
+        format!("token {id} {name:?}"),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Logs who changed a credential or a token.
+async fn log_change(
+    state: &AppState,
+    caller: &Caller,
+    kind: &str,
+    credential: Option<String>,
+    detail: String,
+) -> ApiResult<()> {
+    state
+        .service
+        .log(
+            kind,
+            &caller.origin(Source::Api),
+            credential,
+            Some(detail).filter(|d| !d.is_empty()),
+        )
+        .await
+        .map_err(|error| service_error(state, error))?;
+    Ok(())
 }
 
 async fn dashboard() -> impl IntoResponse {

@@ -86,6 +86,8 @@ pub enum DaemonError {
     },
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
+    #[error("{0}")]
+    WeakAdminToken(String),
     #[error("cannot open the wired GPIO lines: {0}")]
     Gpio(#[from] keyway_hw::gpio::GpioError),
 }
@@ -124,6 +126,9 @@ pub async fn serve(
     // One instance per data directory: the lock before anything else (a second daemon
     // stops here, naming the first), released by the kernel when this process ends.
     let _lock = keyway_store::DataDirLock::acquire(&config.data_dir, "keyway serve")?;
+    if let Some(token) = &config.admin_token {
+        auth::strong_enough(token).map_err(DaemonError::WeakAdminToken)?;
+    }
     let site = Arc::new(load_site(&config.site)?);
     // The wiring's lines: relays requested at rest, inputs opened, before the store is
     // opened, so that a corrupt or unreadable database still leaves every relay at rest.
@@ -132,23 +137,60 @@ pub async fn serve(
     let mut store = Store::open(&config.data_dir)?;
     let reader = Store::open(&config.data_dir)?;
 
-    // Tokens: the environment's admin token is made known; without one, a first start makes one.
+    // Tokens: the environment's admin token is made known (and one it set before, now
+    // changed, is revoked); without one, a first start makes one.
     let mut new_admin_token = None;
+    let mut token_events = Vec::new();
+    let now = config.clock.wall();
     if let Some(token) = &config.admin_token {
-        store.put_token(&hash_token(token), Role::Admin.name(), config.clock.wall())?;
-    } else if !store
-        .tokens()?
-        .iter()
-        .any(|(_, role)| role == Role::Admin.name())
-    {
+        let hash = hash_token(token);
+        for old in store.tokens()? {
+            if old.from_env && old.hash != hash {
+                store.delete_token(&old.hash)?;
+                token_events.push((
+                    "token_revoked",
+                    old.name,
+                    auth::token_id(&old.hash).to_string(),
+                ));
+            }
+        }
+        if !store.tokens()?.iter().any(|t| t.hash == hash) {
+            store.put_token(&keyway_store::TokenRow {
+                hash: hash.clone(),
+                role: Role::Admin.name().to_string(),
+                created: now,
+                name: "KEYWAY_ADMIN_TOKEN".to_string(),
+                from_env: true,
+            })?;
+            token_events.push((
+                "token_created",
+                "KEYWAY_ADMIN_TOKEN".to_string(),
+                auth::token_id(&hash).to_string(),
+            ));
+        }
+    } else if !store.tokens()?.iter().any(|t| t.role == Role::Admin.name()) {
         let token = new_token();
-        store.put_token(&hash_token(&token), Role::Admin.name(), config.clock.wall())?;
+        let hash = hash_token(&token);
+        store.put_token(&keyway_store::TokenRow {
+            hash: hash.clone(),
+            role: Role::Admin.name().to_string(),
+            created: now,
+            name: "first admin".to_string(),
+            from_env: false,
+        })?;
+        token_events.push((
+            "token_created",
+            "first admin".to_string(),
+            auth::token_id(&hash).to_string(),
+        ));
         new_admin_token = Some(token);
     }
-    let tokens: HashMap<String, Role> = store
+    let tokens: HashMap<String, auth::TokenInfo> = store
         .tokens()?
         .into_iter()
-        .filter_map(|(hash, role)| Role::from_name(&role).map(|role| (hash, role)))
+        .filter_map(|t| {
+            Role::from_name(&t.role).map(|role| (t.hash, auth::TokenInfo { role, name: t.name }))
+        })
         .collect();
 
     let levels: Vec<AccessLevel> = store
@@ -242,6 +284,13 @@ pub async fn serve(
         restore,
         Arc::clone(&config.clock),
     );
+    for (kind, name, id) in token_events {
+        let origin = service::Origin::new(service::Source::Boot);
+        let detail = Some(format!("token {id} {name:?}"));
+        if let Err(error) = service.log(kind, &origin, None, detail).await {
+            tracing::warn!(%error, kind, "a token change at start was not logged durably");
+        }
+    }
     let stop_readers = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut reader_threads = readers::start(&site, &service, Arc::clone(&stop_readers));
     reader_threads.extend(gpio::start_inputs(

@@ -196,6 +196,11 @@ enum Request {
         origin: Origin,
         reply: oneshot::Sender<Accepted>,
     },
+    /// An event of the daemon's own, logged in order with the controller's.
+    Log {
+        event: NewEvent,
+        reply: oneshot::Sender<Accepted>,
+    },
     Snapshot {
         reply: oneshot::Sender<Snapshot>,
     },
@@ -405,6 +410,12 @@ impl Service {
                                 task.controller.handle(now, input);
                                 let _ = reply.send(task.flush(&origin, state));
                             }
+                            Request::Log { event, reply } => {
+                                // The controller was just caught up: it has no events of its
+                                // own pending, so the batch is this one event, in its place.
+                                let origin = Origin::new(Source::Timer);
+                                let _ = reply.send(task.flush_with(&origin, vec![event], Vec::new()));
+                            }
                             Request::Snapshot { reply } => {
                                 let _ = reply.send(snapshot(&task.controller, &task.relays));
                             }
@@ -540,8 +551,9 @@ impl Service {
         answer.await.map_err(|_| ServiceError::Stopped)
     }
 
-    /// Stores credentials durably, then loads them into the controller.
-    pub async fn put_credentials(&self, rows: Vec<CredentialRow>) -> Result<(), ServiceError> {
+    /// Stores credentials durably, then loads them into the controller. For a single row,
+    /// says whether it replaced one.
+    pub async fn put_credentials(&self, rows: Vec<CredentialRow>) -> Result<bool, ServiceError> {
         let mut credentials = Vec::with_capacity(rows.len());
         for row in &rows {
             credentials
@@ -549,14 +561,41 @@ impl Service {
         }
         let (reply, answer) = oneshot::channel();
         self.writer.send(Job::PutCredentials { rows, reply })?;
-        answer.await.map_err(|_| ServiceError::Stopped)??;
+        let replaced = answer.await.map_err(|_| ServiceError::Stopped)??;
         for credential in credentials {
             self.requests
                 .send(Request::PutCredential { credential })
                 .await
                 .map_err(|_| ServiceError::Stopped)?;
         }
-        Ok(())
+        Ok(replaced)
+    }
+
+    /// Logs an event of the daemon's own (who changed a credential or a token), stamped now
+    /// and with `origin`, and waits for it to be durable as an input's events are.
+    pub async fn log(
+        &self,
+        kind: &str,
+        origin: &Origin,
+        credential: Option<String>,
+        detail: Option<String>,
+    ) -> Result<Vec<StoredEvent>, ServiceError> {
+        let event = NewEvent {
+            at: self.clock.wall(),
+            kind: kind.to_string(),
+            credential,
+            detail,
+            source: Some(origin.source.name().to_string()),
+            actor: origin.actor.clone(),
+            ..NewEvent::default()
+        };
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Log { event, reply })
+            .await
+            .map_err(|_| ServiceError::Stopped)?;
+        let accepted = answer.await.map_err(|_| ServiceError::Stopped)?;
+        self.durable(accepted).await
     }
 
     /// Removes a credential durably, then from the controller. `false` when there was none.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use keyway_store::{CredentialRow, NewEvent, Store, StoreError, StoredEvent};
+use keyway_store::{CredentialRow, NewEvent, Store, StoreError, StoredEvent, TokenRow};
 
 /// One item of the latched operator state: a key set to a value, or with `None` cleared.
 pub type StateChange = (String, Option<String>);
@@ -20,9 +20,11 @@ pub trait Storage: Send {
         events: &[NewEvent],
         state: &[StateChange],
     ) -> Result<Vec<StoredEvent>, StoreError>;
-    fn put_credentials(&mut self, rows: &[CredentialRow]) -> Result<(), StoreError>;
+    /// Stores the rows in one transaction; for a single row, says whether it replaced one.
+    fn put_credentials(&mut self, rows: &[CredentialRow]) -> Result<bool, StoreError>;
     fn delete_credential(&mut self, number: &str) -> Result<bool, StoreError>;
-    fn put_token(&mut self, hash: &str, role: &str, created: i64) -> Result<(), StoreError>;
+    fn put_token(&mut self, token: &TokenRow) -> Result<(), StoreError>;
+    fn delete_token(&mut self, hash: &str) -> Result<bool, StoreError>;
 }
 
 impl Storage for Store {
@@ -34,16 +36,25 @@ impl Storage for Store {
         Store::commit(self, events, state)
     }
 
-    fn put_credentials(&mut self, rows: &[CredentialRow]) -> Result<(), StoreError> {
-        Store::put_credentials(self, rows)
+    fn put_credentials(&mut self, rows: &[CredentialRow]) -> Result<bool, StoreError> {
+        let replaced = match rows {
+            [row] => self.credential_exists(&row.number)?,
+            _ => false,
+        };
+        Store::put_credentials(self, rows)?;
+        Ok(replaced)
     }
 
     fn delete_credential(&mut self, number: &str) -> Result<bool, StoreError> {
         Store::delete_credential(self, number)
     }
 
-    fn put_token(&mut self, hash: &str, role: &str, created: i64) -> Result<(), StoreError> {
-        Store::put_token(self, hash, role, created)
+    fn put_token(&mut self, token: &TokenRow) -> Result<(), StoreError> {
+        Store::put_token(self, token)
+    }
+
+    fn delete_token(&mut self, hash: &str) -> Result<bool, StoreError> {
+        Store::delete_token(self, hash)
     }
 }
 
@@ -198,7 +209,7 @@ impl<S: Storage> Storage for FaultyStorage<S> {
         self.inner.commit(events, state)
     }
 
-    fn put_credentials(&mut self, rows: &[CredentialRow]) -> Result<(), StoreError> {
+    fn put_credentials(&mut self, rows: &[CredentialRow]) -> Result<bool, StoreError> {
         self.check()?;
         self.inner.put_credentials(rows)
     }
@@ -208,8 +219,13 @@ impl<S: Storage> Storage for FaultyStorage<S> {
         self.inner.delete_credential(number)
     }
 
-    fn put_token(&mut self, hash: &str, role: &str, created: i64) -> Result<(), StoreError> {
+    fn put_token(&mut self, token: &TokenRow) -> Result<(), StoreError> {
         self.check()?;
-        self.inner.put_token(hash, role, created)
+        self.inner.put_token(token)
+    }
+
+    fn delete_token(&mut self, hash: &str) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.delete_token(hash)
     }
 }

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use keyway_store::{CredentialRow, NewEvent, StoreError, StoredEvent};
+use keyway_store::{CredentialRow, NewEvent, StoreError, StoredEvent, TokenRow};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::clock::Clock;
@@ -53,19 +53,22 @@ pub enum Job {
         state: Vec<StateChange>,
         reply: Option<DurableReply>,
     },
+    /// The reply says, for a single row, whether it replaced one.
     PutCredentials {
         rows: Vec<CredentialRow>,
-        reply: oneshot::Sender<Result<(), StoreError>>,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
     },
     DeleteCredential {
         number: String,
         reply: oneshot::Sender<Result<bool, StoreError>>,
     },
     PutToken {
-        hash: String,
-        role: String,
-        created: i64,
+        token: TokenRow,
         reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    DeleteToken {
+        hash: String,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
     },
 }
 
@@ -419,13 +422,15 @@ impl WriterLoop {
                 }
                 let _ = reply.send(outcome);
             }
-            Job::PutToken {
-                hash,
-                role,
-                created,
-                reply,
-            } => {
-                let outcome = self.storage.put_token(&hash, &role, created);
+            Job::PutToken { token, reply } => {
+                let outcome = self.storage.put_token(&token);
+                if let Err(error) = &outcome {
+                    outcome_failed(&self.health, error);
+                }
+                let _ = reply.send(outcome);
+            }
+            Job::DeleteToken { hash, reply } => {
+                let outcome = self.storage.delete_token(&hash);
                 if let Err(error) = &outcome {
                     outcome_failed(&self.health, error);
                 }

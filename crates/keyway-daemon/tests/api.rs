@@ -11,7 +11,7 @@ use keyway_daemon::storage::{Fault, Faults};
 use keyway_daemon::{Config, Ready, SiteSource, serve};
 use serde_json::{Value, json};
 
-const ADMIN: &str = "test-admin-token";
+const ADMIN: &str = "test-admin-token-Qx7p9Lm2";
 
 /// 2026-12-06 03:00 in Chicago, a Sunday night: the demo site's schedule is inactive, so no
 /// door is unlocked at start whatever the time of day the tests run at.
@@ -152,7 +152,12 @@ impl Server {
     }
 
     fn token(&self, role: &str) -> String {
-        let (status, body) = self.post("/api/tokens", Some(ADMIN), json!({ "role": role }));
+        let name = format!("{role} of the test {}", self.addr.port());
+        let (status, body) = self.post(
+            "/api/tokens",
+            Some(ADMIN),
+            json!({ "role": role, "name": name }),
+        );
         assert_eq!(status, 201, "{body}");
         body["token"].as_str().unwrap().to_string()
     }
@@ -426,7 +431,10 @@ fn errors_are_pointed_and_change_nothing() {
     // Nothing above stored a credential or an event (the start logged controller_started).
     let (_, credentials) = server.get("/api/credentials", Some(ADMIN));
     assert_eq!(credentials, json!([]));
-    assert_eq!(stored_kinds(&server), ["controller_started"]);
+    assert_eq!(
+        stored_kinds(&server),
+        ["controller_started", "token_created"]
+    );
 }
 
 #[test]
@@ -570,13 +578,13 @@ fn next_event(reader: &mut BufReader<TcpStream>) -> Value {
 #[test]
 fn the_stream_delivers_new_events_live() {
     let server = Server::start("stream");
-    // Last-Event-ID 1 (the start's controller_started): everything after it, so no event can
-    // fall between connecting and subscribing.
-    let mut reader = open_stream(&server, "Last-Event-ID: 1\r\n");
+    // Last-Event-ID 2 (after the start's controller_started and token_created): everything
+    // after it, so no event can fall between connecting and subscribing.
+    let mut reader = open_stream(&server, "Last-Event-ID: 2\r\n");
     server.post("/api/lockdown", Some(ADMIN), json!({"active": true}));
     let event = next_event(&mut reader);
     assert_eq!(event["kind"], "lockdown_started");
-    assert_eq!(event["seq"], 2);
+    assert_eq!(event["seq"], 3);
 }
 
 #[test]
@@ -585,15 +593,15 @@ fn a_reconnecting_stream_misses_nothing_and_repeats_nothing() {
     server.post("/api/lockdown", Some(ADMIN), json!({"active": true}));
     server.post("/api/lockdown", Some(ADMIN), json!({"active": false}));
     server.post("/api/lockdown", Some(ADMIN), json!({"active": true}));
-    // 1 is controller_started, 2 to 4 the lockdowns.
-    let mut reader = open_stream(&server, "Last-Event-ID: 2\r\n");
-    assert_eq!(next_event(&mut reader)["seq"], 3);
+    // 1 is controller_started, 2 token_created (the admin token), 3 to 5 the lockdowns.
+    let mut reader = open_stream(&server, "Last-Event-ID: 3\r\n");
     assert_eq!(next_event(&mut reader)["seq"], 4);
+    assert_eq!(next_event(&mut reader)["seq"], 5);
     server.post("/api/lockdown", Some(ADMIN), json!({"active": false}));
     let live = next_event(&mut reader);
     assert_eq!(
         (live["seq"].as_u64(), live["kind"].as_str()),
-        (Some(5), Some("lockdown_ended"))
+        (Some(6), Some("lockdown_ended"))
     );
     // A Last-Event-ID that is no sequence number is refused.
     let mut stream = TcpStream::connect(server.addr).unwrap();
@@ -806,6 +814,8 @@ fn a_full_disk_never_vetoes_the_fire_alarm_and_no_door_moves_unrecorded() {
         kinds,
         [
             "controller_started",
+            "token_created",
+            "credential_added",
             "access_granted",
             "door_unlocked",
             "storage_fault",
@@ -822,27 +832,35 @@ fn a_full_disk_never_vetoes_the_fire_alarm_and_no_door_moves_unrecorded() {
         "every door that moved is recorded, in order"
     );
     let (_, events) = server.get("/api/events?limit=1000", Some(ADMIN));
-    let restored = &events[9];
+    let restored = &events[11];
     assert_eq!(restored["source"], "storage");
     assert_eq!(restored["detail"], "7 events waited; 0 dropped");
     assert!(
-        events[3]["detail"]
+        events[5]["detail"]
             .as_str()
             .unwrap()
             .contains("disk is full"),
         "{events}"
     );
     assert_eq!(events[0]["source"], "boot");
-    assert_eq!(events[1]["source"], "sim");
-    assert!(
-        events[1]["actor"].as_str().unwrap().starts_with("token:"),
-        "{events}"
+    assert_eq!(
+        events[1]["source"], "boot",
+        "the admin token made known at start"
     );
+    assert_eq!(
+        (
+            events[2]["source"].as_str(),
+            events[2]["credential"].as_str()
+        ),
+        (Some("api"), Some("1001"))
+    );
+    assert_eq!(events[3]["source"], "sim");
+    assert_eq!(events[3]["actor"], "KEYWAY_ADMIN_TOKEN", "{events}");
     // The latched fire alarm was stored with its events: a restart brings it back.
     let data = server.stop();
     assert!(matches!(
         keyway_daemon::verify_log(&data).unwrap(),
-        keyway_store::Verification::Intact { events: 10 }
+        keyway_store::Verification::Intact { events: 12 }
     ));
     let server = Server::start_on(data);
     let (_, status_now) = server.get("/api/status", Some(ADMIN));
@@ -886,7 +904,10 @@ fn a_stalled_disk_delays_no_door_and_the_answer_comes_without_durability() {
     assert!(response.contains("fire_alarm"), "{response}");
     faults.release();
     let fire = server.wait_for_event(|e| e["kind"] == "fire_alarm");
-    assert_eq!(fire["seq"], 2, "after controller_started, without a gap");
+    assert_eq!(
+        fire["seq"], 3,
+        "after controller_started and token_created, without a gap"
+    );
 }
 
 #[test]
@@ -922,6 +943,7 @@ fn a_disk_that_fails_its_writes_loses_no_lockdown_and_no_event() {
         stored_kinds(&server),
         [
             "controller_started",
+            "token_created",
             "lockdown_started",
             "lockdown_ended",
             "storage_fault",
@@ -965,10 +987,7 @@ fn a_reset_while_the_panel_is_still_in_alarm_is_refused_and_logged() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(server.door("office-entry")["lock"], "locked");
     let refused = server.wait_for_event(|e| e["kind"] == "fire_alarm_reset_refused");
-    assert!(
-        refused["actor"].as_str().unwrap().starts_with("token:"),
-        "{refused}"
-    );
+    assert_eq!(refused["actor"], "KEYWAY_ADMIN_TOKEN", "{refused}");
 }
 
 #[test]
@@ -1027,5 +1046,131 @@ fn the_simulated_hardware_never_drives_a_real_reader() {
             .filter(|k| k.starts_with("access"))
             .count(),
         0
+    );
+}
+
+#[test]
+fn tokens_have_names_are_listed_without_secrets_and_revoked_at_once() {
+    let server = Server::start("token-names");
+    let (status, created) = server.post(
+        "/api/tokens",
+        Some(ADMIN),
+        json!({"role": "operator", "name": "front desk"}),
+    );
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["name"], "front desk");
+    assert_eq!(created["role"], "operator");
+    let id = created["id"].as_str().unwrap().to_string();
+    let desk = created["token"].as_str().unwrap().to_string();
+    // Names are unique, bounded and printable.
+    let (status, _) = server.post(
+        "/api/tokens",
+        Some(ADMIN),
+        json!({"role": "viewer", "name": "front desk"}),
+    );
+    assert_eq!(status, 409);
+    for bad in ["", " padded", "a\u{7}bell", &"x".repeat(65)] {
+        let (status, body) = server.post(
+            "/api/tokens",
+            Some(ADMIN),
+            json!({"role": "viewer", "name": bad}),
+        );
+        assert_eq!(status, 400, "{bad:?}: {body}");
+    }
+    assert_eq!(
+        server
+            .post("/api/tokens", Some(ADMIN), json!({"role": "viewer"}))
+            .0,
+        400
+    );
+    let (_, list) = server.get("/api/tokens", Some(ADMIN));
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["KEYWAY_ADMIN_TOKEN", "front desk"]);
+    assert!(!list.to_string().contains(&desk), "no secret in the list");
+    assert_eq!(server.get("/api/tokens", Some(&desk)).0, 403);
+    // The desk's command carries its name.
+    server.post("/api/doors/rear/unlock", Some(&desk), json!({}));
+    let hold = server.wait_for_event(|e| e["kind"] == "door_unlocked" && e["door"] == "rear");
+    assert_eq!(
+        (hold["source"].as_str(), hold["actor"].as_str()),
+        (Some("api"), Some("front desk"))
+    );
+    // Credential changes say who made them.
+    server.post(
+        "/api/credentials",
+        Some(ADMIN),
+        json!({"number": "1001", "doors": ["*"]}),
+    );
+    server.post(
+        "/api/credentials",
+        Some(ADMIN),
+        json!({"number": "1001", "doors": ["front"]}),
+    );
+    server.request("DELETE", "/api/credentials/1001", Some(ADMIN), None);
+    server.request(
+        "POST",
+        "/api/credentials/import",
+        Some(ADMIN),
+        Some("1002,Bob,*,,,\n1003,Carol,front,,,\n"),
+    );
+    // Revoked: refused at once.
+    assert_eq!(
+        server
+            .request("DELETE", &format!("/api/tokens/{id}"), Some(ADMIN), None)
+            .0,
+        204
+    );
+    assert_eq!(server.get("/api/doors", Some(&desk)).0, 401);
+    assert_eq!(
+        server
+            .request("DELETE", &format!("/api/tokens/{id}"), Some(ADMIN), None)
+            .0,
+        404
+    );
+    let (_, events) = server.get("/api/events?limit=100", Some(ADMIN));
+    let audit: Vec<(String, String, String)> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["kind"].as_str().unwrap().contains("credential")
+                || e["kind"].as_str().unwrap().starts_with("token")
+        })
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["actor"].as_str().unwrap_or("").to_string(),
+                e["detail"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let kinds: Vec<&str> = audit.iter().map(|(k, _, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "token_created",
+            "token_created",
+            "credential_added",
+            "credential_replaced",
+            "credential_removed",
+            "credentials_imported",
+            "token_revoked"
+        ]
+    );
+    assert!(
+        audit[1..]
+            .iter()
+            .all(|(_, actor, _)| actor == "KEYWAY_ADMIN_TOKEN"),
+        "{audit:?}"
+    );
+    assert_eq!(audit[5].2, "2 credentials");
+    assert!(
+        audit[6].2.contains("front desk") && audit[6].2.contains(&id),
+        "{audit:?}"
     );
 }

@@ -60,6 +60,10 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE events ADD COLUMN source TEXT;
      ALTER TABLE events ADD COLUMN actor TEXT;
      ALTER TABLE events ADD COLUMN detail TEXT;",
+    // 3: tokens have a name, and the one KEYWAY_ADMIN_TOKEN set is marked, so that changing
+    // the variable revokes it.
+    "ALTER TABLE tokens ADD COLUMN name TEXT;
+     ALTER TABLE tokens ADD COLUMN from_env INTEGER NOT NULL DEFAULT 0;",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -175,6 +179,18 @@ pub struct CredentialRow {
     pub valid_from: Option<i64>,
     pub valid_until: Option<i64>,
     pub responder: bool,
+}
+
+/// An API token as stored: its SHA-256 hash, never the token itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRow {
+    pub hash: String,
+    pub role: String,
+    /// Milliseconds since the Unix epoch.
+    pub created: i64,
+    pub name: String,
+    /// Set from `KEYWAY_ADMIN_TOKEN`: replaced when the variable changes.
+    pub from_env: bool,
 }
 
 /// An access level as stored.
@@ -682,27 +698,66 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
     }
 
-    /// Stores an API token's hash with its role.
-    pub fn put_token(&mut self, hash: &str, role: &str, created: i64) -> Result<(), StoreError> {
+    /// Stores an API token (its hash, never the token).
+    pub fn put_token(&mut self, token: &TokenRow) -> Result<(), StoreError> {
         self.connection
             .execute(
-                "INSERT OR REPLACE INTO tokens (hash, role, created) VALUES (?1, ?2, ?3)",
-                params![hash, role, created],
+                "INSERT OR REPLACE INTO tokens (hash, role, created, name, from_env)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    token.hash,
+                    token.role,
+                    token.created,
+                    token.name,
+                    token.from_env
+                ],
             )
             .map_err(|e| self.sqlite(e))?;
         Ok(())
     }
 
-    /// Every stored token hash with its role.
-    pub fn tokens(&self) -> Result<Vec<(String, String)>, StoreError> {
+    /// Removes a token; `false` when there was none with that hash.
+    pub fn delete_token(&mut self, hash: &str) -> Result<bool, StoreError> {
+        let deleted = self
+            .connection
+            .execute("DELETE FROM tokens WHERE hash = ?1", params![hash])
+            .map_err(|e| self.sqlite(e))?;
+        Ok(deleted > 0)
+    }
+
+    /// Every stored token, in the order they were stored. A token from before names were kept is called
+    /// after its role.
+    pub fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
         let mut query = self
             .connection
-            .prepare("SELECT hash, role FROM tokens")
+            .prepare("SELECT hash, role, created, name, from_env FROM tokens ORDER BY rowid")
             .map_err(|e| self.sqlite(e))?;
         let rows = query
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .query_map([], |row| {
+                let role: String = row.get(1)?;
+                Ok(TokenRow {
+                    hash: row.get(0)?,
+                    created: row.get(2)?,
+                    name: row
+                        .get::<_, Option<String>>(3)?
+                        .unwrap_or_else(|| format!("unnamed {role}")),
+                    from_env: row.get(4)?,
+                    role,
+                })
+            })
             .map_err(|e| self.sqlite(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    /// Whether a credential with this number is stored.
+    pub fn credential_exists(&self, number: &str) -> Result<bool, StoreError> {
+        self.connection
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM credentials WHERE number = ?1)",
+                params![number],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.sqlite(e))
     }
 }
 
@@ -987,7 +1042,24 @@ mod tests {
         store.set_state("lockdown", Some("1")).unwrap();
         store.set_state("hold:front", Some("unlock")).unwrap();
         store.set_state("hold:front", None).unwrap();
-        store.put_token("abc", "admin", 0).unwrap();
+        let token = TokenRow {
+            hash: "abc".to_string(),
+            role: "admin".to_string(),
+            created: 0,
+            name: "front desk".to_string(),
+            from_env: false,
+        };
+        store.put_token(&token).unwrap();
+        let other = TokenRow {
+            hash: "def".to_string(),
+            name: "gone".to_string(),
+            ..token.clone()
+        };
+        store.put_token(&other).unwrap();
+        assert!(store.delete_token("def").unwrap());
+        assert!(!store.delete_token("def").unwrap());
+        assert!(store.credential_exists("123:4567").unwrap());
+        assert!(!store.credential_exists("911").unwrap());
         drop(store);
         let store = Store::open(&dir).unwrap();
         assert_eq!(store.credentials().unwrap(), [alice]);
@@ -995,10 +1067,7 @@ mod tests {
             store.state().unwrap(),
             [("lockdown".to_string(), "1".to_string())]
         );
-        assert_eq!(
-            store.tokens().unwrap(),
-            [("abc".to_string(), "admin".to_string())]
-        );
+        assert_eq!(store.tokens().unwrap(), [token]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

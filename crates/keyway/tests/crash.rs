@@ -141,8 +141,8 @@ fn verify_log_names_the_first_broken_record() {
         .request("POST", "/api/lockdown", Some(r#"{"active": false}"#))
         .unwrap();
     daemon.kill();
-    // Tamper with the third record (after controller_started and lockdown_started) behind
-    // Keyway's back.
+    // Tamper with the fourth record (after controller_started, token_created and
+    // lockdown_started) behind Keyway's back.
     assert!(
         edit_lockdown_ended(&data),
         "lockdown_ended was not found in the database file"
@@ -153,7 +153,7 @@ fn verify_log_names_the_first_broken_record() {
         .unwrap();
     assert_eq!(verify.status.code(), Some(1));
     let text = String::from_utf8_lossy(&verify.stdout);
-    assert!(text.contains("BROKEN at record 3"), "{text}");
+    assert!(text.contains("BROKEN at record 4"), "{text}");
 }
 
 /// Changes the `kind` of the `lockdown_ended` record in the database file by rewriting the bytes of its text:

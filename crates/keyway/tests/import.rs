@@ -100,7 +100,10 @@ fn a_second_daemon_on_one_data_directory_exits_2_naming_the_first() {
         .request("POST", "/api/lockdown", Some(r#"{"active": true}"#))
         .unwrap();
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["events"][0]["seq"], 2, "after its controller_started");
+    assert_eq!(
+        body["events"][0]["seq"], 3,
+        "after its controller_started and token_created"
+    );
 }
 
 #[test]
