@@ -66,6 +66,18 @@ pub struct Config {
     /// Fault injection for tests: the writer's storage fails, stalls or holds as these say.
     /// `None` in service.
     pub faults: Option<storage::Faults>,
+    /// The audit log's key file; `None`: `audit.key` in the data directory, made at first
+    /// start. Kept elsewhere (another disk, another owner), it is what makes a rewritten log
+    /// detectable by someone who can write the data directory.
+    pub log_key: Option<PathBuf>,
+    /// Start even though the log's tail does not verify (`--accept-broken-log`); the start
+    /// logs `log_tail_accepted` with what was wrong.
+    pub accept_broken_log: bool,
+}
+
+/// The key file the daemon uses for `data_dir`.
+pub fn log_key_path(data_dir: &std::path::Path, given: Option<&std::path::Path>) -> PathBuf {
+    given.map_or_else(|| data_dir.join(keyway_store::KEY_FILE), PathBuf::from)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +100,10 @@ pub enum DaemonError {
     Serve(std::io::Error),
     #[error("{0}")]
     WeakAdminToken(String),
+    #[error(
+        "the audit log does not verify at record {seq}: {problem}. Keep the data directory as it is for investigation; to start anyway, run with --accept-broken-log (which is logged)"
+    )]
+    BrokenLog { seq: u64, problem: String },
     #[error("cannot open the wired GPIO lines: {0}")]
     Gpio(#[from] keyway_hw::gpio::GpioError),
 }
@@ -135,7 +151,23 @@ pub async fn serve(
     let outputs = gpio::WiredOutputs::open(&site, SimulatedOutputs::default())?;
     let wired_inputs = gpio::open_inputs(&site)?;
     let mut store = Store::open(&config.data_dir)?;
-    let reader = Store::open(&config.data_dir)?;
+    let key_path = log_key_path(&config.data_dir, config.log_key.as_deref());
+    let key = keyway_store::LogKey::load_or_create(&key_path)?;
+    store.use_key(key.clone())?;
+    // The log's tail must verify before anything is appended to it: a cut, rewritten or
+    // deleted log is refused, unless the operator says otherwise (and that is logged).
+    let mut accepted_break = None;
+    if let keyway_store::Verification::Broken { seq, problem } = store.verify_tail(1_000)? {
+        if !config.accept_broken_log {
+            return Err(DaemonError::BrokenLog { seq, problem });
+        }
+        tracing::warn!(seq, %problem, "starting on a log that does not verify (--accept-broken-log)");
+        // From here the checkpoints describe the log as it now is.
+        store.write_checkpoint()?;
+        accepted_break = Some(format!("record {seq}: {problem}"));
+    }
+    let mut reader = Store::open(&config.data_dir)?;
+    reader.read_with_key(key);
 
     // Tokens: the environment's admin token is made known (and one it set before, now
     // changed, is revoked); without one, a first start makes one.
@@ -284,6 +316,15 @@ pub async fn serve(
         restore,
         Arc::clone(&config.clock),
     );
+    if let Some(problem) = accepted_break {
+        let origin = service::Origin::new(service::Source::Boot);
+        if let Err(error) = service
+            .log("log_tail_accepted", &origin, None, Some(problem))
+            .await
+        {
+            tracing::warn!(%error, "log_tail_accepted was not logged durably");
+        }
+    }
     for (kind, name, id) in token_events {
         let origin = service::Origin::new(service::Source::Boot);
         let detail = Some(format!("token {id} {name:?}"));
@@ -376,13 +417,38 @@ fn restore_inputs(site: &Site, state: &[(String, String)]) -> Vec<Input> {
     inputs
 }
 
-/// `keyway verify-log`: checks the audit log's chain.
-pub fn verify_log(data_dir: &std::path::Path) -> Result<keyway_store::Verification, StoreError> {
+/// `keyway verify-log`: checks the audit log's chain and its last signed checkpoint.
+/// Reads only: it creates nothing, not even a missing key.
+pub fn verify_log(
+    data_dir: &std::path::Path,
+    log_key: Option<&std::path::Path>,
+) -> Result<keyway_store::Verification, StoreError> {
+    let key_path = log_key_path(data_dir, log_key);
+    let key = key_path
+        .exists()
+        .then(|| keyway_store::LogKey::load(&key_path))
+        .transpose()?;
     if !data_dir.join(keyway_store::DATABASE_FILE).exists() {
-        return Err(StoreError::CreateDir {
-            path: data_dir.join(keyway_store::DATABASE_FILE),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no Keyway database here"),
+        // A deleted log: its checkpoints still say what it held.
+        if let Some(key) = &key
+            && let Ok(Some(checkpoint)) = keyway_store::Checkpoints::in_dir(data_dir).last(key)
+        {
+            return Ok(keyway_store::Verification::Broken {
+                seq: checkpoint.seq,
+                problem: format!(
+                    "the database is missing, but a signed checkpoint says the log held record {}",
+                    checkpoint.seq
+                ),
+            });
+        }
+        return Err(StoreError::NoDatabase {
+            dir: data_dir.to_path_buf(),
+            file: keyway_store::DATABASE_FILE,
         });
     }
-    Store::open(data_dir)?.verify()
+    let mut store = Store::open(data_dir)?;
+    if let Some(key) = key {
+        store.read_with_key(key);
+    }
+    store.verify()
 }

@@ -25,6 +25,10 @@ pub trait Storage: Send {
     fn delete_credential(&mut self, number: &str) -> Result<bool, StoreError>;
     fn put_token(&mut self, token: &TokenRow) -> Result<(), StoreError>;
     fn delete_token(&mut self, hash: &str) -> Result<bool, StoreError>;
+    /// The writer stops: a last signed checkpoint of the log.
+    fn finish(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 impl Storage for Store {
@@ -55,6 +59,10 @@ impl Storage for Store {
 
     fn delete_token(&mut self, hash: &str) -> Result<bool, StoreError> {
         Store::delete_token(self, hash)
+    }
+
+    fn finish(&mut self) -> Result<(), StoreError> {
+        self.write_checkpoint()
     }
 }
 
@@ -227,5 +235,9 @@ impl<S: Storage> Storage for FaultyStorage<S> {
     fn delete_token(&mut self, hash: &str) -> Result<bool, StoreError> {
         self.check()?;
         self.inner.delete_token(hash)
+    }
+
+    fn finish(&mut self) -> Result<(), StoreError> {
+        self.inner.finish()
     }
 }

@@ -246,6 +246,9 @@ impl WriterLoop {
                 "stopping with events that storage never took"
             );
         }
+        if let Err(error) = self.storage.finish() {
+            tracing::warn!(%error, "the last checkpoint of the log was not written");
+        }
     }
 
     fn take(

@@ -54,6 +54,8 @@ impl Server {
             admin_token: Some(ADMIN.to_string()),
             clock: std::sync::Arc::new(clock.clone()),
             faults,
+            log_key: None,
+            accept_broken_log: false,
         };
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -639,8 +641,11 @@ fn restart_keeps_credentials_events_holds_lockdown_and_an_unreset_fire_alarm() {
     assert_eq!(status["lockdown"], true);
     assert_eq!(status["fire_alarm"], true);
     // The operator hold on the rear door came back; lockdown outranks it, so it is locked now.
-    let (_, after) = server.get("/api/events?limit=1000", Some(ADMIN));
     let before = before.as_array().unwrap();
+    // The start's own event is committed by the writer on its thread: wait for it.
+    let first_new = before.len() as u64 + 1;
+    server.wait_for_event(|e| e["seq"] == first_new);
+    let (_, after) = server.get("/api/events?limit=1000", Some(ADMIN));
     assert_eq!(
         &after.as_array().unwrap()[..before.len()],
         &before[..],
@@ -675,7 +680,7 @@ fn restart_keeps_credentials_events_holds_lockdown_and_an_unreset_fire_alarm() {
     );
     let data = server.stop();
     assert!(matches!(
-        keyway_daemon::verify_log(&data).unwrap(),
+        keyway_daemon::verify_log(&data, None).unwrap(),
         keyway_store::Verification::Intact { .. }
     ));
 }
@@ -859,8 +864,11 @@ fn a_full_disk_never_vetoes_the_fire_alarm_and_no_door_moves_unrecorded() {
     // The latched fire alarm was stored with its events: a restart brings it back.
     let data = server.stop();
     assert!(matches!(
-        keyway_daemon::verify_log(&data).unwrap(),
-        keyway_store::Verification::Intact { events: 12 }
+        keyway_daemon::verify_log(&data, None).unwrap(),
+        keyway_store::Verification::Intact {
+            events: 12,
+            unkeyed: 0
+        }
     ));
     let server = Server::start_on(data);
     let (_, status_now) = server.get("/api/status", Some(ADMIN));

@@ -47,7 +47,7 @@ fn main() {
     println!(
         "{}",
         match store.verify().expect("verify") {
-            keyway_store::Verification::Intact { events } =>
+            keyway_store::Verification::Intact { events, .. } =>
                 format!("chain intact over {events} events"),
             broken => format!("{broken:?}"),
         }

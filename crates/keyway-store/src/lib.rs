@@ -1,7 +1,10 @@
 //! Keyway's durable storage, in one SQLite file (WAL, `synchronous = FULL`):
 //!
-//! - the audit log: append-only, every event with a sequence number and a SHA-256 hash chained
-//!   to the previous event, so that any change to a stored event is found by [`Store::verify`];
+//! - the audit log: append-only, every event with a sequence number and a hash chained to
+//!   the previous event: an HMAC-SHA-256 under a key kept outside the database (`keyed.rs`),
+//!   with signed checkpoints outside it too, so that a changed, rehashed, truncated or
+//!   deleted log is found by [`Store::verify`] (records written before the key was kept are
+//!   chained with plain SHA-256, and said to be);
 //! - credentials and access levels;
 //! - the latched operator state (holds, lockdown, an unreset fire alarm);
 //! - API tokens, stored only hashed.
@@ -10,10 +13,15 @@
 //! one transaction and returns once it is durable, which is what lets the daemon group many
 //! events into one commit. Schema changes are versioned migrations (`PRAGMA user_version`).
 
+mod keyed;
+
 use std::path::{Path, PathBuf};
 
+use hmac::Mac;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
+
+pub use keyed::{CHECKPOINT_EVERY, CHECKPOINT_FILE, Checkpoint, Checkpoints, KEY_FILE, LogKey};
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "keyway.db";
@@ -64,6 +72,9 @@ const MIGRATIONS: &[&str] = &[
     // the variable revokes it.
     "ALTER TABLE tokens ADD COLUMN name TEXT;
      ALTER TABLE tokens ADD COLUMN from_env INTEGER NOT NULL DEFAULT 0;",
+    // 4: facts about the database itself; `keyed_from` is the first record chained under
+    // the log key (records before it are plain SHA-256).
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +98,8 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the audit log's key {path}: {problem}")]
+    Key { path: PathBuf, problem: String },
     #[error("no Keyway database in {dir} (no {file}); check --data")]
     NoDatabase { dir: PathBuf, file: &'static str },
     #[error(
@@ -156,15 +169,12 @@ pub struct StoredEvent {
 /// The outcome of checking the chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verification {
-    Intact {
-        events: u64,
-    },
+    /// `unkeyed` of the `events` (the first ones) were written before the log key was kept:
+    /// their chain is plain SHA-256, which someone who can write the database could redo.
+    Intact { events: u64, unkeyed: u64 },
     /// The first record whose hash does not follow from the records before it (or whose
     /// sequence number is not the next one).
-    Broken {
-        seq: u64,
-        problem: String,
-    },
+    Broken { seq: u64, problem: String },
 }
 
 /// A credential as stored: door and level ids as text, `"*"` for every door.
@@ -270,6 +280,11 @@ pub struct Store {
     connection: Connection,
     last_seq: u64,
     last_hash: [u8; 32],
+    /// The log key, and the first record chained under it.
+    key: Option<LogKey>,
+    keyed_from: Option<u64>,
+    checkpoints: Checkpoints,
+    checkpoint_failures: u64,
 }
 
 impl Store {
@@ -338,16 +353,87 @@ impl Store {
             )
             .optional()
             .map_err(sqlite)?;
+        // A last hash that does not decode is continued from zeros, so the next record does
+        // not verify: the break is found, never papered over (and the daemon refuses to start
+        // on it, see `verify_tail`).
         let (last_seq, last_hash) = match last {
             Some((seq, hash)) => (seq, decode_hash(&hash).unwrap_or([0; 32])),
             None => (0, [0; 32]),
         };
+        let keyed_from = connection
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'keyed_from'",
+                [],
+                |row| row.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(sqlite)?
+            .and_then(|v| v.parse().ok());
         Ok(Store {
+            checkpoints: Checkpoints::in_dir(data_dir),
             path,
             connection,
             last_seq,
             last_hash,
+            key: None,
+            keyed_from,
+            checkpoint_failures: 0,
         })
+    }
+
+    /// Chains every record from now on under `key` (the daemon). The first time, the next
+    /// record is noted as the first keyed one; those before stay plain SHA-256.
+    pub fn use_key(&mut self, key: LogKey) -> Result<(), StoreError> {
+        if self.keyed_from.is_none() {
+            let from = self.last_seq + 1;
+            self.connection
+                .execute(
+                    "INSERT INTO meta (key, value) VALUES ('keyed_from', ?1)",
+                    params![from.to_string()],
+                )
+                .map_err(|e| self.sqlite(e))?;
+            self.keyed_from = Some(from);
+        }
+        self.key = Some(key);
+        Ok(())
+    }
+
+    /// Verifies with `key` without writing anything (`keyway verify-log`).
+    pub fn read_with_key(&mut self, key: LogKey) {
+        self.key = Some(key);
+    }
+
+    /// The first record chained under the log key, if any is.
+    pub fn keyed_from(&self) -> Option<u64> {
+        self.keyed_from
+    }
+
+    /// Checkpoints that could not be written (a full disk); the next one covers them.
+    pub fn checkpoint_failures(&self) -> u64 {
+        self.checkpoint_failures
+    }
+
+    /// Appends a signed checkpoint of the last record now (the daemon does when it stops).
+    pub fn write_checkpoint(&mut self) -> Result<(), StoreError> {
+        let Some(key) = &self.key else {
+            return Ok(());
+        };
+        // Of an empty log too: after `--accept-broken-log` on a deleted log, it says that
+        // the log starts again here.
+        self.checkpoints.append(
+            key,
+            &Checkpoint {
+                seq: self.last_seq,
+                hash: encode_hash(&self.last_hash),
+            },
+        )
+    }
+
+    fn chain(&self, previous: &[u8; 32], seq: u64, event: &NewEvent) -> [u8; 32] {
+        match (&self.key, self.keyed_from) {
+            (Some(key), Some(from)) if seq >= from => keyed_chain_hash(key, previous, seq, event),
+            _ => chain_hash(previous, seq, event),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -404,6 +490,14 @@ impl Store {
         let mut stored = Vec::with_capacity(events.len());
         let mut seq = self.last_seq;
         let mut previous = self.last_hash;
+        let mut hashes = Vec::with_capacity(events.len());
+        for event in events {
+            seq += 1;
+            let hash = self.chain(&previous, seq, event);
+            hashes.push(hash);
+            previous = hash;
+        }
+        let mut seq = self.last_seq;
         let path = self.path.clone();
         let sqlite = move |e| StoreError::Sqlite {
             path: path.clone(),
@@ -418,10 +512,9 @@ impl Store {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .map_err(&sqlite)?;
-            for event in events {
+            for (event, hash) in events.iter().zip(&hashes) {
                 seq += 1;
-                let hash = chain_hash(&previous, seq, event);
-                let hex = encode_hash(&hash);
+                let hex = encode_hash(hash);
                 insert
                     .execute(params![
                         seq as i64,
@@ -437,7 +530,6 @@ impl Store {
                         event.detail
                     ])
                     .map_err(&sqlite)?;
-                previous = hash;
                 stored.push(StoredEvent {
                     seq,
                     event: event.clone(),
@@ -457,8 +549,14 @@ impl Store {
             }
         }
         transaction.commit().map_err(&sqlite)?;
+        let crossed = self.last_seq / CHECKPOINT_EVERY != seq / CHECKPOINT_EVERY;
         self.last_seq = seq;
         self.last_hash = previous;
+        // A checkpoint that cannot be written loses nothing: the events are durable, and
+        // the next checkpoint covers them.
+        if crossed && self.write_checkpoint().is_err() {
+            self.checkpoint_failures += 1;
+        }
         Ok(stored)
     }
 
@@ -493,17 +591,50 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
     }
 
-    /// Checks the whole chain, from the first event, and names the first broken record.
+    /// Checks the whole chain, from the first event, and the last signed checkpoint; names
+    /// the first broken record, or what is missing.
     pub fn verify(&self) -> Result<Verification, StoreError> {
+        self.verify_from(1)
+    }
+
+    /// Checks the last `records` of the chain and the last checkpoint: what the daemon does
+    /// at start, so that a log whose tail was cut, rewritten or deleted is not written on.
+    pub fn verify_tail(&self, records: u64) -> Result<Verification, StoreError> {
+        self.verify_from(self.last_seq.saturating_sub(records).max(1))
+    }
+
+    fn verify_from(&self, from: u64) -> Result<Verification, StoreError> {
+        if self.keyed_from.is_some() && self.key.is_none() {
+            return Err(StoreError::Key {
+                path: self.checkpoints.path().with_file_name(KEY_FILE),
+                problem: format!(
+                    "the log is chained under a key from record {}; give its key file",
+                    self.keyed_from.unwrap_or(1)
+                ),
+            });
+        }
         let mut previous = [0u8; 32];
-        let mut expected_seq = 1u64;
-        let mut after = 0;
+        if from > 1 {
+            let before = self.events_after(from - 2, 1)?;
+            match before.first() {
+                Some(stored) if stored.seq == from - 1 => {
+                    previous = decode_hash(&stored.hash).unwrap_or([0; 32]);
+                }
+                _ => {
+                    return Ok(Verification::Broken {
+                        seq: from - 1,
+                        problem: format!("record {} is missing", from - 1),
+                    });
+                }
+            }
+        }
+        let mut expected_seq = from;
+        let mut after = from - 1;
+        let mut last_hash = None;
         loop {
             let batch = self.events_after(after, 10_000)?;
             if batch.is_empty() {
-                return Ok(Verification::Intact {
-                    events: expected_seq - 1,
-                });
+                break;
             }
             for stored in &batch {
                 if stored.seq != expected_seq {
@@ -517,7 +648,7 @@ impl Store {
                         ),
                     });
                 }
-                let hash = chain_hash(&previous, stored.seq, &stored.event);
+                let hash = self.chain(&previous, stored.seq, &stored.event);
                 if encode_hash(&hash) != stored.hash {
                     return Ok(Verification::Broken {
                         seq: stored.seq,
@@ -529,7 +660,66 @@ impl Store {
                 expected_seq += 1;
             }
             after = batch.last().map_or(after, |s| s.seq);
+            last_hash = batch.last().map(|s| s.hash.clone());
         }
+        let events = expected_seq - 1;
+        if let Some(key) = &self.key {
+            match self.checkpoints.last(key) {
+                Err(problem) => {
+                    return Ok(Verification::Broken {
+                        seq: events,
+                        problem,
+                    });
+                }
+                Ok(Some(checkpoint)) if checkpoint.seq > 0 => {
+                    if checkpoint.seq > events {
+                        return Ok(Verification::Broken {
+                            seq: checkpoint.seq,
+                            problem: format!(
+                                "the log ends at record {events}, but a signed checkpoint says record {} existed: records {}-{} were removed",
+                                checkpoint.seq,
+                                events + 1,
+                                checkpoint.seq
+                            ),
+                        });
+                    }
+                    let at = if checkpoint.seq == events {
+                        last_hash.clone()
+                    } else {
+                        self.events_after(checkpoint.seq - 1, 1)?
+                            .first()
+                            .map(|s| s.hash.clone())
+                    };
+                    if at.as_deref() != Some(checkpoint.hash.as_str()) {
+                        return Ok(Verification::Broken {
+                            seq: checkpoint.seq,
+                            problem: "it is not the record a signed checkpoint recorded: the log was rewritten".to_string(),
+                        });
+                    }
+                }
+                Ok(None)
+                    if self
+                        .keyed_from
+                        .is_some_and(|from| events >= from + CHECKPOINT_EVERY) =>
+                {
+                    return Ok(Verification::Broken {
+                        seq: events,
+                        problem: format!(
+                            "{} has no checkpoint, though the keyed log has passed {CHECKPOINT_EVERY} records: it was removed",
+                            self.checkpoints.path().display()
+                        ),
+                    });
+                }
+                Ok(_) => {}
+            }
+        }
+        Ok(Verification::Intact {
+            events,
+            unkeyed: match self.keyed_from {
+                Some(from) => (from - 1).min(events),
+                None => events,
+            },
+        })
     }
 
     /// Adds or replaces credentials, all in one transaction.
@@ -791,11 +981,39 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreError> {
 
 /// SHA-256 over the previous hash and the event's fields, each length-prefixed so that no two
 /// different events encode alike.
+/// What is hashed of a record, fed to a plain or a keyed hash.
+trait Feed {
+    fn feed(&mut self, bytes: &[u8]);
+}
+
+impl Feed for Sha256 {
+    fn feed(&mut self, bytes: &[u8]) {
+        Digest::update(self, bytes);
+    }
+}
+
+impl Feed for keyed::HmacSha256 {
+    fn feed(&mut self, bytes: &[u8]) {
+        Mac::update(self, bytes);
+    }
+}
+
+fn keyed_chain_hash(key: &LogKey, previous: &[u8; 32], seq: u64, event: &NewEvent) -> [u8; 32] {
+    let mut mac = key.mac();
+    feed_record(&mut mac, previous, seq, event);
+    mac.finalize().into_bytes().into()
+}
+
 fn chain_hash(previous: &[u8; 32], seq: u64, event: &NewEvent) -> [u8; 32] {
     let mut hasher = Sha256::new();
-    hasher.update(previous);
-    hasher.update(seq.to_be_bytes());
-    hasher.update(event.at.to_be_bytes());
+    feed_record(&mut hasher, previous, seq, event);
+    hasher.finalize().into()
+}
+
+fn feed_record(hasher: &mut impl Feed, previous: &[u8; 32], seq: u64, event: &NewEvent) {
+    hasher.feed(previous);
+    hasher.feed(&seq.to_be_bytes());
+    hasher.feed(&event.at.to_be_bytes());
     for field in [
         Some(&event.kind),
         event.door.as_ref(),
@@ -803,7 +1021,7 @@ fn chain_hash(previous: &[u8; 32], seq: u64, event: &NewEvent) -> [u8; 32] {
         event.reason.as_ref(),
         event.circuit.as_ref(),
     ] {
-        hash_field(&mut hasher, field);
+        hash_field(hasher, field);
     }
     // Added in schema 2: a record without any of them hashes as it did before.
     let later = [
@@ -812,26 +1030,25 @@ fn chain_hash(previous: &[u8; 32], seq: u64, event: &NewEvent) -> [u8; 32] {
         event.detail.as_ref(),
     ];
     if later.iter().any(Option::is_some) {
-        hasher.update([2]);
+        hasher.feed(&[2]);
         for field in later {
-            hash_field(&mut hasher, field);
+            hash_field(hasher, field);
         }
     }
-    hasher.finalize().into()
 }
 
-fn hash_field(hasher: &mut Sha256, field: Option<&String>) {
+fn hash_field(hasher: &mut impl Feed, field: Option<&String>) {
     match field {
         Some(text) => {
-            hasher.update([1]);
-            hasher.update((text.len() as u64).to_be_bytes());
-            hasher.update(text.as_bytes());
+            hasher.feed(&[1]);
+            hasher.feed(&(text.len() as u64).to_be_bytes());
+            hasher.feed(text.as_bytes());
         }
-        None => hasher.update([0]),
+        None => hasher.feed(&[0]),
     }
 }
 
-fn encode_hash(hash: &[u8; 32]) -> String {
+pub(crate) fn encode_hash(hash: &[u8; 32]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut hex = String::with_capacity(64);
     for byte in hash {
@@ -841,7 +1058,7 @@ fn encode_hash(hash: &[u8; 32]) -> String {
     hex
 }
 
-fn decode_hash(hex: &str) -> Option<[u8; 32]> {
+pub(crate) fn decode_hash(hex: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
     if hex.len() != 64 {
         return None;
@@ -928,6 +1145,134 @@ mod tests {
         DataDirLock::acquire(&dir, "keyway import-credentials").unwrap();
     }
 
+    fn keyed_store(name: &str, events: i64) -> (PathBuf, Store, LogKey) {
+        let dir = std::env::temp_dir().join(format!("keyway-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let key = LogKey::load_or_create(&dir.join(KEY_FILE)).unwrap();
+        let mut store = Store::open(&dir).unwrap();
+        store.use_key(key.clone()).unwrap();
+        store.append((1..=events).map(event).collect()).unwrap();
+        store.write_checkpoint().unwrap();
+        (dir, store, key)
+    }
+
+    fn reopen(dir: &Path, key: &LogKey) -> Store {
+        let mut store = Store::open(dir).unwrap();
+        store.read_with_key(key.clone());
+        store
+    }
+
+    fn sql(dir: &Path, statement: &str) {
+        Connection::open(dir.join(DATABASE_FILE))
+            .unwrap()
+            .execute_batch(statement)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_keyed_log_verifies_and_its_key_and_checkpoints_live_outside_the_database() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, store, key) = keyed_store("keyed", 5);
+        assert_eq!(
+            store.verify().unwrap(),
+            Verification::Intact {
+                events: 5,
+                unkeyed: 0
+            }
+        );
+        let mode = std::fs::metadata(dir.join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let checkpoint = Checkpoints::in_dir(&dir).last(&key).unwrap().unwrap();
+        assert_eq!(checkpoint.seq, 5);
+        // Without its key the log cannot be verified, and says why.
+        let error = Store::open(&dir).unwrap().verify().unwrap_err().to_string();
+        assert!(error.contains("key"), "{error}");
+    }
+
+    #[test]
+    fn a_record_rewritten_and_everything_after_it_rehashed_is_found() {
+        let (dir, store, key) = keyed_store("rehash", 5);
+        // Someone who can write the database, without the key: changes record 3 and redoes
+        // the plain SHA-256 chain from there, as the old format would have let them.
+        let mut events = store.events_after(0, 10).unwrap();
+        drop(store);
+        events[2].event.kind = "access_denied".to_string();
+        let mut previous = decode_hash(&events[1].hash).unwrap();
+        for stored in &mut events[2..] {
+            let hash = chain_hash(&previous, stored.seq, &stored.event);
+            sql(
+                &dir,
+                &format!(
+                    "UPDATE events SET kind = '{}', hash = '{}' WHERE seq = {}",
+                    stored.event.kind,
+                    encode_hash(&hash),
+                    stored.seq
+                ),
+            );
+            previous = hash;
+        }
+        let verdict = reopen(&dir, &key).verify().unwrap();
+        assert!(
+            matches!(verdict, Verification::Broken { seq: 3, .. }),
+            "{verdict:?}"
+        );
+    }
+
+    #[test]
+    fn a_truncated_tail_and_a_deleted_log_are_found() {
+        let (dir, store, key) = keyed_store("truncated", 5);
+        drop(store);
+        sql(&dir, "DELETE FROM events WHERE seq > 3");
+        let verdict = reopen(&dir, &key).verify_tail(100).unwrap();
+        let Verification::Broken { seq: 5, problem } = verdict else {
+            panic!("{verdict:?}");
+        };
+        assert!(
+            problem.contains("ends at record 3") && problem.contains("4-5"),
+            "{problem}"
+        );
+        sql(&dir, "DELETE FROM events");
+        let verdict = reopen(&dir, &key).verify().unwrap();
+        assert!(
+            matches!(verdict, Verification::Broken { seq: 5, .. }),
+            "{verdict:?}"
+        );
+    }
+
+    #[test]
+    fn a_log_from_before_the_key_says_how_much_of_it_is_unkeyed() {
+        let dir = std::env::temp_dir().join(format!("keyway-store-legacy-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut store = Store::open(&dir).unwrap();
+        store.append(vec![event(1), event(2)]).unwrap();
+        let key = LogKey::load_or_create(&dir.join(KEY_FILE)).unwrap();
+        store.use_key(key.clone()).unwrap();
+        store.append(vec![event(3)]).unwrap();
+        drop(store);
+        assert_eq!(
+            reopen(&dir, &key).verify().unwrap(),
+            Verification::Intact {
+                events: 3,
+                unkeyed: 2
+            }
+        );
+    }
+
+    #[test]
+    fn a_forged_checkpoint_is_refused() {
+        let (dir, store, key) = keyed_store("forged", 2);
+        drop(store);
+        std::fs::write(dir.join(CHECKPOINT_FILE), "2 abcd 0000\n").unwrap();
+        let verdict = reopen(&dir, &key).verify().unwrap();
+        let Verification::Broken { problem, .. } = verdict else {
+            panic!("{verdict:?}");
+        };
+        assert!(problem.contains("signature"), "{problem}");
+    }
+
     #[test]
     fn a_record_from_before_sources_hashes_as_it_did() {
         // The hash of the first record of a schema-1 log, as schema 1 computed it.
@@ -977,7 +1322,13 @@ mod tests {
         let stored = store.append(vec![event(3)]).unwrap();
         assert_eq!(stored[0].seq, 3);
         assert_eq!(store.events_after(1, 10).unwrap().len(), 2);
-        assert_eq!(store.verify().unwrap(), Verification::Intact { events: 3 });
+        assert_eq!(
+            store.verify().unwrap(),
+            Verification::Intact {
+                events: 3,
+                unkeyed: 3
+            }
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -91,6 +91,14 @@ enum Command {
         /// times follow it; it is logged at start.
         #[arg(long, value_name = "INSTANT")]
         clock_start: Option<jiff::Timestamp>,
+        /// The audit log's key file (default: audit.key in the data directory, made at first
+        /// start). Keep it where whoever can write the data directory cannot.
+        #[arg(long, value_name = "FILE")]
+        log_key: Option<PathBuf>,
+        /// Start even if the audit log's tail does not verify (cut, rewritten or deleted);
+        /// the start is logged as log_tail_accepted.
+        #[arg(long)]
+        accept_broken_log: bool,
     },
     /// Check the audit log's hash chain. Exits 0 when intact, 1 naming the first broken
     /// record, 2 when the database cannot be read.
@@ -98,6 +106,9 @@ enum Command {
         /// The daemon's data directory.
         #[arg(long, default_value = "./keyway-data")]
         data: PathBuf,
+        /// The audit log's key file, if not audit.key in the data directory.
+        #[arg(long, value_name = "FILE")]
+        log_key: Option<PathBuf>,
     },
     /// Import credentials from a CSV file into the daemon's database, with a progress bar.
     ///
@@ -248,19 +259,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
             listen,
             clock_start,
-        } => serve(site, data, listen, clock_start),
-        Command::VerifyLog { data } => match keyway_daemon::verify_log(&data)? {
-            keyway_store::Verification::Intact { events } => {
-                println!(
-                    "audit log intact: {events} events, every hash follows from the one before"
-                );
-                Ok(ExitCode::SUCCESS)
+            log_key,
+            accept_broken_log,
+        } => serve(site, data, listen, clock_start, log_key, accept_broken_log),
+        Command::VerifyLog { data, log_key } => {
+            match keyway_daemon::verify_log(&data, log_key.as_deref())? {
+                keyway_store::Verification::Intact { events, unkeyed } => {
+                    println!(
+                        "audit log intact: {events} events, every hash follows from the one before, and the last signed checkpoint matches"
+                    );
+                    if unkeyed > 0 {
+                        println!(
+                            "note: records 1-{unkeyed} were written before the log was keyed (an older Keyway): their chain is plain SHA-256, so a rewrite of them by someone who can write the database would not show"
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                keyway_store::Verification::Broken { seq, problem } => {
+                    println!("audit log BROKEN at record {seq}: {problem}");
+                    Ok(ExitCode::from(1))
+                }
             }
-            keyway_store::Verification::Broken { seq, problem } => {
-                println!("audit log BROKEN at record {seq}: {problem}");
-                Ok(ExitCode::from(1))
-            }
-        },
+        }
         Command::ImportCredentials { csv, site, data } => {
             import_credentials(&csv, site.as_deref(), &data)
         }
@@ -276,6 +296,8 @@ fn serve(
     data: PathBuf,
     listen: std::net::SocketAddr,
     clock_start: Option<jiff::Timestamp>,
+    log_key: Option<PathBuf>,
+    accept_broken_log: bool,
 ) -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -304,6 +326,8 @@ fn serve(
             None => Arc::new(keyway_daemon::clock::SystemClock::new()),
         },
         faults: None,
+        log_key,
+        accept_broken_log,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -231,3 +231,88 @@ fn sigterm_stops_the_daemon_cleanly_and_nothing_acknowledged_is_lost() {
             .any(|e| e["seq"].as_u64() == Some(seq))
     );
 }
+
+#[test]
+fn a_deleted_log_is_found_by_verify_log_and_refused_at_start() {
+    let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("deleted-log");
+    let _ = std::fs::remove_dir_all(&data);
+    let daemon = Daemon::start(&data, None);
+    daemon
+        .request("POST", "/api/lockdown", Some(r#"{"active": true}"#))
+        .unwrap();
+    // Stopped cleanly, so its last checkpoint names every record.
+    let killed = Command::new("kill")
+        .args(["-TERM", &daemon.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut daemon = daemon;
+    daemon.child.wait().unwrap();
+    for file in ["keyway.db", "keyway.db-wal", "keyway.db-shm"] {
+        let _ = std::fs::remove_file(data.join(file));
+    }
+    let verify = Command::new(env!("CARGO_BIN_EXE_keyway"))
+        .args(["verify-log", "--data", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&verify.stdout);
+    assert_eq!(verify.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("database is missing") && text.contains("record 3"),
+        "{text}"
+    );
+    // The daemon will not start a new log over it without being told to.
+    let refused = Command::new(env!("CARGO_BIN_EXE_keyway"))
+        .args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("KEYWAY_ADMIN_TOKEN", common::ADMIN)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--accept-broken-log") && stderr.contains("record 3"),
+        "{stderr}"
+    );
+    // Told to, it starts, and says so in the new log.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyway"));
+    command
+        .args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--clock-start", common::CLOCK_START, "--accept-broken-log"])
+        .env("KEYWAY_ADMIN_TOKEN", common::ADMIN);
+    let daemon = Daemon::spawn(command);
+    let (_, events) = daemon.request("GET", "/api/events", None).unwrap();
+    let accepted = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "log_tail_accepted")
+        .cloned()
+        .unwrap_or_else(|| panic!("{events}"));
+    assert!(
+        accepted["detail"].as_str().unwrap().contains("record 3"),
+        "{accepted}"
+    );
+    daemon.kill();
+    let verify = Command::new(env!("CARGO_BIN_EXE_keyway"))
+        .args(["verify-log", "--data", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}

@@ -37,8 +37,13 @@ impl Daemon {
         if let Some(site) = site {
             command.args(["--site", site.to_str().unwrap()]);
         }
+        command.env("KEYWAY_ADMIN_TOKEN", ADMIN);
+        Daemon::spawn(command)
+    }
+
+    /// Starts `command` (a `keyway serve`) and waits for the address it prints.
+    pub fn spawn(mut command: Command) -> Daemon {
         let mut child = command
-            .env("KEYWAY_ADMIN_TOKEN", ADMIN)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
