@@ -147,9 +147,20 @@ pub fn router(state: AppState) -> Router {
         .route("/api/whoami", get(whoami))
         .route("/api/site", get(site))
         .route("/api/simulate", get(simulate))
+        // The token before the body: a request without a valid one is refused from its
+        // headers, and its body is never read.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_viewer,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     let import = Router::new()
         .route("/api/credentials/import", post(import_credentials))
+        // 256 MiB are read only for an admin.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_admin,
+        ))
         .layer(DefaultBodyLimit::max(IMPORT_LIMIT));
     Router::new()
         .route("/", get(dashboard))
@@ -159,7 +170,35 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(import)
         .fallback(|| async { ApiError::not_found("no such path") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::Plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this path does not take that method".to_string(),
+            )
+        })
         .with_state(state)
+}
+
+async fn require_viewer(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match authorize(&state, request.headers(), Role::Viewer) {
+        Ok(_) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn require_admin(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match authorize(&state, request.headers(), Role::Admin) {
+        Ok(_) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
 }
 
 /// Who is asking: the token's role, and the name its events carry as actor.
@@ -323,8 +362,14 @@ async fn events(
     if limit == 0 || limit > 10_000 {
         return Err(ApiError::bad_request("limit must be from 1 to 10000"));
     }
-    let reader = Arc::clone(&state.reader);
     let after = query.after.unwrap_or(0);
+    if after > i64::MAX as u64 {
+        return Err(ApiError::bad_request(format!(
+            "after {after}: expected a sequence number up to {}",
+            i64::MAX
+        )));
+    }
+    let reader = Arc::clone(&state.reader);
     let stored = tokio::task::spawn_blocking(move || {
         reader
             .lock()
@@ -540,7 +585,19 @@ pub fn credential_row(
             body.number
         ));
     }
+    if body.holder.chars().count() > 128 || body.holder.contains(char::is_control) {
+        return Err(format!(
+            "holder {:?}: expected at most 128 printable characters",
+            body.holder
+        ));
+    }
     let doors = if body.doors.iter().any(|d| d == "*") {
+        if body.doors.len() > 1 {
+            return Err(format!(
+                "doors {:?}: \"*\" (every door) cannot be mixed with door ids",
+                body.doors
+            ));
+        }
         None
     } else {
         for door in &body.doors {
@@ -570,9 +627,20 @@ pub fn credential_row(
                 format!("{field} {text:?}: expected a date-time such as 2027-01-01T00:00:00")
             })
     };
+    let valid_from = time("valid_from", &body.valid_from)?;
+    let valid_until = time("valid_until", &body.valid_until)?;
+    if let (Some(from), Some(until)) = (valid_from, valid_until)
+        && until < from
+    {
+        return Err(format!(
+            "valid_until {:?} is before valid_from {:?}",
+            body.valid_until.unwrap_or_default(),
+            body.valid_from.unwrap_or_default()
+        ));
+    }
     Ok(CredentialRow {
-        valid_from: time("valid_from", &body.valid_from)?,
-        valid_until: time("valid_until", &body.valid_until)?,
+        valid_from,
+        valid_until,
         number: body.number,
         holder: body.holder,
         doors,
@@ -675,9 +743,16 @@ async fn delete_credential(
 async fn import_credentials(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Json<Value>> {
     let caller = authorize(&state, &headers, Role::Admin)?;
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::Plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the CSV is larger than {} MiB", IMPORT_LIMIT >> 20),
+        ),
+        _ => ApiError::bad_request(format!("bad request body: {}", rejection.body_text())),
+    })?;
     let text =
         std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the CSV is not UTF-8"))?;
     let rows = crate::import::parse_csv(state.service.site(), text)
@@ -1121,14 +1196,20 @@ async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], crate::OPENAPI)
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Prometheus metrics. They tell whether the building is in lockdown or in alarm, so they
+/// need a token (a viewer's; Prometheus sends it with `authorization: { credentials: … }`).
+async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    authorize(&state, &headers, Role::Viewer)?;
     let snapshot = state.service.snapshot().await.ok();
-    (
+    Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(
             snapshot.as_ref(),
             state.live.receiver_count(),
             state.service.writer().health(),
         ),
-    )
+    ))
 }

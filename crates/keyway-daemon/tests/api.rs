@@ -213,13 +213,16 @@ fn dechunk(body: &str) -> String {
 }
 
 #[test]
-fn health_openapi_and_metrics_need_no_token() {
+fn health_and_openapi_need_no_token_metrics_need_one() {
     let server = Server::start("open");
     assert_eq!(server.get("/healthz", None).0, 200);
     let (status, spec) = server.get("/api/openapi.json", None);
     assert_eq!(status, 200);
     assert_eq!(spec["openapi"], "3.1.0");
-    let (status, metrics) = server.get("/metrics", None);
+    // Metrics tell whether the building is in lockdown: not for anyone.
+    assert_eq!(server.get("/metrics", None).0, 401);
+    let viewer = server.token("viewer");
+    let (status, metrics) = server.get("/metrics", Some(&viewer));
     assert_eq!(status, 200);
     assert!(
         metrics
@@ -797,7 +800,7 @@ fn a_full_disk_never_vetoes_the_fire_alarm_and_no_door_moves_unrecorded() {
     let (status, health) = server.get("/healthz", None);
     assert_eq!(status, 503);
     assert_eq!(health["reasons"][0]["component"], "storage", "{health}");
-    let (_, metrics) = server.get("/metrics", None);
+    let (_, metrics) = server.get("/metrics", Some(ADMIN));
     let metrics = metrics.as_str().unwrap().to_string();
     assert!(metrics.contains("keyway_storage_healthy 0"), "{metrics}");
     assert!(
@@ -1181,4 +1184,111 @@ fn tokens_have_names_are_listed_without_secrets_and_revoked_at_once() {
         audit[6].2.contains("front desk") && audit[6].2.contains(&id),
         "{audit:?}"
     );
+}
+
+#[test]
+fn bad_input_at_the_edge_is_refused_with_400_and_a_message() {
+    let server = Server::start("edge");
+    let cases = [
+        (json!({"number": "x".repeat(65)}), "number"),
+        (json!({"number": "a\u{1}b"}), "number"),
+        (json!({"number": "7", "holder": "h".repeat(129)}), "holder"),
+        (json!({"number": "7", "holder": "tab\there"}), "holder"),
+        (
+            json!({"number": "7", "doors": ["*", "front"]}),
+            "cannot be mixed",
+        ),
+        (
+            json!({"number": "7", "valid_from": "2027-01-02T00:00:00", "valid_until": "2027-01-01T00:00:00"}),
+            "before valid_from",
+        ),
+        (
+            json!({"number": "7", "levels": ["night-shift"]}),
+            "night-shift",
+        ),
+    ];
+    for (body, fragment) in cases {
+        let (status, answer) = server.post("/api/credentials", Some(ADMIN), body.clone());
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(fragment),
+            "{body}: {answer}"
+        );
+    }
+    let (status, answer) = server.get("/api/events?after=9223372036854775808", Some(ADMIN));
+    assert_eq!(status, 400, "{answer}");
+    // Duplicate numbers inside one import, named with both lines; nothing imported.
+    let (status, answer) = server.request(
+        "POST",
+        "/api/credentials/import",
+        Some(ADMIN),
+        Some("1001,A,front,,,\n1001,B,front,,,\n"),
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("already on line 1"),
+        "{answer}"
+    );
+    // A byte-order mark and quoted fields are read as a spreadsheet writes them.
+    let (status, answer) = server.request(
+        "POST",
+        "/api/credentials/import",
+        Some(ADMIN),
+        Some("\u{feff}number,holder,doors,schedule,valid_from,valid_until\r\n\"1002\",\"Doe, Jane\",\"front;server\",,,\r\n"),
+    );
+    assert_eq!((status, &answer["imported"]), (200, &json!(1)), "{answer}");
+    let (_, list) = server.get("/api/credentials", Some(ADMIN));
+    assert_eq!(list[0]["holder"], "Doe, Jane");
+    // 405 and 413 answer in JSON like every other error.
+    let (status, answer) = server.request("PUT", "/api/doors", Some(ADMIN), None);
+    assert_eq!(status, 405);
+    assert!(answer["error"].is_string(), "{answer}");
+    assert_eq!(
+        stored_kinds(&server)
+            .iter()
+            .filter(|k| k.starts_with("credential"))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_body_is_never_read_before_its_token_is_checked() {
+    let server = Server::start("auth-first");
+    // A huge body announced by a caller without a token (or with a viewer's, for the admin's
+    // import): refused from the headers alone, without waiting for the body that never comes.
+    let viewer = server.token("viewer");
+    for (path, token) in [
+        ("/api/credentials/import", None),
+        ("/api/credentials/import", Some(viewer.as_str())),
+        ("/api/sim/badge", None),
+    ] {
+        let mut stream = TcpStream::connect(server.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: t\r\n{auth}Content-Type: text/csv\r\nContent-Length: 250000000\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).unwrap();
+        let expected: &[u8] = if token.is_some() {
+            b"HTTP/1.1 403"
+        } else {
+            b"HTTP/1.1 401"
+        };
+        assert_eq!(&head, expected, "{path}");
+    }
+    // A body too large for the import is 413, in JSON.
+    let big = "1,a,front,,,\n".repeat(300_000 / 12 + 1);
+    let (status, _) = server.request("POST", "/api/sim/badge", Some(ADMIN), Some(&big));
+    assert_eq!(status, 413);
 }
