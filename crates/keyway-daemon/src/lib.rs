@@ -10,6 +10,7 @@ pub mod auth;
 pub mod clock;
 pub mod gpio;
 pub mod hardware;
+pub mod http;
 pub mod import;
 pub mod metrics;
 pub mod readers;
@@ -73,6 +74,8 @@ pub struct Config {
     /// Start even though the log's tail does not verify (`--accept-broken-log`); the start
     /// logs `log_tail_accepted` with what was wrong.
     pub accept_broken_log: bool,
+    /// The HTTP edge: connections at once, header-read timeout.
+    pub http: http::HttpLimits,
 }
 
 /// The key file the daemon uses for `data_dir`.
@@ -96,8 +99,6 @@ pub enum DaemonError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("the HTTP server failed: {0}")]
-    Serve(std::io::Error),
     #[error("{0}")]
     WeakAdminToken(String),
     #[error(
@@ -366,21 +367,15 @@ pub async fn serve(
         new_admin_token,
     });
     tracing::info!(%addr, site = %site.info.name, "serving");
-    // No Nagle delay: a badge's answer is small and must not wait for the client's ACK.
-    let listener =
-        axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::warn!(%error, "cannot set TCP_NODELAY");
-            }
-        });
-    axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Live streams end now; the graceful shutdown then waits only for requests.
-            let _ = stopping.send(true);
-        })
-        .await
-        .map_err(DaemonError::Serve)?;
+    http::serve(
+        listener,
+        api::router(state),
+        config.http,
+        Arc::clone(&config.clock),
+        stopping,
+        shutdown,
+    )
+    .await;
     tracing::info!("stopped serving; finishing writes");
     stop_readers.store(true, std::sync::atomic::Ordering::Relaxed);
     for thread in reader_threads {

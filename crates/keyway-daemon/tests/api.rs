@@ -44,6 +44,20 @@ impl Server {
     }
 
     fn start_site(data: PathBuf, site: SiteSource, faults: Option<Faults>) -> Server {
+        Server::start_full(
+            data,
+            site,
+            faults,
+            keyway_daemon::http::HttpLimits::default(),
+        )
+    }
+
+    fn start_full(
+        data: PathBuf,
+        site: SiteSource,
+        faults: Option<Faults>,
+        http: keyway_daemon::http::HttpLimits,
+    ) -> Server {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Ready>();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let clock = VirtualClock::new(SUNDAY_NIGHT);
@@ -56,6 +70,7 @@ impl Server {
             faults,
             log_key: None,
             accept_broken_log: false,
+            http,
         };
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -1291,4 +1306,65 @@ fn a_body_is_never_read_before_its_token_is_checked() {
     let big = "1,a,front,,,\n".repeat(300_000 / 12 + 1);
     let (status, _) = server.request("POST", "/api/sim/badge", Some(ADMIN), Some(&big));
     assert_eq!(status, 413);
+}
+
+#[test]
+fn a_client_that_sends_no_headers_is_cut_off_and_connections_are_capped() {
+    let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("api-edge-limits");
+    let _ = std::fs::remove_dir_all(&data);
+    let limits = keyway_daemon::http::HttpLimits {
+        max_connections: 3,
+        header_read_timeout: Duration::from_secs(10),
+    };
+    let server = Server::start_full(data, SiteSource::Demo, None, limits);
+    // Three idle connections take every slot: a fourth request waits.
+    let idle: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(server.addr).unwrap())
+        .collect();
+    let addr = server.addr;
+    let waiting = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        write!(
+            stream,
+            "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    });
+    // Ten seconds on the daemon's clock later, the idle ones are cut off and it is served.
+    // (Until then it has not been answered: it is still waiting.)
+    // The daemon's clock moves in steps while the server's tasks run between them (a
+    // millisecond of real time each: pacing, not waiting for the timeout, which is virtual).
+    let mut advanced = 0;
+    let started = std::time::Instant::now();
+    while !waiting.is_finished() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "still waiting after {advanced} ms on the daemon's clock"
+        );
+        server.clock.advance(100);
+        advanced += 100;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(
+        advanced >= 10_000,
+        "served after {advanced} ms: before the idle ones were cut off"
+    );
+    let response = waiting.join().unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    for mut stream in idle {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut rest = Vec::new();
+        // The server closed it (an answer, or nothing), instead of keeping it open forever.
+        stream
+            .read_to_end(&mut rest)
+            .expect("the idle connection was closed by the server");
+    }
 }

@@ -99,6 +99,12 @@ enum Command {
         /// the start is logged as log_tail_accepted.
         #[arg(long)]
         accept_broken_log: bool,
+        /// Connections served at once; more wait to be accepted.
+        #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+        max_connections: u32,
+        /// Seconds a client has to send its request's headers before it is cut off.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=3_600))]
+        header_timeout_seconds: u32,
     },
     /// Check the audit log's hash chain. Exits 0 when intact, 1 naming the first broken
     /// record, 2 when the database cannot be read.
@@ -261,7 +267,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             clock_start,
             log_key,
             accept_broken_log,
-        } => serve(site, data, listen, clock_start, log_key, accept_broken_log),
+            max_connections,
+            header_timeout_seconds,
+        } => serve(
+            site,
+            data,
+            listen,
+            clock_start,
+            log_key,
+            accept_broken_log,
+            keyway_daemon::http::HttpLimits {
+                max_connections: max_connections as usize,
+                header_read_timeout: std::time::Duration::from_secs(header_timeout_seconds.into()),
+            },
+        ),
         Command::VerifyLog { data, log_key } => {
             match keyway_daemon::verify_log(&data, log_key.as_deref())? {
                 keyway_store::Verification::Intact { events, unkeyed } => {
@@ -298,6 +317,7 @@ fn serve(
     clock_start: Option<jiff::Timestamp>,
     log_key: Option<PathBuf>,
     accept_broken_log: bool,
+    http: keyway_daemon::http::HttpLimits,
 ) -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -328,6 +348,7 @@ fn serve(
         faults: None,
         log_key,
         accept_broken_log,
+        http,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
