@@ -25,7 +25,7 @@ use keyway_daemon::service::Service;
 use keyway_daemon::writer::Writer;
 use keyway_store::Store;
 
-const TOKEN: &str = "bench-admin-token";
+const TOKEN: &str = "bench-admin-token-Vq81zXw3";
 
 fn main() {
     let root = std::env::temp_dir().join(format!("keyway-bench-daemon-{}", std::process::id()));
