@@ -44,6 +44,8 @@ pub struct AppState {
     /// Becomes true when the daemon stops: every live stream ends, so that the graceful
     /// shutdown does not wait for clients that never leave.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// Stored state that refers to what the site no longer has, found at start.
+    pub stale: Arc<Mutex<crate::stale::StaleState>>,
 }
 
 /// An API error: a status and a message for the person reading it.
@@ -144,6 +146,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sim/fire-alarm", post(sim_fire_alarm))
         .route("/api/tokens", get(list_tokens).post(create_token))
         .route("/api/tokens/{id}", delete(revoke_token))
+        .route("/api/stale", get(list_stale))
+        .route("/api/stale/clear", post(clear_stale))
         .route("/api/whoami", get(whoami))
         .route("/api/site", get(site))
         .route("/api/simulate", get(simulate))
@@ -1053,6 +1057,71 @@ async fn revoke_token(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What stored state refers to elements the site no longer has.
+async fn list_stale(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Viewer)?;
+    let stale = state
+        .stale
+        .lock()
+        .map_err(|_| ApiError::unavailable("stale state unavailable"))?
+        .clone();
+    Ok(Json(json!(stale)))
+}
+
+/// Clears what can be cleared: the holds on removed doors are deleted, and the credentials
+/// naming removed doors are stored without them. A credential that does not load at all
+/// (its schedule or access level is gone) stays listed: replace or delete it.
+async fn clear_stale(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    let caller = authorize(&state, &headers, Role::Admin)?;
+    let stale = state
+        .stale
+        .lock()
+        .map_err(|_| ApiError::unavailable("stale state unavailable"))?
+        .clone();
+    let rows: Vec<CredentialRow> = stale
+        .credentials
+        .iter()
+        .filter_map(|c| c.without_missing.clone())
+        .collect();
+    let fixed: Vec<String> = rows.iter().map(|r| r.number.clone()).collect();
+    if !rows.is_empty() {
+        state
+            .service
+            .put_credentials(rows)
+            .await
+            .map_err(|error| service_error(&state, error))?;
+    }
+    let holds: Vec<(String, Option<String>)> = stale
+        .holds
+        .iter()
+        .map(|h| (format!("hold:{}", h.door), None))
+        .collect();
+    let detail = format!(
+        "{} holds on removed doors deleted; {} credentials stored without their removed doors",
+        holds.len(),
+        fixed.len()
+    );
+    state
+        .service
+        .log_with_state(
+            "stale_state_cleared",
+            &caller.origin(Source::Api),
+            None,
+            Some(detail.clone()),
+            holds,
+        )
+        .await
+        .map_err(|error| service_error(&state, error))?;
+    let mut now = state
+        .stale
+        .lock()
+        .map_err(|_| ApiError::unavailable("stale state unavailable"))?;
+    now.holds.clear();
+    now.credentials.retain(|c| !fixed.contains(&c.number));
+    now.credentials_total -= fixed.len();
+    Ok(Json(json!({ "cleared": detail, "left": *now })))
 }
 
 /// Logs who changed a credential or a token.

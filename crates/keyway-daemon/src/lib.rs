@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod readers;
 pub mod real_devices;
 pub mod service;
+pub mod stale;
 pub mod storage;
 pub mod writer;
 
@@ -36,7 +37,7 @@ use crate::api::AppState;
 use crate::auth::{Role, hash_token, new_token};
 use crate::clock::Clock;
 use crate::hardware::SimulatedOutputs;
-use crate::service::{Service, SiteIds, credential_from_row};
+use crate::service::{Service, SiteIds};
 use crate::writer::Writer;
 
 /// The demo site `keyway serve` runs when no site is given: the example office.
@@ -247,28 +248,26 @@ pub async fn serve(
         .collect();
     let ids = SiteIds::new(&site, &levels);
     let mut credentials = CredentialStore::with_capacity(store.credential_count()?);
-    let mut misfits = 0usize;
-    store.for_each_credential(|row| match credential_from_row(&ids, &row) {
-        Ok(credential) => {
-            if let Err(error) = credentials.insert(credential) {
-                tracing::warn!(%error, "stored credential skipped");
-            }
-        }
-        // The site file changed under a stored credential: it stays stored, unused.
-        Err(problem) => {
-            misfits += 1;
-            if misfits <= 10 {
-                tracing::warn!(%problem, "stored credential does not fit this site; not loaded");
-            }
+    // A credential naming a door the site no longer has still works at the others; what
+    // does not fit is noted, reported below and listed by the API.
+    let mut stale = stale::StaleState::default();
+    store.for_each_credential(|row| {
+        if let Some(credential) = stale::load_credential(&ids, row, &mut stale)
+            && let Err(error) = credentials.insert(credential)
+        {
+            tracing::warn!(%error, "stored credential skipped");
         }
     })?;
-    if misfits > 10 {
-        tracing::warn!(
-            misfits,
-            "stored credentials that do not fit this site were not loaded"
-        );
+    let restore = restore_inputs(&site, &store.state()?, &mut stale);
+    if !stale.is_empty() {
+        tracing::warn!(summary = %stale.summary(), "stored state refers to what the site no longer has; see GET /api/stale");
+        for credential in stale.credentials.iter().take(10) {
+            tracing::warn!(number = %credential.number, missing_doors = ?credential.missing_doors, not_loaded = ?credential.not_loaded, "stale credential");
+        }
+        for hold in &stale.holds {
+            tracing::warn!(door = %hold.door, hold = %hold.hold, "operator hold on a door the site no longer has; kept until cleared");
+        }
     }
-    let restore = restore_inputs(&site, &store.state()?);
     tracing::info!(
         credentials = credentials.len(),
         restored = restore.len(),
@@ -317,6 +316,15 @@ pub async fn serve(
         restore,
         Arc::clone(&config.clock),
     );
+    if !stale.is_empty() {
+        let origin = service::Origin::new(service::Source::Boot);
+        if let Err(error) = service
+            .log("stale_state", &origin, None, Some(stale.summary()))
+            .await
+        {
+            tracing::warn!(%error, "stale_state was not logged durably");
+        }
+    }
     if let Some(problem) = accepted_break {
         let origin = service::Origin::new(service::Source::Boot);
         if let Err(error) = service
@@ -348,6 +356,7 @@ pub async fn serve(
         live,
         metrics: Arc::new(metrics::Metrics::default()),
         stopping: stopping_rx,
+        stale: Arc::new(Mutex::new(stale)),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -390,7 +399,11 @@ pub async fn serve(
 }
 
 /// The inputs that bring back the latched operator state.
-fn restore_inputs(site: &Site, state: &[(String, String)]) -> Vec<Input> {
+fn restore_inputs(
+    site: &Site,
+    state: &[(String, String)],
+    stale: &mut stale::StaleState,
+) -> Vec<Input> {
     let mut inputs = Vec::new();
     for (key, value) in state {
         match (key.as_str(), value.as_str()) {
@@ -398,6 +411,10 @@ fn restore_inputs(site: &Site, state: &[(String, String)]) -> Vec<Input> {
             ("fire_alarm", "active") => inputs.push(Input::FireAlarm),
             (key, hold) if key.starts_with("hold:") => {
                 let Some(door) = site.find_door(&key["hold:".len()..]) else {
+                    stale.holds.push(stale::StaleHold {
+                        door: key["hold:".len()..].to_string(),
+                        hold: hold.to_string(),
+                    });
                     continue;
                 };
                 inputs.push(if hold == "unlock" {

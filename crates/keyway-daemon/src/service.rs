@@ -199,6 +199,7 @@ enum Request {
     /// An event of the daemon's own, logged in order with the controller's.
     Log {
         event: NewEvent,
+        state: Vec<StateChange>,
         reply: oneshot::Sender<Accepted>,
     },
     Snapshot {
@@ -410,11 +411,11 @@ impl Service {
                                 task.controller.handle(now, input);
                                 let _ = reply.send(task.flush(&origin, state));
                             }
-                            Request::Log { event, reply } => {
+                            Request::Log { event, state, reply } => {
                                 // The controller was just caught up: it has no events of its
                                 // own pending, so the batch is this one event, in its place.
                                 let origin = Origin::new(Source::Timer);
-                                let _ = reply.send(task.flush_with(&origin, vec![event], Vec::new()));
+                                let _ = reply.send(task.flush_with(&origin, vec![event], state));
                             }
                             Request::Snapshot { reply } => {
                                 let _ = reply.send(snapshot(&task.controller, &task.relays));
@@ -580,6 +581,19 @@ impl Service {
         credential: Option<String>,
         detail: Option<String>,
     ) -> Result<Vec<StoredEvent>, ServiceError> {
+        self.log_with_state(kind, origin, credential, detail, Vec::new())
+            .await
+    }
+
+    /// `log`, with latched state changed in the same transaction (clearing stale holds).
+    pub async fn log_with_state(
+        &self,
+        kind: &str,
+        origin: &Origin,
+        credential: Option<String>,
+        detail: Option<String>,
+        state: Vec<StateChange>,
+    ) -> Result<Vec<StoredEvent>, ServiceError> {
         let event = NewEvent {
             at: self.clock.wall(),
             kind: kind.to_string(),
@@ -591,7 +605,11 @@ impl Service {
         };
         let (reply, answer) = oneshot::channel();
         self.requests
-            .send(Request::Log { event, reply })
+            .send(Request::Log {
+                event,
+                state,
+                reply,
+            })
             .await
             .map_err(|_| ServiceError::Stopped)?;
         let accepted = answer.await.map_err(|_| ServiceError::Stopped)?;
@@ -697,6 +715,10 @@ pub struct SiteIds {
 }
 
 impl SiteIds {
+    pub fn has_door(&self, id: &str) -> bool {
+        self.doors.contains_key(id)
+    }
+
     pub fn new(site: &Site, levels: &[AccessLevel]) -> SiteIds {
         SiteIds {
             doors: site

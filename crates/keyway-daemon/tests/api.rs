@@ -1368,3 +1368,66 @@ fn a_client_that_sends_no_headers_is_cut_off_and_connections_are_capped() {
             .expect("the idle connection was closed by the server");
     }
 }
+
+#[test]
+fn state_about_a_removed_door_is_reported_listed_and_cleared_never_dropped() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("api-stale");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("data");
+    let server = Server::start_on(data.clone());
+    server.post(
+        "/api/credentials",
+        Some(ADMIN),
+        json!({"number": "1001", "doors": ["front", "rear"]}),
+    );
+    server.post("/api/doors/rear/unlock", Some(ADMIN), json!({}));
+    server.stop();
+
+    // The rear door is renamed in the site file: "rear" is gone.
+    let site = dir.join("site.toml");
+    std::fs::write(
+        &site,
+        keyway_daemon::DEMO_SITE.replace("id = \"rear\"", "id = \"back\""),
+    )
+    .unwrap();
+    let server = Server::start_site(data.clone(), SiteSource::File(site), None);
+    let (_, stale) = server.get("/api/stale", Some(ADMIN));
+    assert_eq!(
+        stale["holds"],
+        json!([{"door": "rear", "hold": "unlock"}]),
+        "{stale}"
+    );
+    assert_eq!(stale["credentials"][0]["number"], "1001", "{stale}");
+    assert_eq!(stale["credentials"][0]["missing_doors"], json!(["rear"]));
+    assert_eq!(stale["credentials_total"], 1);
+    let reported = server.wait_for_event(|e| e["kind"] == "stale_state");
+    assert!(
+        reported["detail"]
+            .as_str()
+            .unwrap()
+            .contains("1 operator holds and 1 credentials"),
+        "{reported}"
+    );
+    // The credential still works where the door exists.
+    let (_, granted) = server.post(
+        "/api/sim/badge",
+        Some(ADMIN),
+        json!({"door": "front", "credential": "1001"}),
+    );
+    assert_eq!(granted["kind"], "access_granted", "{granted}");
+    // Cleared: the hold is deleted, the credential stored without the removed door.
+    let (status, cleared) = server.post("/api/stale/clear", Some(ADMIN), json!({}));
+    assert_eq!(status, 200, "{cleared}");
+    assert_eq!(cleared["left"]["credentials_total"], 0, "{cleared}");
+    let (_, credentials) = server.get("/api/credentials", Some(ADMIN));
+    assert_eq!(credentials[0]["doors"], json!(["front"]));
+    let event = server.wait_for_event(|e| e["kind"] == "stale_state_cleared");
+    assert_eq!(event["actor"], "KEYWAY_ADMIN_TOKEN");
+    server.stop();
+    // With the old site back, the cleared hold does not come back and unlock the door.
+    let server = Server::start_on(data);
+    assert_eq!(server.door("rear")["lock"], "locked");
+    let (_, stale) = server.get("/api/stale", Some(ADMIN));
+    assert_eq!(stale["holds"], json!([]));
+}
