@@ -310,6 +310,25 @@ impl Task {
     }
 }
 
+/// `operator_hold` for an operator's unlock, lock or release of a door.
+fn hold_event(site: &Site, input: &Input, at: Millis, origin: &Origin) -> Option<NewEvent> {
+    let (door, hold) = match input {
+        Input::Unlock { door } => (door, "unlock"),
+        Input::Lock { door } => (door, "lock"),
+        Input::Release { door } => (door, "release"),
+        _ => return None,
+    };
+    Some(NewEvent {
+        at,
+        kind: "operator_hold".to_string(),
+        door: Some(site.door(*door).id.clone()),
+        detail: Some(hold.to_string()),
+        source: Some(origin.source.name().to_string()),
+        actor: origin.actor.clone(),
+        ..NewEvent::default()
+    })
+}
+
 /// The latched state brought back at start, in words for `controller_started`.
 fn describe_restored(site: &Site, restore: &[Input]) -> String {
     let parts: Vec<String> = restore
@@ -407,9 +426,13 @@ impl Service {
                         match request {
                             Request::Input { input, origin, reply } => {
                                 let state = latch(task.controller.site(), &input);
+                                // An operator's hold is logged with who set it, whether or
+                                // not a higher rule (a lockdown, the fire alarm) lets it
+                                // move the door now.
+                                let own = hold_event(task.controller.site(), &input, task.time.clock.wall(), &origin);
                                 let now = task.time.now();
                                 task.controller.handle(now, input);
-                                let _ = reply.send(task.flush(&origin, state));
+                                let _ = reply.send(task.flush_with(&origin, own.into_iter().collect(), state));
                             }
                             Request::Log { event, state, reply } => {
                                 // The controller was just caught up: it has no events of its

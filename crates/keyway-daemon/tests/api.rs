@@ -974,7 +974,8 @@ fn a_disk_that_fails_its_writes_loses_no_lockdown_and_no_event() {
             "lockdown_ended",
             "storage_fault",
             "lockdown_started",
-            // The rear hold moves nothing during the lockdown: it is stored, not logged.
+            // The rear hold moves nothing during the lockdown, but who set it is logged.
+            "operator_hold",
             "storage_restored",
         ]
     );
