@@ -399,7 +399,7 @@ pub async fn serve(
 }
 
 /// The inputs that bring back the latched operator state.
-fn restore_inputs(
+pub fn restore_inputs(
     site: &Site,
     state: &[(String, String)],
     stale: &mut stale::StaleState,

@@ -348,19 +348,36 @@ fn describe_restored(site: &Site, restore: &[Input]) -> String {
     }
 }
 
-/// The latched state an input changes, stored with its events so that a restart restores it.
-fn latch(site: &Site, input: &Input) -> Vec<StateChange> {
-    let set = |key: &str, value: Option<&str>| vec![(key.to_string(), value.map(str::to_string))];
+/// The latched state an input changed, stored with its events so that a restart restores
+/// it: read from the controller after the input, not from the input, so that a refused
+/// reset (the panel still in alarm) leaves the stored alarm in place.
+fn latch(
+    controller: &Controller,
+    (fire_before, lockdown_before): (bool, bool),
+    mut holds: Vec<StateChange>,
+) -> Vec<StateChange> {
+    let set = |key: &str, on: bool, value: &str| (key.to_string(), on.then(|| value.to_string()));
+    if controller.fire_alarm() != fire_before {
+        holds.push(set("fire_alarm", controller.fire_alarm(), "active"));
+    }
+    if controller.lockdown() != lockdown_before {
+        holds.push(set("lockdown", controller.lockdown(), "1"));
+    }
+    holds
+}
+
+/// An operator hold is stored as commanded, whether or not a higher rule outranks it now.
+fn hold_latch(site: &Site, input: &Input) -> Vec<StateChange> {
+    let hold = |door: &DoorIdx, value: Option<&str>| {
+        vec![(
+            format!("hold:{}", site.door(*door).id),
+            value.map(str::to_string),
+        )]
+    };
     match input {
-        Input::FireAlarm | Input::FireAlarmInput { active: true } => {
-            set("fire_alarm", Some("active"))
-        }
-        Input::FireAlarmReset => set("fire_alarm", None),
-        Input::Lockdown => set("lockdown", Some("1")),
-        Input::LockdownEnd => set("lockdown", None),
-        Input::Unlock { door } => set(&format!("hold:{}", site.door(*door).id), Some("unlock")),
-        Input::Lock { door } => set(&format!("hold:{}", site.door(*door).id), Some("lock")),
-        Input::Release { door } => set(&format!("hold:{}", site.door(*door).id), None),
+        Input::Unlock { door } => hold(door, Some("unlock")),
+        Input::Lock { door } => hold(door, Some("lock")),
+        Input::Release { door } => hold(door, None),
         _ => Vec::new(),
     }
 }
@@ -425,13 +442,15 @@ impl Service {
                         task.catch_up();
                         match request {
                             Request::Input { input, origin, reply } => {
-                                let state = latch(task.controller.site(), &input);
+                                let before = (task.controller.fire_alarm(), task.controller.lockdown());
                                 // An operator's hold is logged with who set it, whether or
                                 // not a higher rule (a lockdown, the fire alarm) lets it
                                 // move the door now.
                                 let own = hold_event(task.controller.site(), &input, task.time.clock.wall(), &origin);
+                                let holds = hold_latch(task.controller.site(), &input);
                                 let now = task.time.now();
                                 task.controller.handle(now, input);
+                                let state = latch(&task.controller, before, holds);
                                 let _ = reply.send(task.flush_with(&origin, own.into_iter().collect(), state));
                             }
                             Request::Log { event, state, reply } => {

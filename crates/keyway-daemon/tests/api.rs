@@ -1432,3 +1432,19 @@ fn state_about_a_removed_door_is_reported_listed_and_cleared_never_dropped() {
     let (_, stale) = server.get("/api/stale", Some(ADMIN));
     assert_eq!(stale["holds"], json!([]));
 }
+
+#[test]
+fn a_refused_reset_keeps_the_stored_alarm() {
+    let server = Server::start("refused-reset-restart");
+    server.post("/api/sim/fire-alarm", Some(ADMIN), json!({"active": true}));
+    let (status, _) = server.post("/api/fire-alarm/reset", Some(ADMIN), json!({}));
+    assert_eq!(status, 409);
+    let data = server.stop();
+    let server = Server::start_on(data);
+    let (_, now) = server.get("/api/status", Some(ADMIN));
+    assert_eq!(
+        now["fire_alarm"], true,
+        "the refused reset did not clear the stored alarm"
+    );
+    assert_eq!(server.door("office-entry")["lock"], "unlocked");
+}

@@ -11,8 +11,18 @@
 //! - after storage recovers, the log has no gap, verifies, and holds every change of a
 //!   lock's position the reference controller made, in its order.
 //!
+//! Now and then the daemon restarts (cleanly, on healthy storage: a restart loses what only
+//! memory held, so storage is healed first): the store is opened again, credentials loaded
+//! and the latched state restored as `keyway serve` does, and the reference controller
+//! restarts with the latched state it has kept (fire alarm, lockdown, holds).
+//!
 //! `KEYWAY_SIM_SEEDS` (default 1-8) and `KEYWAY_SIM_STEPS` (default 400 a seed) say how
-//! much; a failure prints its seed, and `KEYWAY_SIM_SEEDS=N` replays it.
+//! much; a failure prints its seed, and `KEYWAY_SIM_SEEDS=N` replays it. `SIM_DEBUG=1` prints
+//! every step, the latched state at each restart, and compares the log with the reference
+//! after every step storage takes (slower; it finds the first step that diverges).
+//!
+//! Found by it: a reset refused while the panel was still in alarm deleted the stored alarm,
+//! so a restart came back without it (`a_refused_reset_keeps_the_stored_alarm`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -94,6 +104,96 @@ fn random_input(rng: &mut Rng, site: &Site) -> Input {
     }
 }
 
+/// A running service over the data directory, as `keyway serve` boots it.
+struct Running {
+    service: Service,
+    writer_thread: std::thread::JoinHandle<()>,
+    relay_changes: Arc<std::sync::Mutex<Vec<(DoorIdx, bool)>>>,
+}
+
+fn boot(
+    site: &Arc<Site>,
+    data: &std::path::Path,
+    faults: &Faults,
+    clock: &Arc<dyn Clock>,
+) -> Running {
+    let store = Store::open(data).unwrap();
+    let levels = Vec::new();
+    let ids = keyway_daemon::service::SiteIds::new(site, &levels);
+    let mut credentials = CredentialStore::new();
+    let mut stale = keyway_daemon::stale::StaleState::default();
+    store
+        .for_each_credential(|row| {
+            if let Some(credential) = keyway_daemon::stale::load_credential(&ids, row, &mut stale) {
+                credentials.insert(credential).unwrap();
+            }
+        })
+        .unwrap();
+    let restore = keyway_daemon::restore_inputs(site, &store.state().unwrap(), &mut stale);
+    let storage = FaultyStorage::new(
+        store,
+        faults.clone(),
+        data.join(keyway_store::DATABASE_FILE),
+    );
+    let (live, _) = tokio::sync::broadcast::channel(16);
+    let (writer, writer_thread) = Writer::start(Box::new(storage), live, Arc::clone(clock));
+    let outputs = SimulatedOutputs::default();
+    let relay_changes = Arc::clone(&outputs.changes);
+    let service = Service::start(
+        Arc::clone(site),
+        credentials,
+        levels,
+        writer,
+        Box::new(outputs),
+        restore,
+        Arc::clone(clock),
+    );
+    Running {
+        service,
+        writer_thread,
+        relay_changes,
+    }
+}
+
+/// The latched state the reference keeps, as the daemon stores it.
+#[derive(Default)]
+struct Latched {
+    holds: std::collections::BTreeMap<u32, Input>,
+}
+
+impl Latched {
+    fn note(&mut self, input: &Input) {
+        match input {
+            Input::Unlock { door } | Input::Lock { door } => {
+                self.holds.insert(door.0, input.clone());
+            }
+            Input::Release { door } => {
+                self.holds.remove(&door.0);
+            }
+            _ => {}
+        }
+    }
+
+    /// The inputs a restarted reference takes, in the daemon's order (by state key).
+    fn restore(&self, site: &Site, reference: &Controller) -> Vec<Input> {
+        let mut keyed: Vec<(String, Input)> = Vec::new();
+        if reference.fire_alarm() {
+            keyed.push(("fire_alarm".to_string(), Input::FireAlarm));
+        }
+        if reference.lockdown() {
+            keyed.push(("lockdown".to_string(), Input::Lockdown));
+        }
+        for (door, hold) in &self.holds {
+            keyed.push((
+                format!("hold:{}", site.door(DoorIdx(*door)).id),
+                hold.clone(),
+            ));
+        }
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        keyed.into_iter().map(|(_, input)| input).collect()
+    }
+}
+
 fn run_seed(seed: u64, steps: usize) {
     let site = Arc::new(keyway_core::parse_site("demo", keyway_daemon::DEMO_SITE).unwrap());
     let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("fault-sim-{seed}"));
@@ -107,25 +207,7 @@ fn run_seed(seed: u64, steps: usize) {
         let clock = VirtualClock::new(START);
         let shared_clock: Arc<dyn Clock> = Arc::new(clock.clone());
         let faults = Faults::default();
-        let storage = FaultyStorage::new(
-            Store::open(&data).unwrap(),
-            faults.clone(),
-            data.join(keyway_store::DATABASE_FILE),
-        );
-        let (live, _) = tokio::sync::broadcast::channel(16);
-        let (writer, writer_thread) =
-            Writer::start(Box::new(storage), live, Arc::clone(&shared_clock));
-        let outputs = SimulatedOutputs::default();
-        let relay_changes = Arc::clone(&outputs.changes);
-        let service = Service::start(
-            Arc::clone(&site),
-            CredentialStore::new(),
-            Vec::new(),
-            writer,
-            Box::new(outputs),
-            Vec::new(),
-            Arc::clone(&shared_clock),
-        );
+        let mut running = boot(&site, &data, &faults, &shared_clock);
         // The reference: the same core, the same inputs at the same instants, no storage.
         let mut reference =
             Controller::new(Arc::clone(&site), CredentialStore::new(), Vec::new(), START);
@@ -143,7 +225,7 @@ fn run_seed(seed: u64, steps: usize) {
             credential("2002", Some(vec!["front", "server"])),
             credential("3003", Some(vec!["front"])),
         ];
-        service.put_credentials(rows.clone()).await.unwrap();
+        running.service.put_credentials(rows.clone()).await.unwrap();
         let ids = keyway_daemon::service::SiteIds::new(&site, &[]);
         for row in &rows {
             reference
@@ -154,8 +236,57 @@ fn run_seed(seed: u64, steps: usize) {
 
         let mut acknowledged: Vec<StoredEvent> = Vec::new();
         let mut wall_offset: Millis = 0;
+        let mut latched = Latched::default();
+        let mut restarts = 0;
+        // The reference's clock is the monotonic one moved to the wall time of its (re)start,
+        // as the daemon's controller clock is.
+        let mut base: Millis = START;
         for step in 0..steps {
             let context = format!("seed {seed}, step {step}");
+            // Now and then a clean restart, on healthy storage.
+            if rng.below(50) == 0 {
+                restarts += 1;
+                faults.heal();
+                let Running {
+                    service,
+                    writer_thread,
+                    ..
+                } = running;
+                // Flush what waited, then stop.
+                service.snapshot().await.unwrap();
+                let probe = service
+                    .log("sim_restart", &Origin::new(Source::Sim), None, None)
+                    .await;
+                assert!(probe.is_ok(), "{context}: storage healed: {probe:?}");
+                drop(service);
+                tokio::task::spawn_blocking(move || writer_thread.join().unwrap())
+                    .await
+                    .unwrap();
+                running = boot(&site, &data, &faults, &shared_clock);
+                let before = base + clock.monotonic();
+                reference.advance(before);
+                reference_moves.extend(moves(reference.take_events()));
+                let restore = latched.restore(&site, &reference);
+                if std::env::var("SIM_DEBUG").is_ok() {
+                    let state = Store::open(&data).unwrap().state().unwrap();
+                    eprintln!("{context}: stored {state:?}\n reference {restore:?}");
+                }
+                let mut credentials = CredentialStore::new();
+                for row in &rows {
+                    credentials
+                        .insert(keyway_daemon::service::credential_from_row(&ids, row).unwrap())
+                        .unwrap();
+                }
+                // Both controllers start again on the wall clock of the restart.
+                base = clock.wall() - clock.monotonic();
+                let now = base + clock.monotonic();
+                reference = Controller::new(Arc::clone(&site), credentials, Vec::new(), now);
+                wall_offset = 0;
+                for input in restore {
+                    reference.handle(now, input);
+                }
+                reference_moves.extend(moves(reference.take_events()));
+            }
             // Now and then the disk fails, or heals.
             match rng.below(40) {
                 0 => faults.fail(Fault::DiskFull),
@@ -170,7 +301,7 @@ fn run_seed(seed: u64, steps: usize) {
             if rng.below(60) == 0 {
                 clock.step_wall(rng.pick(&[-3_600_000, 3_600_000, 86_400_000]));
             }
-            let now = START + clock.monotonic();
+            let now = base + clock.monotonic();
             reference.advance(now);
             let offset = clock.wall() - now;
             if (offset - wall_offset).abs() >= 1_000 {
@@ -179,24 +310,67 @@ fn run_seed(seed: u64, steps: usize) {
             }
             reference_moves.extend(moves(reference.take_events()));
 
+            if std::env::var("SIM_DEBUG").is_ok()
+                && running
+                    .service
+                    .log("sim_probe", &Origin::new(Source::Sim), None, None)
+                    .await
+                    .is_ok()
+            {
+                let log = Store::open(&data)
+                    .unwrap()
+                    .events_after(0, 1_000_000)
+                    .unwrap();
+                let logged: Vec<(String, Option<String>)> = log
+                    .iter()
+                    .filter(|e| e.event.kind == "door_unlocked" || e.event.kind == "door_locked")
+                    .map(|e| (e.event.kind.clone(), e.event.door.clone()))
+                    .collect();
+                let expected: Vec<(String, Option<String>)> = reference_moves
+                    .iter()
+                    .map(|(k, d)| (k.name().to_string(), d.map(|d| site.door(d).id.clone())))
+                    .collect();
+                if logged != expected {
+                    eprintln!(
+                        "{context}: diverged: logged {:?}\n expected {:?}",
+                        &logged[logged.len().saturating_sub(8)..],
+                        &expected[expected.len().saturating_sub(8)..]
+                    );
+                    for e in &log[log.len().saturating_sub(12)..] {
+                        eprintln!(
+                            "  {} {} {:?} {:?} {:?}",
+                            e.seq, e.event.kind, e.event.door, e.event.circuit, e.event.source
+                        );
+                    }
+                    panic!("diverged");
+                }
+            }
             let input = random_input(&mut rng, &site);
+            if std::env::var("SIM_DEBUG").is_ok() {
+                eprintln!("{context}: advance {advance}, {input:?}");
+            }
+            latched.note(&input);
             reference.handle(now, input.clone());
             reference_moves.extend(moves(reference.take_events()));
-            match service.input(input.clone(), Origin::new(Source::Sim)).await {
+            match running
+                .service
+                .input(input.clone(), Origin::new(Source::Sim))
+                .await
+            {
                 Ok(stored) => acknowledged.extend(stored),
                 Err(ServiceError::NotDurable { .. }) => {}
                 Err(error) => panic!("{context}: {input:?}: {error}"),
             }
 
             // The doors and relays are what the reference says, whatever storage does.
-            let snapshot = service.snapshot().await.unwrap();
+            let snapshot = running.service.snapshot().await.unwrap();
             assert_eq!(
                 snapshot.fire_alarm,
                 reference.fire_alarm(),
                 "{context}: fire alarm"
             );
             let relays = {
-                let changes = relay_changes.lock().unwrap();
+                let changes = running.relay_changes.lock().unwrap();
                 let mut relays = vec![false; site.doors.len()];
                 for (door, energized) in changes.iter() {
                     relays[door.index()] = *energized;
@@ -225,12 +399,17 @@ fn run_seed(seed: u64, steps: usize) {
 
         // Storage comes back; one more input carries everything that waited.
         faults.heal();
-        let now = START + clock.monotonic();
+        let now = base + clock.monotonic();
         reference.advance(now);
         reference_moves.extend(moves(reference.take_events()));
         let front = site.find_door("front").unwrap();
         reference.handle(now, Input::Rex { door: front });
         reference_moves.extend(moves(reference.take_events()));
+        let Running {
+            service,
+            writer_thread,
+            ..
+        } = running;
         service
             .input(Input::Rex { door: front }, Origin::new(Source::Sim))
             .await
@@ -239,6 +418,7 @@ fn run_seed(seed: u64, steps: usize) {
         tokio::task::spawn_blocking(move || writer_thread.join().unwrap())
             .await
             .unwrap();
+        eprintln!("fault simulation: seed {seed}: {restarts} restarts");
 
         let store = Store::open(&data).unwrap();
         assert!(
