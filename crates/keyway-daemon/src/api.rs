@@ -1250,6 +1250,9 @@ async fn healthz(State(state): State<AppState>) -> Response {
     if state.service.snapshot().await.is_err() {
         reasons.push(json!({ "component": "controller", "problem": "the controller has stopped" }));
     }
+    for (device, problem) in state.service.devices().problems() {
+        reasons.push(json!({ "component": device, "problem": problem }));
+    }
     if reasons.is_empty() {
         "ok".into_response()
     } else {

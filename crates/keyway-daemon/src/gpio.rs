@@ -368,7 +368,17 @@ pub fn run_inputs(
     service: &Service,
     stop: &AtomicBool,
 ) {
+    let device = format!(
+        "GPIO {}",
+        inputs
+            .first()
+            .map_or("chip", |(line, _)| line.chip.as_str())
+    );
     let levels = lines.levels().unwrap_or_else(|error| {
+        service.devices().failing(
+            &device,
+            format!("cannot read its input lines at start: {error}"),
+        );
         tracing::error!(%error, "cannot read the input lines at start");
         vec![false; inputs.len()]
     });
@@ -402,11 +412,15 @@ pub fn run_inputs(
         .min(Duration::from_millis(100));
         match lines.next_edge(wait) {
             Ok(Some(edge)) => {
+                service.devices().healthy(&device);
                 clock = Some((edge.at, Instant::now()));
                 router.edge(edge);
             }
-            Ok(None) => {}
+            Ok(None) => service.devices().healthy(&device),
             Err(error) => {
+                service
+                    .devices()
+                    .failing(&device, format!("reading its input lines failed: {error}"));
                 tracing::error!(%error, "reading the input lines failed; retrying");
                 std::thread::sleep(Duration::from_secs(1));
             }

@@ -64,11 +64,16 @@ fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<DoorIdx>>, service: &Service, stop
         let transport = match SerialTransport::open_with(&bus.device, bus.baud, rs485) {
             Ok(transport) => transport,
             Err(error) => {
+                service.devices().failing(
+                    &format!("bus {}", bus.id),
+                    format!("cannot open {}: {error}", bus.device),
+                );
                 tracing::warn!(bus = %bus.id, device = %bus.device, %error, "cannot open the bus; retrying");
                 std::thread::sleep(Duration::from_secs(2));
                 continue;
             }
         };
+        service.devices().healthy(&format!("bus {}", bus.id));
         tracing::info!(bus = %bus.id, device = %bus.device, readers = addresses.len(), "polling");
         let mut osdp = OsdpBus::new(transport, &addresses, bus.scbk, bus.baud);
         // A device that vanished (a USB adapter pulled) only comes back by opening it again:

@@ -213,6 +213,40 @@ enum Request {
     },
 }
 
+/// What the device threads say of their devices, for `/healthz`: a problem per device (a bus
+/// whose serial device cannot be opened, a GPIO chip whose lines cannot be read), removed
+/// when it is solved.
+#[derive(Debug, Default)]
+pub struct DeviceHealth {
+    problems: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+}
+
+impl DeviceHealth {
+    pub fn failing(&self, device: &str, problem: impl Into<String>) {
+        self.problems
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(device.to_string(), problem.into());
+    }
+
+    pub fn healthy(&self, device: &str) {
+        self.problems
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(device);
+    }
+
+    /// Every device with a problem, and the problem.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        self.problems
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(device, problem)| (device.clone(), problem.clone()))
+            .collect()
+    }
+}
+
 /// A handle on the running controller, cloned into every API handler.
 #[derive(Clone, Debug)]
 pub struct Service {
@@ -221,6 +255,7 @@ pub struct Service {
     requests: mpsc::Sender<Request>,
     writer: Writer,
     clock: Arc<dyn Clock>,
+    devices: Arc<DeviceHealth>,
 }
 
 /// The controller task's own state.
@@ -497,7 +532,13 @@ impl Service {
             requests,
             writer,
             clock,
+            devices: Arc::new(DeviceHealth::default()),
         }
+    }
+
+    /// What the device threads report of their devices.
+    pub fn devices(&self) -> &DeviceHealth {
+        &self.devices
     }
 
     /// The clock the controller runs on.

@@ -1064,6 +1064,24 @@ fn the_simulated_hardware_never_drives_a_real_reader() {
             .0,
         200
     );
+    // The bus's device cannot be opened: the daemon says it is unhealthy, and why.
+    let started = std::time::Instant::now();
+    let health = loop {
+        let (status, health) = server.get("/healthz", None);
+        if status == 503 {
+            break health;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{health}");
+        std::thread::yield_now();
+    };
+    assert_eq!(health["reasons"][0]["component"], "bus default", "{health}");
+    assert!(
+        health["reasons"][0]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/ttyKEYWAY"),
+        "{health}"
+    );
     // The refused badge left no event; the REX did, from the simulation.
     let rex = server.wait_for_event(|e| e["kind"] == "rex");
     assert_eq!(rex["source"], "sim");
