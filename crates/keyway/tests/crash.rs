@@ -251,26 +251,14 @@ fn a_deleted_log_is_found_by_verify_log_and_refused_at_start() {
     for file in ["keyway.db", "keyway.db-wal", "keyway.db-shm"] {
         let _ = std::fs::remove_file(data.join(file));
     }
-    let verify = Command::new(env!("CARGO_BIN_EXE_keyway"))
-        .args(["verify-log", "--data", data.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&verify.stdout);
-    assert_eq!(verify.status.code(), Some(1), "{text}");
+    let (code, text) = common::verify_log(&data);
+    assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("database is missing") && text.contains("record 3"),
         "{text}"
     );
     // The daemon will not start a new log over it without being told to.
-    let refused = Command::new(env!("CARGO_BIN_EXE_keyway"))
-        .args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("KEYWAY_ADMIN_TOKEN", common::ADMIN)
+    let refused = common::serve_command(&data, common::ADMIN)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&refused.stderr);
@@ -280,17 +268,8 @@ fn a_deleted_log_is_found_by_verify_log_and_refused_at_start() {
         "{stderr}"
     );
     // Told to, it starts, and says so in the new log.
-    let mut command = Command::new(env!("CARGO_BIN_EXE_keyway"));
-    command
-        .args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--clock-start", common::CLOCK_START, "--accept-broken-log"])
-        .env("KEYWAY_ADMIN_TOKEN", common::ADMIN);
+    let mut command = common::serve_command(&data, common::ADMIN);
+    command.args(["--clock-start", common::CLOCK_START, "--accept-broken-log"]);
     let daemon = Daemon::spawn(command);
     let (_, events) = daemon.request("GET", "/api/events", None).unwrap();
     let accepted = events
@@ -305,14 +284,6 @@ fn a_deleted_log_is_found_by_verify_log_and_refused_at_start() {
         "{accepted}"
     );
     daemon.kill();
-    let verify = Command::new(env!("CARGO_BIN_EXE_keyway"))
-        .args(["verify-log", "--data", data.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(
-        verify.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
+    let (code, text) = common::verify_log(&data);
+    assert_eq!(code, Some(0), "{text}");
 }

@@ -78,15 +78,7 @@ fn a_second_daemon_on_one_data_directory_exits_2_naming_the_first() {
     let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("two-daemons");
     let _ = std::fs::remove_dir_all(&data);
     let first = common::Daemon::start(&data, None);
-    let second = Command::new(env!("CARGO_BIN_EXE_keyway"))
-        .args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("KEYWAY_ADMIN_TOKEN", common::ADMIN)
+    let second = common::serve_command(&data, common::ADMIN)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&second.stderr);

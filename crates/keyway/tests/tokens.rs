@@ -4,20 +4,12 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 /// `keyway serve` with `token` as KEYWAY_ADMIN_TOKEN; its address once it listens.
 fn serve(data: &Path, token: &str) -> (Child, std::net::SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyway"))
-        .args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
+    let mut child = common::serve_command(data, token)
         .args(["--clock-start", common::CLOCK_START])
-        .env("KEYWAY_ADMIN_TOKEN", token)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -59,17 +51,7 @@ fn a_weak_admin_token_is_refused_at_start() {
     let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("weak-token");
     let _ = std::fs::remove_dir_all(&data);
     for weak in ["a", "password", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"] {
-        let output = Command::new(env!("CARGO_BIN_EXE_keyway"))
-            .args([
-                "serve",
-                "--data",
-                data.to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .env("KEYWAY_ADMIN_TOKEN", weak)
-            .output()
-            .unwrap();
+        let output = common::serve_command(&data, weak).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{weak}: {stderr}");
         assert!(stderr.contains("KEYWAY_ADMIN_TOKEN"), "{stderr}");

@@ -22,22 +22,41 @@ pub struct Daemon {
     pub addr: SocketAddr,
 }
 
-impl Daemon {
-    pub fn start(data: &Path, site: Option<&Path>) -> Daemon {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_keyway"));
-        command.args([
+/// `keyway serve` on `data`, on a free loopback port, with the admin token `token` (not
+/// started; the caller adds what it needs).
+pub fn serve_command(data: &Path, token: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyway"));
+    command
+        .args([
             "serve",
             "--data",
             data.to_str().unwrap(),
             "--listen",
             "127.0.0.1:0",
-            "--clock-start",
-            CLOCK_START,
-        ]);
+        ])
+        .env("KEYWAY_ADMIN_TOKEN", token);
+    command
+}
+
+/// `keyway verify-log` on `data`: its exit code and what it printed.
+pub fn verify_log(data: &Path) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_keyway"))
+        .args(["verify-log", "--data", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+    )
+}
+
+impl Daemon {
+    pub fn start(data: &Path, site: Option<&Path>) -> Daemon {
+        let mut command = serve_command(data, ADMIN);
+        command.args(["--clock-start", CLOCK_START]);
         if let Some(site) = site {
             command.args(["--site", site.to_str().unwrap()]);
         }
-        command.env("KEYWAY_ADMIN_TOKEN", ADMIN);
         Daemon::spawn(command)
     }
 
