@@ -84,14 +84,29 @@ fn poll_until(
     panic!("no such event within {limit:?}");
 }
 
+/// The Python that has LibOSDP, from `KEYWAY_LIBOSDP_PYTHON`. Absent: the test is not run
+/// (and says so). Set but unable to import LibOSDP 3.2.9: the test fails, since it was asked
+/// to run and cannot.
 fn python() -> Option<String> {
-    let python = std::env::var("KEYWAY_LIBOSDP_PYTHON").ok();
-    if python.is_none() {
+    let Ok(python) = std::env::var("KEYWAY_LIBOSDP_PYTHON") else {
         eprintln!(
             "LibOSDP test not run: set KEYWAY_LIBOSDP_PYTHON to a Python with libosdp==3.2.9"
         );
-    }
-    python
+        return None;
+    };
+    let check = Command::new(&python)
+        .args([
+            "-c",
+            "import osdp, importlib.metadata as m; v = m.version('libosdp'); assert v == '3.2.9', v",
+        ])
+        .output()
+        .unwrap_or_else(|error| panic!("KEYWAY_LIBOSDP_PYTHON={python} cannot be run: {error}"));
+    assert!(
+        check.status.success(),
+        "KEYWAY_LIBOSDP_PYTHON={python} has no libosdp 3.2.9: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    Some(python)
 }
 
 const KEY: &str = "000102030405060708090a0b0c0d0e0f";
