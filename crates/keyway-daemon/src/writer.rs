@@ -406,40 +406,33 @@ impl WriterLoop {
     }
 
     fn other(&mut self, job: Job) {
-        let outcome_failed = |health: &StorageHealth, error: &StoreError| {
-            health.write_failures.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(%error, "a write failed");
-        };
         match job {
             Job::PutCredentials { rows, reply } => {
-                let outcome = self.storage.put_credentials(&rows);
-                if let Err(error) = &outcome {
-                    outcome_failed(&self.health, error);
-                }
-                let _ = reply.send(outcome);
+                answer(&self.health, self.storage.put_credentials(&rows), reply)
             }
             Job::DeleteCredential { number, reply } => {
-                let outcome = self.storage.delete_credential(&number);
-                if let Err(error) = &outcome {
-                    outcome_failed(&self.health, error);
-                }
-                let _ = reply.send(outcome);
+                answer(&self.health, self.storage.delete_credential(&number), reply)
             }
             Job::PutToken { token, reply } => {
-                let outcome = self.storage.put_token(&token);
-                if let Err(error) = &outcome {
-                    outcome_failed(&self.health, error);
-                }
-                let _ = reply.send(outcome);
+                answer(&self.health, self.storage.put_token(&token), reply)
             }
             Job::DeleteToken { hash, reply } => {
-                let outcome = self.storage.delete_token(&hash);
-                if let Err(error) = &outcome {
-                    outcome_failed(&self.health, error);
-                }
-                let _ = reply.send(outcome);
+                answer(&self.health, self.storage.delete_token(&hash), reply)
             }
             Job::Commit { .. } => {}
         }
     }
+}
+
+/// Answers a write that is not buffered (credentials, tokens), counting it if it failed.
+fn answer<T>(
+    health: &StorageHealth,
+    outcome: Result<T, StoreError>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+) {
+    if let Err(error) = &outcome {
+        health.write_failures.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(%error, "a write failed");
+    }
+    let _ = reply.send(outcome);
 }
