@@ -294,19 +294,27 @@ impl Task {
         }
     }
 
-    /// Drives the outputs to the controller's state, then hands its events and `state` to
-    /// the writer. Returns the events and where their durability will be told.
-    fn flush(&mut self, origin: &Origin, state: Vec<StateChange>) -> Accepted {
-        self.flush_with(origin, Vec::new(), state)
+    /// Drives the outputs to the controller's state, then hands `own` events and the
+    /// controller's to the writer, for nobody to wait on (timers, boot).
+    fn flush(&mut self, origin: &Origin, own: Vec<NewEvent>) {
+        let events = self.drive_and_take(origin, own);
+        if !events.is_empty()
+            && self
+                .writer
+                .send(Job::Commit {
+                    events,
+                    state: Vec::new(),
+                    reply: None,
+                })
+                .is_err()
+        {
+            tracing::error!("events could not be handed to the writer: it has stopped");
+        }
     }
 
-    /// `flush`, with events of the service's own before the controller's.
-    fn flush_with(
-        &mut self,
-        origin: &Origin,
-        mut events: Vec<NewEvent>,
-        state: Vec<StateChange>,
-    ) -> Accepted {
+    /// Drives the outputs to the controller's state; returns `own` events followed by the
+    /// controller's.
+    fn drive_and_take(&mut self, origin: &Origin, mut events: Vec<NewEvent>) -> Vec<NewEvent> {
         let alive = self.controller.alive();
         for door in self.controller.site().door_indices() {
             let status = self.controller.door_status(door);
@@ -323,6 +331,18 @@ impl Task {
                 .iter()
                 .map(|e| to_new_event(self.controller.site(), e, origin)),
         );
+        events
+    }
+
+    /// `flush` for a caller that waits: with `state` in the same transaction, and the events
+    /// returned with where their durability will be told.
+    fn flush_with(
+        &mut self,
+        origin: &Origin,
+        own: Vec<NewEvent>,
+        state: Vec<StateChange>,
+    ) -> Accepted {
+        let events = self.drive_and_take(origin, own);
         if events.is_empty() && state.is_empty() {
             return Accepted {
                 events,
@@ -347,16 +367,11 @@ impl Task {
 
 /// `operator_hold` for an operator's unlock, lock or release of a door.
 fn hold_event(site: &Site, input: &Input, at: Millis, origin: &Origin) -> Option<NewEvent> {
-    let (door, hold) = match input {
-        Input::Unlock { door } => (door, "unlock"),
-        Input::Lock { door } => (door, "lock"),
-        Input::Release { door } => (door, "release"),
-        _ => return None,
-    };
+    let (door, hold) = operator_hold(input)?;
     Some(NewEvent {
         at,
         kind: "operator_hold".to_string(),
-        door: Some(site.door(*door).id.clone()),
+        door: Some(site.door(door).id.clone()),
         detail: Some(hold.to_string()),
         source: Some(origin.source.name().to_string()),
         actor: origin.actor.clone(),
@@ -403,17 +418,22 @@ fn latch(
 
 /// An operator hold is stored as commanded, whether or not a higher rule outranks it now.
 fn hold_latch(site: &Site, input: &Input) -> Vec<StateChange> {
-    let hold = |door: &DoorIdx, value: Option<&str>| {
-        vec![(
-            format!("hold:{}", site.door(*door).id),
-            value.map(str::to_string),
-        )]
-    };
+    operator_hold(input)
+        .map(|(door, hold)| {
+            let key = format!("hold:{}", site.door(door).id);
+            (key, (hold != "release").then(|| hold.to_string()))
+        })
+        .into_iter()
+        .collect()
+}
+
+/// The door and the hold (`unlock`, `lock`, `release`) of an operator's hold command.
+fn operator_hold(input: &Input) -> Option<(DoorIdx, &'static str)> {
     match input {
-        Input::Unlock { door } => hold(door, Some("unlock")),
-        Input::Lock { door } => hold(door, Some("lock")),
-        Input::Release { door } => hold(door, None),
-        _ => Vec::new(),
+        Input::Unlock { door } => Some((*door, "unlock")),
+        Input::Lock { door } => Some((*door, "lock")),
+        Input::Release { door } => Some((*door, "release")),
+        _ => None,
     }
 }
 
@@ -466,7 +486,7 @@ impl Service {
                 )),
                 ..NewEvent::default()
             };
-            task.flush_with(&Origin::new(Source::Boot), vec![started], Vec::new());
+            task.flush(&Origin::new(Source::Boot), vec![started]);
             loop {
                 // The next timer, and at least once a second a look at the wall clock.
                 let tick = task.time.now().saturating_add(WALL_STEP_MILLIS);
