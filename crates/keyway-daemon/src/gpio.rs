@@ -374,7 +374,9 @@ pub fn run_inputs(
             .first()
             .map_or("chip", |(line, _)| line.chip.as_str())
     );
+    let mut failing = false;
     let levels = lines.levels().unwrap_or_else(|error| {
+        failing = true;
         service.devices().failing(
             &device,
             format!("cannot read its input lines at start: {error}"),
@@ -410,14 +412,19 @@ pub fn run_inputs(
             _ => Duration::from_millis(100),
         }
         .min(Duration::from_millis(100));
-        match lines.next_edge(wait) {
+        let read = lines.next_edge(wait);
+        // The registry is told only when the chip's health changes, not on every edge.
+        if read.is_ok() && std::mem::take(&mut failing) {
+            service.devices().healthy(&device);
+        }
+        match read {
             Ok(Some(edge)) => {
-                service.devices().healthy(&device);
                 clock = Some((edge.at, Instant::now()));
                 router.edge(edge);
             }
-            Ok(None) => service.devices().healthy(&device),
+            Ok(None) => {}
             Err(error) => {
+                failing = true;
                 service
                     .devices()
                     .failing(&device, format!("reading its input lines failed: {error}"));
