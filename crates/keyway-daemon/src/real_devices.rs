@@ -4,7 +4,7 @@
 //! real lock. Each function names the real device that forbids the simulation, or `None`.
 
 use keyway_core::Site;
-use keyway_core::site::{CircuitIdx, DoorIdx, ReaderKind};
+use keyway_core::site::{CircuitIdx, Door, DoorIdx, GpioLine, ReaderKind};
 
 /// What the simulated hardware would play at a door.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,9 +84,7 @@ pub fn on_circuit(site: &Site, circuit: CircuitIdx) -> Option<String> {
             c.id
         ));
     }
-    site.door_indices().find_map(|door| {
-        let d = site.door(door);
-        let relay = d.wiring.as_deref().and_then(|w| w.relay.as_ref())?;
+    wired_relays(site).find_map(|(d, relay)| {
         let lock = d.lock.as_ref()?;
         let reaches =
             feeds(site, circuit, lock.power) || feeds(site, circuit, site.controller_power);
@@ -108,13 +106,19 @@ pub fn for_fire_alarm(site: &Site) -> Option<String> {
             line.line, line.chip
         ));
     }
-    site.door_indices().find_map(|door| {
-        let d = site.door(door);
-        let relay = d.wiring.as_deref().and_then(|w| w.relay.as_ref())?;
-        Some(format!(
+    wired_relays(site).next().map(|(d, relay)| {
+        format!(
             "a simulated fire alarm would move door {:?}'s real relay (GPIO line {} on {})",
             d.id, relay.line, relay.chip
-        ))
+        )
+    })
+}
+
+/// The doors whose relay is a wired line, with it.
+fn wired_relays(site: &Site) -> impl Iterator<Item = (&Door, &GpioLine)> {
+    site.doors.iter().filter_map(|d| {
+        let relay = d.wiring.as_deref()?.relay.as_ref()?;
+        Some((d, relay))
     })
 }
 
