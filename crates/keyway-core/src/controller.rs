@@ -117,6 +117,17 @@ pub enum Input {
     ReaderOnline {
         door: DoorIdx,
     },
+    /// The door's reader reports its tamper switch (OSDP local status). Logged; it changes
+    /// no lock.
+    ReaderTamper {
+        door: DoorIdx,
+        active: bool,
+    },
+    /// The door's reader reports a fault of its own power (OSDP local status). Logged.
+    ReaderPowerFault {
+        door: DoorIdx,
+        active: bool,
+    },
     /// The circuit's power supply reports its battery low. Logged; the model's own battery
     /// timer still decides when the circuit goes down.
     BatteryLow {
@@ -161,6 +172,10 @@ pub enum EventKind {
     LockdownEnded,
     ReaderOffline,
     ReaderOnline,
+    ReaderTamper,
+    ReaderTamperCleared,
+    ReaderPowerFault,
+    ReaderPowerRestored,
     BatteryLow,
     LockFault,
     LockFaultCleared,
@@ -190,6 +205,10 @@ impl EventKind {
             EventKind::LockdownEnded => "lockdown_ended",
             EventKind::ReaderOffline => "reader_offline",
             EventKind::ReaderOnline => "reader_online",
+            EventKind::ReaderTamper => "reader_tamper",
+            EventKind::ReaderTamperCleared => "reader_tamper_cleared",
+            EventKind::ReaderPowerFault => "reader_power_fault",
+            EventKind::ReaderPowerRestored => "reader_power_restored",
             EventKind::BatteryLow => "battery_low",
             EventKind::LockFault => "lock_fault",
             EventKind::LockFaultCleared => "lock_fault_cleared",
@@ -615,6 +634,22 @@ impl Controller {
             }
             Input::ReaderOnline { door } => {
                 self.log(Event::door(now, EventKind::ReaderOnline, door))
+            }
+            Input::ReaderTamper { door, active } => {
+                let kind = if active {
+                    EventKind::ReaderTamper
+                } else {
+                    EventKind::ReaderTamperCleared
+                };
+                self.log(Event::door(now, kind, door))
+            }
+            Input::ReaderPowerFault { door, active } => {
+                let kind = if active {
+                    EventKind::ReaderPowerFault
+                } else {
+                    EventKind::ReaderPowerRestored
+                };
+                self.log(Event::door(now, kind, door))
             }
             Input::BatteryLow { circuit } => self.log(Event {
                 circuit: Some(circuit),

@@ -412,6 +412,12 @@ pub struct Bus {
     /// the clear).
     pub scbk: Option<[u8; 16]>,
     pub rs485: Rs485,
+    /// Give a reader found with the default install key the bus's `scbk` (`osdp_KEYSET`).
+    pub provision: bool,
+    /// How long a reader has to start its reply, in milliseconds (OSDP's REPLY_DELAY).
+    pub reply_timeout_ms: u32,
+    /// No valid reply for this long and a reader is off-line, in milliseconds.
+    pub offline_after_ms: u32,
 }
 
 /// A `[[door]]`.

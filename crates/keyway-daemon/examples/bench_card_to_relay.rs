@@ -26,7 +26,7 @@ use keyway_core::site::DoorIdx;
 use keyway_daemon::hardware::Outputs;
 use keyway_daemon::service::Service;
 use keyway_daemon::writer::Writer;
-use keyway_hw::osdp::{OsdpBus, SerialTransport};
+use keyway_hw::osdp::{Line, Micros, Panel, SerialTransport, Timing, urandom8};
 use keyway_store::{CredentialRow, Store};
 
 const SCBK: &str = "000102030405060708090a0b0c0d0e0f";
@@ -118,27 +118,40 @@ fn main() {
     // 1. The poll cycle of the bus alone.
     let cycle = {
         let bus = Bus::start(&python);
-        let mut osdp = OsdpBus::new(
-            SerialTransport::open(&bus.path, 115_200).unwrap(),
+        let origin = Instant::now();
+        let panel = Panel::new(
             &addresses,
             Some(key),
-            115_200,
+            false,
+            Timing::spec(115_200),
+            Box::new(urandom8),
+        );
+        let mut line = Line::new(
+            panel,
+            SerialTransport::open(&bus.path, 115_200).unwrap(),
+            move || origin.elapsed().as_micros() as Micros,
         );
         let started = Instant::now();
-        while addresses.iter().any(|a| !osdp.is_online(*a)) {
-            osdp.poll_cycle();
+        while addresses.iter().any(|a| !line.panel.is_online(*a)) {
+            line.step().unwrap();
             assert!(
                 started.elapsed() < Duration::from_secs(20),
                 "readers off-line"
             );
         }
-        let mut cycles: Vec<f64> = (0..300)
-            .map(|_| {
-                let t = Instant::now();
-                osdp.poll_cycle();
-                t.elapsed().as_secs_f64() * 1000.0
-            })
-            .collect();
+        // Past the queries that follow coming on-line; then a cycle is the time between two
+        // exchanges with reader 1.
+        line.until(Duration::from_millis(300), |_| false).unwrap();
+        let mut cycles = Vec::new();
+        let mut last = (line.panel.status(1).unwrap().exchanges, Instant::now());
+        while cycles.len() < 300 {
+            line.step().unwrap();
+            let n = line.panel.status(1).unwrap().exchanges;
+            if n != last.0 {
+                cycles.push(last.1.elapsed().as_secs_f64() * 1000.0);
+                last = (n, Instant::now());
+            }
+        }
         cycles.sort_by(f64::total_cmp);
         println!(
             "poll cycle, 8 readers, secure channel: median {:.2} ms, p99 {:.2} ms",

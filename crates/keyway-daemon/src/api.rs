@@ -147,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/tokens", get(list_tokens).post(create_token))
         .route("/api/tokens/{id}", delete(revoke_token))
         .route("/api/stale", get(list_stale))
+        .route("/api/readers", get(list_readers))
         .route("/api/stale/clear", post(clear_stale))
         .route("/api/whoami", get(whoami))
         .route("/api/site", get(site))
@@ -1068,6 +1069,12 @@ async fn list_stale(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
         .map_err(|_| ApiError::unavailable("stale state unavailable"))?
         .clone();
     Ok(Json(json!(stale)))
+}
+
+/// The real OSDP readers: link, identification, capabilities, tamper and power.
+async fn list_readers(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Viewer)?;
+    Ok(Json(json!(state.service.reader_registry().all())))
 }
 
 /// Clears what can be cleared: the holds on removed doors are deleted, and the credentials

@@ -1,19 +1,27 @@
-//! Real OSDP readers: one thread per `[[bus]]` polls its readers, hands card reads to the
-//! controller as badges (without waiting for the decision to be durable: the relay moves when
-//! the controller decides, and the bus keeps polling), answers each with LED and buzzer
-//! feedback once the decision is known, and logs readers going off-line and coming back. A bus
-//! whose device cannot be opened is retried every two seconds, and reopened when no reader has
-//! answered for ten seconds; its readers stay off-line meanwhile (which unlocks nothing).
+//! Real OSDP readers: one thread per `[[bus]]` runs the bus's sans-IO panel
+//! (`keyway_hw::osdp::Panel`) through a thin loop over the serial port, on the daemon's
+//! monotonic clock. Card reads go to the controller as badges (without waiting for the
+//! decision to be durable: the relay moves when the controller decides, and the bus keeps
+//! polling); each is answered with LED and buzzer feedback once the decision is known; readers
+//! going off-line and coming back, tamper and power reports become inputs (and events); what
+//! each reader says of itself (identification, capabilities, link) is kept for
+//! `GET /api/readers`. A bus whose device cannot be opened, or fails, is retried every two
+//! seconds, and reopened when no reader has answered for ten seconds; its readers stay
+//! off-line meanwhile (which unlocks nothing).
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keyway_core::Site;
 use keyway_core::controller::Input;
 use keyway_core::site::{Bus, DoorIdx, ReaderKind};
-use keyway_hw::osdp::{Feedback, OsdpBus, ReaderEvent, Rs485Mode, Security, SerialTransport};
+use keyway_hw::osdp::{
+    Feedback, Line, LinkState, Micros, Panel, ReaderEvent, ReaderStatus, Rs485Mode, Security,
+    SerialTransport, Timing, urandom8,
+};
+use serde::Serialize;
 
 use crate::service::{Origin, Service, Source};
 
@@ -22,7 +30,106 @@ use crate::service::{Origin, Service, Source};
 type Decision = tokio::sync::oneshot::Receiver<crate::service::Accepted>;
 
 /// How long a bus may stay without any answering reader before its device is reopened.
-const REOPEN_AFTER: Duration = Duration::from_secs(10);
+const REOPEN_AFTER: Micros = 10_000_000;
+
+/// How long after a failure the device is opened again.
+const REOPEN_DELAY: Duration = Duration::from_secs(2);
+
+/// What a real reader says of itself, for `GET /api/readers`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ReaderInfo {
+    pub bus: String,
+    pub address: u8,
+    /// The doors whose reader it is.
+    pub doors: Vec<String>,
+    /// `unknown`, `handshake`, `secure`, `plain`, `offline` or `refused`.
+    pub state: &'static str,
+    pub online: bool,
+    /// `site-key`, `default-key` or `plain` while on-line.
+    pub security: Option<&'static str>,
+    pub identity: Option<IdentityInfo>,
+    pub capabilities: Vec<CapabilityInfo>,
+    pub tamper: Option<bool>,
+    pub power_fault: Option<bool>,
+    pub last_problem: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct IdentityInfo {
+    /// The vendor's IEEE OUI, six hexadecimal digits.
+    pub vendor: String,
+    pub model: u8,
+    pub version: u8,
+    pub serial: u32,
+    pub firmware: String,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct CapabilityInfo {
+    /// OSDP Annex B function code.
+    pub function: u8,
+    pub compliance: u8,
+    pub number: u8,
+}
+
+/// The real readers of every bus, as their bus threads last saw them.
+#[derive(Debug, Default)]
+pub struct Registry {
+    readers: Mutex<BTreeMap<(String, u8), ReaderInfo>>,
+}
+
+impl Registry {
+    /// Every real reader, by bus and address.
+    pub fn all(&self) -> Vec<ReaderInfo> {
+        self.readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    fn put(&self, info: ReaderInfo) {
+        self.readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((info.bus.clone(), info.address), info);
+    }
+}
+
+fn info(bus: &str, doors: Vec<String>, status: ReaderStatus) -> ReaderInfo {
+    ReaderInfo {
+        bus: bus.to_string(),
+        address: status.address,
+        doors,
+        state: status.state.as_str(),
+        online: status.online,
+        security: match status.state {
+            LinkState::Secure(security) => Some(security.as_str()),
+            LinkState::Plain => Some(Security::Plain.as_str()),
+            _ => None,
+        },
+        identity: status.identity.map(|id| IdentityInfo {
+            vendor: id.vendor,
+            model: id.model,
+            version: id.version,
+            serial: id.serial,
+            firmware: id.firmware,
+        }),
+        capabilities: status
+            .capabilities
+            .iter()
+            .map(|c| CapabilityInfo {
+                function: c.function,
+                compliance: c.compliance,
+                number: c.number,
+            })
+            .collect(),
+        tamper: status.tamper,
+        power_fault: status.power_fault,
+        last_problem: status.last_problem,
+    }
+}
 
 /// Starts a thread for every bus of the site; they stop when `stop` is set.
 pub fn start(
@@ -52,40 +159,76 @@ pub fn start(
         .collect()
 }
 
+/// The bus's timing from its site entry.
+pub fn timing(bus: &Bus) -> Timing {
+    Timing {
+        reply_timeout: u64::from(bus.reply_timeout_ms) * 1000,
+        offline_after: u64::from(bus.offline_after_ms) * 1000,
+        ..Timing::spec(bus.baud)
+    }
+}
+
 fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<DoorIdx>>, service: &Service, stop: &AtomicBool) {
     let mut addresses: Vec<u8> = doors.keys().copied().collect();
     addresses.sort_unstable();
+    let door_names = |address: u8| -> Vec<String> {
+        doors
+            .get(&address)
+            .into_iter()
+            .flatten()
+            .map(|&d| service.site().door(d).id.clone())
+            .collect()
+    };
     let rs485 = match bus.rs485 {
         keyway_core::site::Rs485::None => Rs485Mode::None,
         keyway_core::site::Rs485::Rts => Rs485Mode::Rts,
         keyway_core::site::Rs485::RtsInverted => Rs485Mode::RtsInverted,
     };
+    let device = format!("bus {}", bus.id);
+    let clock = {
+        let service = service.clone();
+        move || (service.clock().monotonic().max(0) as Micros).saturating_mul(1000)
+    };
     while !stop.load(Ordering::Relaxed) {
-        let transport = match SerialTransport::open_with(&bus.device, bus.baud, rs485) {
-            Ok(transport) => transport,
+        let port = match SerialTransport::open_with(&bus.device, bus.baud, rs485) {
+            Ok(port) => port,
             Err(error) => {
-                service.devices().failing(
-                    &format!("bus {}", bus.id),
-                    format!("cannot open {}: {error}", bus.device),
-                );
+                service
+                    .devices()
+                    .failing(&device, format!("cannot open {}: {error}", bus.device));
                 tracing::warn!(bus = %bus.id, device = %bus.device, %error, "cannot open the bus; retrying");
-                std::thread::sleep(Duration::from_secs(2));
+                std::thread::sleep(REOPEN_DELAY);
                 continue;
             }
         };
-        service.devices().healthy(&format!("bus {}", bus.id));
+        service.devices().healthy(&device);
         tracing::info!(bus = %bus.id, device = %bus.device, readers = addresses.len(), "polling");
-        let mut osdp = OsdpBus::new(transport, &addresses, bus.scbk, bus.baud);
+        let panel = Panel::new(
+            &addresses,
+            bus.scbk,
+            bus.provision,
+            timing(bus),
+            Box::new(urandom8),
+        );
+        let mut line = Line::new(panel, port, clock.clone());
         // A device that vanished (a USB adapter pulled) only comes back by opening it again:
         // when no reader has answered for a while, the bus is reopened.
-        let mut last_answer = std::time::Instant::now();
+        let mut last_answer = line.now();
         // Decisions on their way to durability: the bus keeps polling meanwhile, and the
         // reader's feedback is queued when the decision is known.
         let mut decisions: Vec<(u8, Decision)> = Vec::new();
+        for &address in &addresses {
+            if let Some(status) = line.panel.status(address) {
+                service
+                    .reader_registry()
+                    .put(info(&bus.id, door_names(address), status));
+            }
+        }
         while !stop.load(Ordering::Relaxed) {
-            if addresses.iter().any(|a| osdp.is_online(*a)) {
-                last_answer = std::time::Instant::now();
-            } else if last_answer.elapsed() > REOPEN_AFTER {
+            let now = line.now();
+            if addresses.iter().any(|a| line.panel.is_online(*a)) {
+                last_answer = now;
+            } else if now.saturating_sub(last_answer) > REOPEN_AFTER {
                 tracing::warn!(bus = %bus.id, "no reader answers; reopening the device");
                 break;
             }
@@ -94,7 +237,7 @@ fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<DoorIdx>>, service: &Service, stop
                     let granted = accepted.events.iter().any(|e| e.kind == "access_granted");
                     let denied = accepted.events.iter().any(|e| e.kind == "access_denied");
                     if granted || denied {
-                        osdp.feedback(
+                        line.panel.feedback(
                             *address,
                             if granted {
                                 Feedback::Grant
@@ -108,75 +251,128 @@ fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<DoorIdx>>, service: &Service, stop
                 Err(tokio::sync::oneshot::error::TryRecvError::Empty) => true,
                 Err(tokio::sync::oneshot::error::TryRecvError::Closed) => false,
             });
-            let before = addresses.iter().map(|a| osdp.exchanges(*a)).sum::<u64>();
-            let submit = |input: Input| match service.submit(input, Origin::new(Source::Reader)) {
-                Ok(decision) => Some(decision),
-                Err(error) => {
-                    tracing::error!(bus = %bus.id, %error, "a reader input was not applied");
-                    None
+            if let Err(error) = line.step() {
+                service
+                    .devices()
+                    .failing(&device, format!("{} failed: {error}", bus.device));
+                tracing::warn!(bus = %bus.id, device = %bus.device, %error, "the bus failed; reopening");
+                std::thread::sleep(REOPEN_DELAY);
+                break;
+            }
+            while let Some(event) = line.panel.poll_event() {
+                let address = event.address();
+                handle(bus, doors, service, &line.panel, event, &mut decisions);
+                if let Some(status) = line.panel.status(address) {
+                    service
+                        .reader_registry()
+                        .put(info(&bus.id, door_names(address), status));
                 }
-            };
-            // Card reads go to the controller the moment their exchange is done (the relay
-            // must not wait for the rest of the cycle); the rest is handled after the cycle.
-            let mut later = Vec::new();
-            osdp.poll_cycle_each(std::time::Instant::now(), |event| match event {
-                ReaderEvent::Card {
-                    address,
-                    credential,
+            }
+        }
+        // The readers of a closed bus are off-line until it is open again.
+        for &address in &addresses {
+            if line.panel.is_online(address) {
+                for &door in doors.get(&address).into_iter().flatten() {
+                    let _ =
+                        service.submit(Input::ReaderOffline { door }, Origin::new(Source::Reader));
                 }
-                | ReaderEvent::Keypad {
-                    address,
-                    credential,
-                } => {
-                    for &door in doors.get(&address).into_iter().flatten() {
-                        if let Some(decision) = submit(Input::Badge {
-                            door,
-                            credential: credential.clone(),
-                        }) {
-                            decisions.push((address, decision));
-                        }
-                    }
+            }
+        }
+    }
+}
+
+/// One reader event: the inputs it stands for, and the logs.
+fn handle(
+    bus: &Bus,
+    doors: &HashMap<u8, Vec<DoorIdx>>,
+    service: &Service,
+    panel: &Panel,
+    event: ReaderEvent,
+    decisions: &mut Vec<(u8, Decision)>,
+) {
+    let address = event.address();
+    let submit = |input: Input| match service.submit(input, Origin::new(Source::Reader)) {
+        Ok(decision) => Some(decision),
+        Err(error) => {
+            tracing::error!(bus = %bus.id, %error, "a reader input was not applied");
+            None
+        }
+    };
+    let each_door = |f: &mut dyn FnMut(DoorIdx)| {
+        for &door in doors.get(&address).into_iter().flatten() {
+            f(door);
+        }
+    };
+    match event {
+        ReaderEvent::Card { credential, .. } | ReaderEvent::Keypad { credential, .. } => {
+            each_door(&mut |door| {
+                if let Some(decision) = submit(Input::Badge {
+                    door,
+                    credential: credential.clone(),
+                }) {
+                    decisions.push((address, decision));
                 }
-                other => later.push(other),
             });
-            for event in later {
-                match event {
-                    ReaderEvent::Card { .. } | ReaderEvent::Keypad { .. } => {}
-                    ReaderEvent::BadCard { address, problem } => {
-                        tracing::warn!(bus = %bus.id, address, %problem, "card read refused");
-                    }
-                    ReaderEvent::Online { address, security } => {
-                        match security {
-                            Security::SiteKey => {
-                                tracing::info!(bus = %bus.id, address, "reader on-line, secure channel");
-                            }
-                            Security::DefaultKey => {
-                                tracing::warn!(bus = %bus.id, address, "reader on-line, secure channel with the default install key SCBK-D: set scbk on the bus");
-                            }
-                            Security::Plain => {
-                                tracing::warn!(bus = %bus.id, address, "reader on-line in the clear: it has no secure channel");
-                            }
-                        }
-                        for &door in doors.get(&address).into_iter().flatten() {
-                            submit(Input::ReaderOnline { door });
-                        }
-                    }
-                    ReaderEvent::SecureChannelRefused { address, problem } => {
-                        tracing::error!(bus = %bus.id, address, %problem, "reader refuses the secure channel; it is not used");
-                    }
-                    ReaderEvent::Offline { address } => {
-                        tracing::warn!(bus = %bus.id, address, problem = osdp.last_problem(address).unwrap_or("unknown"), "reader off-line");
-                        for &door in doors.get(&address).into_iter().flatten() {
-                            submit(Input::ReaderOffline { door });
-                        }
-                    }
+        }
+        ReaderEvent::BadCard { problem, .. } => {
+            tracing::warn!(bus = %bus.id, address, %problem, "card read refused");
+        }
+        ReaderEvent::Online { security, .. } => {
+            match security {
+                Security::SiteKey => {
+                    tracing::info!(bus = %bus.id, address, "reader on-line, secure channel");
+                }
+                Security::DefaultKey => {
+                    tracing::warn!(bus = %bus.id, address, "reader on-line, secure channel with the default install key SCBK-D: set scbk on the bus");
+                }
+                Security::Plain => {
+                    tracing::warn!(bus = %bus.id, address, "reader on-line in the clear: it has no secure channel");
                 }
             }
-            // On a real line the bytes' time paces the cycle; when nothing was asked (every
-            // reader off-line and not yet due), do not spin.
-            if addresses.iter().map(|a| osdp.exchanges(*a)).sum::<u64>() == before {
-                std::thread::sleep(Duration::from_millis(5));
+            each_door(&mut |door| {
+                submit(Input::ReaderOnline { door });
+            });
+        }
+        ReaderEvent::SecureChannelRefused { problem, .. } => {
+            tracing::error!(bus = %bus.id, address, %problem, retry_seconds = panel.timing().refused_retry / 1_000_000, "reader refuses the secure channel; it is not used, and tried again");
+        }
+        ReaderEvent::Offline { .. } => {
+            let problem = panel.status(address).and_then(|s| s.last_problem);
+            tracing::warn!(bus = %bus.id, address, problem = problem.as_deref().unwrap_or("unknown"), "reader off-line");
+            each_door(&mut |door| {
+                submit(Input::ReaderOffline { door });
+            });
+        }
+        ReaderEvent::Provisioned { .. } => {
+            tracing::warn!(bus = %bus.id, address, "reader provisioned: it was given the bus's key inside the secure channel");
+            let origin = Origin::new(Source::Reader);
+            let detail = format!("bus {} address {address}", bus.id);
+            if let Err(error) = service.log_now("reader_provisioned", &origin, detail) {
+                tracing::error!(bus = %bus.id, %error, "the provisioning was not logged");
             }
+        }
+        ReaderEvent::Identified { identity, .. } => {
+            tracing::info!(bus = %bus.id, address, vendor = %identity.vendor, model = identity.model, serial = identity.serial, firmware = %identity.firmware, "reader identified");
+        }
+        ReaderEvent::Capabilities { .. } => {}
+        ReaderEvent::Tamper { active, .. } => {
+            if active {
+                tracing::warn!(bus = %bus.id, address, "reader tamper");
+            }
+            each_door(&mut |door| {
+                submit(Input::ReaderTamper { door, active });
+            });
+        }
+        ReaderEvent::PowerFault { active, .. } => {
+            if active {
+                tracing::warn!(bus = %bus.id, address, "reader power fault");
+            }
+            each_door(&mut |door| {
+                submit(Input::ReaderPowerFault { door, active });
+            });
+        }
+        ReaderEvent::Inputs { inputs, .. } => {
+            tracing::info!(bus = %bus.id, address, ?inputs, "reader inputs");
         }
     }
 }

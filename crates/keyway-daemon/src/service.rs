@@ -256,6 +256,7 @@ pub struct Service {
     writer: Writer,
     clock: Arc<dyn Clock>,
     devices: Arc<DeviceHealth>,
+    readers: Arc<crate::readers::Registry>,
 }
 
 /// The controller task's own state.
@@ -553,12 +554,18 @@ impl Service {
             writer,
             clock,
             devices: Arc::new(DeviceHealth::default()),
+            readers: Arc::new(crate::readers::Registry::default()),
         }
     }
 
     /// What the device threads report of their devices.
     pub fn devices(&self) -> &DeviceHealth {
         &self.devices
+    }
+
+    /// The real readers, as their bus threads last saw them.
+    pub fn reader_registry(&self) -> &crate::readers::Registry {
+        &self.readers
     }
 
     /// The clock the controller runs on.
@@ -686,6 +693,28 @@ impl Service {
     ) -> Result<Vec<StoredEvent>, ServiceError> {
         self.log_with_state(kind, origin, credential, detail, Vec::new())
             .await
+    }
+
+    /// Logs an event of the daemon's own from a device thread (a reader provisioned), in
+    /// order with the inputs, without waiting for it to be durable (the writer keeps it and
+    /// retries, as it does an input's events).
+    pub fn log_now(&self, kind: &str, origin: &Origin, detail: String) -> Result<(), ServiceError> {
+        let event = NewEvent {
+            at: self.clock.wall(),
+            kind: kind.to_string(),
+            detail: Some(detail),
+            source: Some(origin.source.name().to_string()),
+            actor: origin.actor.clone(),
+            ..NewEvent::default()
+        };
+        let (reply, _answer) = oneshot::channel();
+        self.requests
+            .blocking_send(Request::Log {
+                event,
+                state: Vec::new(),
+                reply,
+            })
+            .map_err(|_| ServiceError::Stopped)
     }
 
     /// `log`, with latched state changed in the same transaction (clearing stale holds).

@@ -8,17 +8,26 @@ It prints the PTY path for the control panel, then obeys lines on stdin:
   unplug   stop answering (the cable pulled)
   plug     answer again
   sc       print whether the secure channel is active
+  tamper   report the tamper switch open (osdp_LSTATR on the next poll)
+  closed   report the tamper switch closed again
+  key      print the key it holds now (after an osdp_KEYSET), as hex
 
 With PD_SCBK set (32 hex digits) the reader holds that key and enforces the secure channel:
 it refuses every command in the clear except the handshake (unless PD_ENFORCE=0). Without it, it is in install
-mode (it takes the default key SCBK-D, or no secure channel).
+mode (it takes the default key SCBK-D, or no secure channel), and takes a key from the
+control panel (osdp_KEYSET inside the secure channel).
+
+With PD_DELAY set (seconds), the reader starts answering only that long after it has printed
+the PTY path: a reader powered up after the control panel. What the panel sent meanwhile
+waits in the PTY, as it would in a UART's buffer.
 """
 import fcntl
 import os
 import sys
+import time
 import tty
 
-from osdp import Capability, CardFormat, Channel, Event, LibFlag, LogLevel, PDCapabilities, PDInfo, PeripheralDevice
+from osdp import Capability, CardFormat, Channel, Event, LibFlag, LogLevel, PDCapabilities, PDInfo, PdId, PeripheralDevice, StatusReportType
 
 
 class PtyChannel(Channel):
@@ -52,14 +61,27 @@ capabilities = PDCapabilities([
     (Capability.LEDControl, 1, 1),
     (Capability.AudibleControl, 1, 1),
     (Capability.CardDataFormat, 1, 1),
+    (Capability.CommunicationSecurity, 1, 1),
 ])
 scbk = os.environ.get("PD_SCBK")
 info = PDInfo(int(os.environ.get("PD_ADDRESS", "1")), channel,
               scbk=bytes.fromhex(scbk) if scbk else None,
-              flags=[LibFlag.EnforceSecure] if scbk and os.environ.get("PD_ENFORCE", "1") == "1" else [])
+              flags=[LibFlag.EnforceSecure] if scbk and os.environ.get("PD_ENFORCE", "1") == "1" else [],
+              id=PdId(version=1, model=153, vendor_code=0xA00007, serial_number=0x01020304, firmware_version=0x030209))
 pd = PeripheralDevice(info, capabilities, log_level=LogLevel.Warning)
-pd.start()
+keys = []
+
+
+def on_command(command):
+    if command.get("command") == 5:  # osdp_KEYSET
+        keys.append(bytes(command["data"]).hex() if "data" in command else repr(command))
+    return 0, None
+
+
+pd.set_command_handler(on_command)
 print(os.ttyname(slave), flush=True)
+time.sleep(float(os.environ.get("PD_DELAY", "0")))
+pd.start()
 
 H10301_123_4567 = [1, 0, 1, 1, 1, 1, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0]
 
@@ -83,6 +105,12 @@ for line in sys.stdin:
         print("ok", flush=True)
     elif line == "sc":
         print("sc", pd.is_sc_active(), flush=True)
+    elif line in ("tamper", "closed"):
+        pd.submit_event({"event": Event.Status, "type": StatusReportType.Local,
+                         "report": bytes([1 if line == "tamper" else 0, 0])})
+        print("ok", flush=True)
+    elif line == "key":
+        print("key", keys[-1] if keys else (scbk or "none"), flush=True)
     elif line == "plug":
         channel.plugged = True
         print("ok", flush=True)

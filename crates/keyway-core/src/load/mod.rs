@@ -326,7 +326,16 @@ pub const MAX_DURATION_SECONDS: f64 = 30.0 * 24.0 * 3600.0;
 /// `battery_minutes` at most: the same 30 days.
 pub const MAX_BATTERY_MINUTES: f64 = MAX_DURATION_SECONDS / 60.0;
 
-const BUS_FIELDS: &[&str] = &["id", "device", "baud", "scbk", "rs485"];
+const BUS_FIELDS: &[&str] = &[
+    "id",
+    "device",
+    "baud",
+    "scbk",
+    "rs485",
+    "provision",
+    "reply_timeout_ms",
+    "offline_after_ms",
+];
 const SITE_FIELDS: &[&str] = &[
     "name",
     "timezone",
@@ -1287,6 +1296,25 @@ impl<'s> Loader<'s> {
                     ),
                 }
             }
+            let provision = self.boolean(&scope, table, "provision", false);
+            if provision
+                && scbk.is_none()
+                && let Some(span) = table.get("provision").map(|v| v.span())
+            {
+                self.bad_value(
+                    &scope,
+                    "provision",
+                    span,
+                    "provisioning gives readers the bus's key: set scbk too".to_string(),
+                );
+            }
+            // SIA OSDP 2.2 §5.7: REPLY_DELAY 200 ms, off-line after 8 s without a valid reply.
+            let reply_timeout_ms = self
+                .integer(&scope, table, "reply_timeout_ms", 10, 5_000)
+                .unwrap_or(200) as u32;
+            let offline_after_ms = self
+                .integer(&scope, table, "offline_after_ms", 100, 600_000)
+                .unwrap_or(8_000) as u32;
             drafts.buses.push(Bus {
                 id: id.as_ref().map(|n| n.id.to_string()).unwrap_or_default(),
                 device: device.map(|(d, _)| d.to_string()).unwrap_or_default(),
@@ -1295,6 +1323,9 @@ impl<'s> Loader<'s> {
                 rs485: self
                     .choice(&scope, table, "rs485", &Rs485::ALL)
                     .unwrap_or_default(),
+                provision,
+                reply_timeout_ms,
+                offline_after_ms,
             });
             drafts.bus_names.push(id);
         }
