@@ -398,6 +398,11 @@ pub struct Reader {
     pub kind: ReaderKind,
     pub address: u32,
     pub bus: String,
+    /// The OSDP reader's own input (0-based, as `osdp_ISTATR` numbers them) wired to the
+    /// door position switch: active is open.
+    pub dps_input: Option<u8>,
+    /// The OSDP reader's own input wired to the request-to-exit sensor.
+    pub rex_input: Option<u8>,
 }
 
 /// A `[[bus]]`: a serial line with OSDP readers on it. A reader whose `bus` names one is real;

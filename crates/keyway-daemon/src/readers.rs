@@ -217,15 +217,24 @@ fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<DoorIdx>>, service: &Service, stop
         // Decisions on their way to durability: the bus keeps polling meanwhile, and the
         // reader's feedback is queued when the decision is known.
         let mut decisions: Vec<(u8, Decision)> = Vec::new();
-        for &address in &addresses {
-            if let Some(status) = line.panel.status(address) {
+        // What the readers say of themselves, for the API: after each of their events, and
+        // every second (a link's state changes without an event, as during a handshake).
+        let publish = |panel: &Panel, address: u8| {
+            if let Some(status) = panel.status(address) {
                 service
                     .reader_registry()
                     .put(info(&bus.id, door_names(address), status));
             }
-        }
+        };
+        let mut published: Option<Micros> = None;
         while !stop.load(Ordering::Relaxed) {
             let now = line.now();
+            if published.is_none_or(|at| now.saturating_sub(at) >= 1_000_000) {
+                published = Some(now);
+                for &address in &addresses {
+                    publish(&line.panel, address);
+                }
+            }
             if addresses.iter().any(|a| line.panel.is_online(*a)) {
                 last_answer = now;
             } else if now.saturating_sub(last_answer) > REOPEN_AFTER {
@@ -262,16 +271,12 @@ fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<DoorIdx>>, service: &Service, stop
             while let Some(event) = line.panel.poll_event() {
                 let address = event.address();
                 handle(bus, doors, service, &line.panel, event, &mut decisions);
-                if let Some(status) = line.panel.status(address) {
-                    service
-                        .reader_registry()
-                        .put(info(&bus.id, door_names(address), status));
-                }
+                publish(&line.panel, address);
             }
         }
-        // The readers of a closed bus are off-line until it is open again.
+        // The readers of a bus that failed are off-line until it is open again.
         for &address in &addresses {
-            if line.panel.is_online(address) {
+            if !stop.load(Ordering::Relaxed) && line.panel.is_online(address) {
                 for &door in doors.get(&address).into_iter().flatten() {
                     let _ =
                         service.submit(Input::ReaderOffline { door }, Origin::new(Source::Reader));
@@ -371,8 +376,42 @@ fn handle(
                 submit(Input::ReaderPowerFault { door, active });
             });
         }
-        ReaderEvent::Inputs { inputs, .. } => {
-            tracing::info!(bus = %bus.id, address, ?inputs, "reader inputs");
+        ReaderEvent::Inputs {
+            inputs, previous, ..
+        } => {
+            tracing::debug!(bus = %bus.id, address, ?inputs, "reader inputs");
+            let level = |inputs: &[bool], n: Option<u8>| {
+                n.and_then(|n| inputs.get(usize::from(n)).copied())
+            };
+            for &door in doors.get(&address).into_iter().flatten() {
+                let Some(reader) = service.site().door(door).reader.as_ref() else {
+                    continue;
+                };
+                // The door contact: an edge is an open or a close. The first report of a
+                // connection says where the door stands (the controller ignores what it
+                // knows already): open is a door found open (never forced: nobody knows how
+                // it came to be open while the reader was away), closed is a close.
+                let (now, before) = (
+                    level(&inputs, reader.dps_input),
+                    previous.as_deref().and_then(|p| level(p, reader.dps_input)),
+                );
+                match (before, now) {
+                    (None, Some(true)) => drop(submit(Input::DoorFoundOpen { door })),
+                    (Some(false), Some(true)) => drop(submit(Input::DoorOpen { door })),
+                    (_, Some(false)) if before != Some(false) => {
+                        drop(submit(Input::DoorClose { door }))
+                    }
+                    _ => {}
+                }
+                // The REX: a rising edge.
+                let (now, before) = (
+                    level(&inputs, reader.rex_input),
+                    previous.as_deref().and_then(|p| level(p, reader.rex_input)),
+                );
+                if now == Some(true) && before != Some(true) && previous.is_some() {
+                    drop(submit(Input::Rex { door }));
+                }
+            }
         }
     }
 }

@@ -32,6 +32,21 @@ pub fn at_door(site: &Site, door: DoorIdx, what: SimAtDoor) -> Option<String> {
             d.id, reader.address, bus.id, bus.device
         ));
     }
+    // A REX or door contact wired to a real reader's own inputs.
+    if let Some(reader) = &d.reader
+        && reader.kind == ReaderKind::Osdp
+        && let Some(bus) = site.buses.iter().find(|b| b.id == reader.bus)
+        && let Some((device, input)) = match what {
+            SimAtDoor::Rex => reader.rex_input.map(|i| ("REX", i)),
+            SimAtDoor::DoorContact => reader.dps_input.map(|i| ("door contact", i)),
+            SimAtDoor::Badge => None,
+        }
+    {
+        return Some(format!(
+            "door {:?} has a real {device} (input {input} of the OSDP reader at address {} on bus {:?})",
+            d.id, reader.address, bus.id
+        ));
+    }
     let wiring = d.wiring.as_deref()?;
     let line = match what {
         SimAtDoor::Badge => wiring

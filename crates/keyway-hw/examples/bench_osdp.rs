@@ -221,15 +221,17 @@ fn keyway_on_libosdp(python: &str) -> (String, std::process::Child, f64) {
         percentile(&cycles, 0.99),
         per_cycle * 10.0 / 115.2
     );
+    // The bus script's answers are drained by a thread: the panel keeps polling while a card
+    // is presented, and each card is timed from the moment its command is written.
+    std::thread::spawn(move || for _ in stdout.lines() {});
     let mut stdin = child.stdin.take().unwrap();
     let mut latencies = Vec::new();
     for i in 0..40u8 {
         let address = 1 + i % 8;
+        line.until(Duration::from_millis(13), |_| false).unwrap();
+        let t = Instant::now();
         writeln!(stdin, "card {address}").unwrap();
         stdin.flush().unwrap();
-        let mut ok = String::new();
-        stdout.read_line(&mut ok).unwrap();
-        let t = Instant::now();
         line.until(
             Duration::from_secs(5),
             |e| matches!(e, ReaderEvent::Card { address: a, .. } if *a == address),
@@ -245,7 +247,6 @@ fn keyway_on_libosdp(python: &str) -> (String, std::process::Child, f64) {
         latencies[39]
     );
     child.stdin = Some(stdin);
-    child.stdout = Some(stdout.into_inner());
     (path, child, median)
 }
 
@@ -273,15 +274,13 @@ fn libosdp_panel(python: &str, path: &str, bus: &mut std::process::Child, keyway
     assert_eq!(first, "online");
     std::thread::sleep(Duration::from_millis(500));
     let mut stdin = bus.stdin.take().unwrap();
-    let mut stdout = BufReader::new(bus.stdout.take().unwrap());
     let mut latencies = Vec::new();
     for i in 0..40u8 {
         let address = 1 + i % 8;
+        std::thread::sleep(Duration::from_millis(13));
+        let t = Instant::now();
         writeln!(stdin, "card {address}").unwrap();
         stdin.flush().unwrap();
-        let mut ok = String::new();
-        stdout.read_line(&mut ok).unwrap();
-        let t = Instant::now();
         loop {
             let (line, at) = cards
                 .recv_timeout(Duration::from_secs(5))

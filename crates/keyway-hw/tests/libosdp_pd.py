@@ -11,6 +11,7 @@ It prints the PTY path for the control panel, then obeys lines on stdin:
   tamper   report the tamper switch open (osdp_LSTATR on the next poll)
   closed   report the tamper switch closed again
   key      print the key it holds now (after an osdp_KEYSET), as hex
+  input N on|off   set its input N (of 2) and report the inputs (osdp_ISTATR)
 
 With PD_SCBK set (32 hex digits) the reader holds that key and enforces the secure channel:
 it refuses every command in the clear except the handshake (unless PD_ENFORCE=0). Without it, it is in install
@@ -62,7 +63,9 @@ capabilities = PDCapabilities([
     (Capability.AudibleControl, 1, 1),
     (Capability.CardDataFormat, 1, 1),
     (Capability.CommunicationSecurity, 1, 1),
+    (Capability.ContactStatusMonitoring, 1, 2),
 ])
+inputs = [0, 0]
 scbk = os.environ.get("PD_SCBK")
 info = PDInfo(int(os.environ.get("PD_ADDRESS", "1")), channel,
               scbk=bytes.fromhex(scbk) if scbk else None,
@@ -108,6 +111,11 @@ for line in sys.stdin:
     elif line in ("tamper", "closed"):
         pd.submit_event({"event": Event.Status, "type": StatusReportType.Local,
                          "report": bytes([1 if line == "tamper" else 0, 0])})
+        print("ok", flush=True)
+    elif line.startswith("input "):
+        _, n, state = line.split()
+        inputs[int(n)] = 1 if state == "on" else 0
+        pd.submit_event({"event": Event.Status, "type": StatusReportType.Input, "report": bytes(inputs)})
         print("ok", flush=True)
     elif line == "key":
         print("key", keys[-1] if keys else (scbk or "none"), flush=True)

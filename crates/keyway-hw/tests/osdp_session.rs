@@ -339,7 +339,10 @@ fn a_keyset_is_never_sent_in_the_clear() {
         }
     });
     let events = bus.run_until(5 * S);
-    assert!(!saw.load(std::sync::atomic::Ordering::Relaxed), "a KEYSET went out in the clear");
+    assert!(
+        !saw.load(std::sync::atomic::Ordering::Relaxed),
+        "a KEYSET went out in the clear"
+    );
     assert_eq!(refusals(&events), 1, "{events:?}");
     assert_eq!(bus.reader(1).key(), None);
 }
@@ -410,6 +413,37 @@ fn tamper_and_power_become_events() {
         "{events:?}"
     );
     assert_eq!(bus.panel.status(1).unwrap().power_fault, Some(true));
+}
+
+#[test]
+fn the_reader_s_own_inputs_are_read_at_on_line_and_on_change() {
+    let mut reader = SimReader::new(1, Some(KEY));
+    reader.inputs = vec![true, false];
+    let mut bus = bus(vec![reader], Some(KEY), false);
+    let events = bus.run_until(200 * MS);
+    // It declares two inputs (contact status monitoring): their state is asked for.
+    assert!(
+        events.contains(&ReaderEvent::Inputs {
+            address: 1,
+            inputs: vec![true, false],
+            previous: None
+        }),
+        "{events:?}"
+    );
+    bus.reader(1).inputs = vec![false, true];
+    bus.reader(1).report_inputs();
+    let events = bus.run_until(bus.now + 20 * MS);
+    assert_eq!(
+        events,
+        vec![ReaderEvent::Inputs {
+            address: 1,
+            inputs: vec![false, true],
+            previous: Some(vec![true, false])
+        }]
+    );
+    // The same state again is no event.
+    bus.reader(1).report_inputs();
+    assert_eq!(bus.run_until(bus.now + 20 * MS), vec![]);
 }
 
 #[test]

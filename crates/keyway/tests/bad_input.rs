@@ -392,6 +392,68 @@ fn bus_errors_bad_key_duplicate_id_and_two_readers_at_one_address() {
 }
 
 #[test]
+fn bus_timing_provisioning_and_reader_input_errors_are_pointed() {
+    let bus = |fields: &str| {
+        format!(
+            "{GOOD}\n[door.reader]\nkind = \"osdp\"\naddress = 1\n\n[[bus]]\nid = \"default\"\ndevice = \"/dev/ttyUSB0\"\n{fields}\n"
+        )
+    };
+    let text = bus("provision = true");
+    assert_pointed(
+        "bus_provision",
+        &text,
+        line_of(&text, "provision"),
+        &["bus \"default\"", "field `provision`", "set scbk"],
+    );
+    let text = bus("reply_timeout_ms = 0");
+    assert_pointed(
+        "bus_reply_timeout",
+        &text,
+        line_of(&text, "reply_timeout_ms"),
+        &["field `reply_timeout_ms`", "10"],
+    );
+    let text = bus("offline_after_ms = \"8s\"");
+    assert_pointed(
+        "bus_offline_after",
+        &text,
+        line_of(&text, "offline_after_ms"),
+        &["field `offline_after_ms`"],
+    );
+    // A reader's input for a device the door does not have.
+    let text = bus("").replace("address = 1\n", "address = 1\ndps_input = 0\n");
+    assert_pointed(
+        "reader_dps_input",
+        &text,
+        line_of(&text, "dps_input"),
+        &["door \"front\"", "reader.dps_input", "dps = true"],
+    );
+    // Only an OSDP reader has inputs.
+    let text = format!("{GOOD}\n[door.reader]\nkind = \"wiegand\"\nrex_input = 1\n");
+    assert_pointed(
+        "reader_rex_input_wiegand",
+        &text,
+        line_of(&text, "rex_input"),
+        &["reader.rex_input", "only an OSDP reader"],
+    );
+    // The contact on the reader's input and on a GPIO line both.
+    let text = bus("")
+        .replace(
+            "outside = \"street\"\n\n[door.lock]",
+            "outside = \"street\"\ndps = true\n\n[door.lock]",
+        )
+        .replace(
+            "address = 1\n",
+            "address = 1\ndps_input = 0\n\n[door.wiring]\ndps = { line = 3 }\n",
+        );
+    assert_pointed(
+        "reader_dps_input_and_line",
+        &text,
+        line_of(&text, "dps = { line"),
+        &["wiring.dps", "reader's input 0", "choose one"],
+    );
+}
+
+#[test]
 fn wiring_errors_point_at_the_line_and_say_what_is_wrong() {
     let wired = |wiring: &str| format!("{GOOD}\n[door.wiring]\n{wiring}\n");
 

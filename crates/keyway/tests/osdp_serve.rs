@@ -88,20 +88,21 @@ fn grant_front(daemon: &Daemon) {
 }
 
 fn a_reader_powered_up_after_serve_reads_within_three_seconds(python: &str) {
-    // The reader holds the bus's key and does not enforce the secure channel, and starts
-    // 1 to 3 s after `keyway serve` (the case that never came on-line): meanwhile the
-    // daemon's challenges wait in the PTY, and the reader answers them all at start.
-    for delay in [1.0, 3.0] {
+    // The reader holds the bus's key and starts 1 to 3 s after `keyway serve`, without
+    // enforcing the secure channel (the case that never came on-line), then enforcing it:
+    // meanwhile the daemon's challenges wait in the PTY, and the reader answers them all at
+    // start.
+    for (delay, enforce) in [(1.0, false), (3.0, false), (2.0, true)] {
         let mut reader = Reader::start(
             python,
             ReaderSetup {
                 key: Some(KEY),
-                enforce: false,
+                enforce,
                 delay,
             },
         );
         let site = office_with_bus(
-            &format!("late-{delay}"),
+            &format!("late-{delay}-{enforce}"),
             &reader.path,
             &format!("scbk = \"{KEY}\"\n"),
         );
@@ -142,6 +143,15 @@ fn a_provisioned_reader_reports_tamper_and_shows_who_it_is(python: &str) {
         &reader.path,
         &format!("scbk = \"{KEY}\"\nprovision = true\n"),
     );
+    // The front door's contact is wired to the reader's input 0.
+    let text = std::fs::read_to_string(&site).unwrap();
+    let text = text.replacen(
+        "[door.reader]\nkind = \"osdp\"\naddress = 1\n",
+        "[door.reader]\nkind = \"osdp\"\naddress = 1\ndps_input = 0\n",
+        1,
+    );
+    assert!(text.contains("dps_input = 0"));
+    std::fs::write(&site, text).unwrap();
     let daemon = Daemon::start(&site.parent().unwrap().join("data"), Some(&site));
     let provisioned = wait_for_event(&daemon, |e| e["kind"] == "reader_provisioned");
     assert_eq!(provisioned["detail"], "bus default address 1");
@@ -186,6 +196,20 @@ fn a_provisioned_reader_reports_tamper_and_shows_who_it_is(python: &str) {
             .all(|r| r["online"] == false && r["state"] == "unknown"),
         "{readers:#}"
     );
+
+    // The door contact on the reader's input: an open, then a close.
+    reader.say("input 0 on");
+    let opened = wait_for_event(&daemon, |e| e["kind"] == "door_opened");
+    assert_eq!(opened["door"], "front");
+    reader.say("input 0 off");
+    wait_for_event(&daemon, |e| {
+        e["kind"] == "door_closed" && e["door"] == "front"
+    });
+    // It is a real device: the simulated door contact is refused.
+    let (status, _) = daemon
+        .request("POST", "/api/sim/door/front", Some(r#"{"open": true}"#))
+        .unwrap();
+    assert_eq!(status, 409);
 
     reader.say("tamper");
     let tamper = wait_for_event(&daemon, |e| e["kind"] == "reader_tamper");

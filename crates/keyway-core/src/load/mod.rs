@@ -393,7 +393,7 @@ const PUSH_TO_EXIT_FIELDS: &[&str] = &[
     "direct_power_cut",
     "hold_seconds",
 ];
-const READER_FIELDS: &[&str] = &["kind", "address", "bus"];
+const READER_FIELDS: &[&str] = &["kind", "address", "bus", "dps_input", "rex_input"];
 const LINE_FIELDS: &[&str] = &["chip", "line", "active_low", "debounce_ms"];
 const SITE_WIRING_FIELDS: &[&str] = &["chip", "fire_alarm", "lockdown"];
 const DOOR_WIRING_FIELDS: &[&str] = &[
@@ -1170,6 +1170,22 @@ impl<'s> Loader<'s> {
             }
         }
         drafts.lines = lines;
+        // One device, one input: not a GPIO line and the reader's input both.
+        let reader = door.reader.as_ref();
+        for (key, slot, on_reader) in [
+            ("dps", &found[1], reader.and_then(|r| r.dps_input)),
+            ("rex", &found[2], reader.and_then(|r| r.rex_input)),
+        ] {
+            if let (Some(_), Some(input)) = (slot, on_reader) {
+                let span = table.get(key).map(|v| v.span()).unwrap_or(0..0);
+                self.bad_value(
+                    scope,
+                    key,
+                    span,
+                    format!("`{key}` is wired here and to the reader's input {input} (`reader.{key}_input`): choose one"),
+                );
+            }
+        }
         let [
             relay,
             dps,
@@ -1768,7 +1784,8 @@ impl<'s> Loader<'s> {
                 door.release = self.release(&scope.nested("release.", release_span), release_table);
             }
             if let Some((reader_table, reader_span)) = self.subtable(&scope, table, "reader") {
-                door.reader = self.reader(&scope.nested("reader.", reader_span), reader_table);
+                door.reader =
+                    self.reader(&scope.nested("reader.", reader_span), reader_table, &door);
             }
             if let Some((wiring_table, wiring_span)) = self.subtable(&scope, table, "wiring") {
                 let wiring_scope = scope.nested("wiring.", wiring_span);
@@ -1889,7 +1906,7 @@ impl<'s> Loader<'s> {
         }
     }
 
-    fn reader(&mut self, scope: &Scope<'s>, table: &Table) -> Option<Reader> {
+    fn reader(&mut self, scope: &Scope<'s>, table: &Table, door: &Door) -> Option<Reader> {
         self.check_fields(scope, table, READER_FIELDS);
         let kind = if table.get("kind").is_none() {
             self.missing(scope, "kind", "\"osdp\" or \"wiegand\"");
@@ -1903,10 +1920,53 @@ impl<'s> Loader<'s> {
             .string(scope, table, "bus")
             .map(|(b, _)| b.to_string())
             .unwrap_or_else(|| "default".to_string());
+        // The reader's own inputs, wired to the door's devices (OSDP readers only).
+        let mut input = |key: &str, lacks: Option<&str>| {
+            let value = self.integer(scope, table, key, 0, 63)? as u8;
+            let span = table.get(key).map(|v| v.span()).unwrap_or(0..0);
+            if kind != Some(ReaderKind::Osdp) {
+                self.bad_value(
+                    scope,
+                    key,
+                    span,
+                    format!("`{key}` is a reader's own input: only an OSDP reader reports them"),
+                );
+            } else if let Some(device) = lacks {
+                self.bad_value(
+                    scope,
+                    key,
+                    span,
+                    format!("`{key}` is wired but the door has no {device}"),
+                );
+            }
+            Some(value)
+        };
+        let dps_input = input(
+            "dps_input",
+            (!door.dps).then_some("door position switch (`dps = true`)"),
+        );
+        let rex_input = input(
+            "rex_input",
+            (!door.release.rex_sensor)
+                .then_some("request-to-exit sensor (`release.rex_sensor = true`)"),
+        );
+        if let (Some(dps), Some(rex)) = (dps_input, rex_input)
+            && dps == rex
+        {
+            let span = table.get("rex_input").map(|v| v.span()).unwrap_or(0..0);
+            self.bad_value(
+                scope,
+                "rex_input",
+                span,
+                format!("input {rex} is already the door position switch (`dps_input`)"),
+            );
+        }
         Some(Reader {
             kind: kind?,
             address,
             bus,
+            dps_input,
+            rex_input,
         })
     }
 }

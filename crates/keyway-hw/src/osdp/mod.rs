@@ -100,8 +100,13 @@ pub enum ReaderEvent {
     Tamper { address: u8, active: bool },
     /// The reader's power changed (`osdp_LSTATR`).
     PowerFault { address: u8, active: bool },
-    /// The reader's own inputs (`osdp_ISTATR`), one per input, `true` active.
-    Inputs { address: u8, inputs: Vec<bool> },
+    /// The reader's own inputs changed (`osdp_ISTATR`), one per input, `true` active;
+    /// `previous` is None for the first report since the reader came on-line.
+    Inputs {
+        address: u8,
+        inputs: Vec<bool>,
+        previous: Option<Vec<bool>>,
+    },
 }
 
 impl ReaderEvent {

@@ -12,22 +12,26 @@
 //! Each reader's link, as [`LinkState`] reports it:
 //!
 //! ```text
-//!              no reply (asked once a second)
-//!            +--------+
-//!            v        |
-//!       +---------+   |   CHLNG sent    +-----------+  CCRYPT and RMAC_I verify   +--------+
-//!       | unknown |---+---------------->| handshake |---------------------------->| secure |
-//!       +---------+                     +-----------+                             +--------+
-//!            ^                           |  |      ^  \                              |  |
-//!            |   three fresh handshakes  |  |      |   \ install mode: SCBK-D        |  |
-//!            |   fail the same way       |  |      |    \ refused three times   a MAC or a
-//!            |   (mismatch, NAK)         |  |      |     v                      reply lost:
-//!            |                           v  |      |   +-------+                new handshake
-//!            |  after refused_retry  +---------+   |   | plain |                (still on-line)
-//!            +-----------------------| refused |   |   +-------+                     |
-//!                                    +---------+   +---------------------------------+
+//! +---------+  CHLNG sent  +-----------+  CCRYPT and RMAC_I verify  +--------+
+//! | unknown |------------->| handshake |--------------------------->| secure |
+//! +---------+              +-----------+                            +--------+
+//!   ^     |                 ^  ^  |   |                                  |
+//!   +-----+                 |  |  |   | install mode: SCBK-D             |
+//!   no reply: asked         |  |  |   | refused three times              |
+//!   once a second           |  |  |   v                                  |
+//!                           |  |  | +-------+                            |
+//!                           |  |  | | plain |                            |
+//!                           |  |  | +-------+                            |
+//!                           |  |  | three fresh handshakes fail          |
+//!                           |  |  | the same way (mismatch, NAK)         |
+//!                           |  |  v                                      |
+//!                           |  | +---------+                             |
+//!                           |  +-| refused |  tried again every 10 s     |
+//!                           |    +---------+                             |
+//!                           +--------------------------------------------+
+//!                             a MAC or a reply lost: a new handshake (still on-line)
 //!
-//!   any state ---- no valid reply for offline_after ----> off-line ---- asked once a second
+//! any state: no valid reply for offline_after (8 s) --> offline, asked once a second
 //! ```
 //!
 //! No stale reply is taken for a fresh one: the line is drained before every command (the
@@ -911,9 +915,12 @@ impl Panel {
             Reply::IStatR(status) => {
                 let inputs: Vec<bool> = status.inputs.iter().map(|b| *b != 0).collect();
                 if reader.inputs.as_ref() != Some(&inputs) {
-                    reader.inputs = Some(inputs.clone());
-                    self.events
-                        .push_back(ReaderEvent::Inputs { address, inputs });
+                    let previous = reader.inputs.replace(inputs.clone());
+                    self.events.push_back(ReaderEvent::Inputs {
+                        address,
+                        inputs,
+                        previous,
+                    });
                 }
             }
             Reply::Nak(nak) => {
@@ -949,6 +956,8 @@ impl Panel {
         reader.refusal_reported = false;
         reader.refusals = 0;
         reader.try_default_key = false;
+        // The inputs are read afresh on every connection.
+        reader.inputs = None;
         reader.queries = VecDeque::from([
             Command::Id(Id::standard()),
             Command::Cap(Cap::standard()),

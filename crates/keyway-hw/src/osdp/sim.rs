@@ -124,6 +124,13 @@ impl SimReader {
         }));
     }
 
+    /// Its inputs changed: reported on the next poll (`osdp_ISTATR`).
+    pub fn report_inputs(&mut self) {
+        self.queue.push_back(Reply::IStatR(IStatR {
+            inputs: self.inputs.iter().map(|b| u8::from(*b)).collect(),
+        }));
+    }
+
     /// Loses everything it held in memory: session, sequence, queued reads.
     pub fn reboot(&mut self) {
         self.rx.clear();
