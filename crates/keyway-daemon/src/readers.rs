@@ -6,7 +6,7 @@
 //! going off-line and coming back, tamper and power reports become inputs (and events); what
 //! each reader says of itself (identification, capabilities, link) is kept for
 //! `GET /api/readers`. A bus whose device cannot be opened, or fails, is retried every two
-//! seconds, and reopened when no reader has answered for ten seconds; its readers stay
+//! seconds, and reopened when no reader has been heard from for ten seconds; its readers stay
 //! off-line meanwhile (which unlocks nothing).
 
 use std::collections::{BTreeMap, HashMap};
@@ -29,7 +29,7 @@ use crate::service::{Origin, Service, Source};
 /// LED and buzzer follow the decision, not its durability).
 type Decision = tokio::sync::oneshot::Receiver<crate::service::Accepted>;
 
-/// How long a bus may stay without any answering reader before its device is reopened.
+/// How long a bus may stay without hearing from any reader before its device is reopened.
 const REOPEN_AFTER: Micros = 10_000_000;
 
 /// How long after a failure the device is opened again.
@@ -212,7 +212,7 @@ fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<DoorIdx>>, service: &Service, stop
         );
         let mut line = Line::new(panel, port, clock.clone());
         // A device that vanished (a USB adapter pulled) only comes back by opening it again:
-        // when no reader has answered for a while, the bus is reopened.
+        // when no reader has been heard from for a while, the bus is reopened.
         let mut last_answer = line.now();
         // Decisions on their way to durability: the bus keeps polling meanwhile, and the
         // reader's feedback is queued when the decision is known.
@@ -235,9 +235,15 @@ fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<DoorIdx>>, service: &Service, stop
                     publish(&line.panel, address);
                 }
             }
-            if addresses.iter().any(|a| line.panel.is_online(*a)) {
-                last_answer = now;
-            } else if now.saturating_sub(last_answer) > REOPEN_AFTER {
+            // Heard from, on-line or not (a reader refusing the key still answers).
+            let heard = addresses
+                .iter()
+                .filter_map(|a| line.panel.status(*a).and_then(|s| s.last_heard))
+                .max();
+            if let Some(heard) = heard {
+                last_answer = last_answer.max(heard);
+            }
+            if now.saturating_sub(last_answer) > REOPEN_AFTER {
                 tracing::warn!(bus = %bus.id, "no reader answers; reopening the device");
                 break;
             }

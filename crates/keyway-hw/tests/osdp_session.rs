@@ -536,3 +536,25 @@ proptest! {
         prop_assert!(bus.panel.is_online(1) && bus.panel.is_online(2), "{:?} {:?}", bus.panel.status(1), bus.panel.status(2));
     }
 }
+
+#[test]
+fn without_randomness_no_handshake_is_tried_and_the_panel_does_not_spin() {
+    let panel = Panel::new(
+        &[1],
+        Some(KEY),
+        false,
+        Timing::spec(115_200),
+        Box::new(|| None),
+    );
+    let mut bus = SimBus::new(panel, vec![SimReader::new(1, Some(KEY))], TURNAROUND);
+    let events = bus.run_until(3 * S);
+    assert_eq!(events, vec![]);
+    assert_eq!(bus.frames_sent, 0, "a challenge needs a random number");
+    let status = bus.panel.status(1).unwrap();
+    assert_eq!(
+        status.last_problem.as_deref(),
+        Some("no randomness for the challenge")
+    );
+    // Asked again once a second, not in a loop.
+    assert!(bus.panel.poll_timeout().unwrap() > bus.now);
+}

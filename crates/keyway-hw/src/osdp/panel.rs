@@ -165,6 +165,8 @@ pub struct ReaderStatus {
     pub power_fault: Option<bool>,
     /// Exchanges started with the reader (not counting retries).
     pub exchanges: u64,
+    /// When the panel last heard anything from it (µs), valid reply or not.
+    pub last_heard: Option<Micros>,
     /// What went wrong in its last exchange that gave nothing usable.
     pub last_problem: Option<String>,
 }
@@ -208,7 +210,11 @@ struct Reader {
     refused: bool,
     refusal_reported: bool,
     last_reply: Option<Micros>,
-    /// A reader not on-line is not asked before this.
+    /// When anything came from its address with valid check characters (a refused reader is
+    /// heard from, though none of its replies is valid).
+    last_heard: Option<Micros>,
+    /// Not asked before this (a reader not on-line; or one whose last exchange could not be
+    /// built).
     next_try: Micros,
     /// Fresh handshakes in a row that failed.
     refusals: u32,
@@ -329,6 +335,7 @@ impl Panel {
                 refused: false,
                 refusal_reported: false,
                 last_reply: None,
+                last_heard: None,
                 next_try: 0,
                 refusals: 0,
                 after_silence: false,
@@ -444,6 +451,7 @@ impl Panel {
             tamper: reader.tamper,
             power_fault: reader.power_fault,
             exchanges: reader.exchanges,
+            last_heard: reader.last_heard,
             last_problem: reader.last_problem.clone(),
         })
     }
@@ -479,10 +487,9 @@ impl Panel {
                 0
             });
         }
-        self.readers
-            .iter()
-            .map(|r| if r.online { 0 } else { r.next_try })
-            .min()
+        // An on-line reader's `next_try` is in the past (it is due) unless its last exchange
+        // could not even be built.
+        self.readers.iter().map(|r| r.next_try).min()
     }
 
     /// Bytes that arrived at `now`. Bytes with no command in flight are nobody's answer and
@@ -545,7 +552,7 @@ impl Panel {
         for k in 0..n {
             let i = (self.turn + k) % n;
             let reader = &self.readers[i];
-            if !reader.online && now < reader.next_try {
+            if now < reader.next_try {
                 continue;
             }
             self.turn = (i + 1) % n;
@@ -648,6 +655,7 @@ impl Panel {
         {
             return;
         }
+        self.readers[i].last_heard = Some(now);
         let Ok(code) = ReplyCode::from_byte(parsed.code) else {
             exchange.rejected = Some(Rejected::Garbled(format!(
                 "unknown reply code {:#04x}",
