@@ -96,6 +96,18 @@ fn run_for(line: &mut TestLine, time: Duration) -> Vec<ReaderEvent> {
     events
 }
 
+/// A LibOSDP reader holding `KEY` that refuses anything in the clear.
+fn enforcing_reader(python: &str) -> Reader {
+    Reader::start(
+        python,
+        ReaderSetup {
+            key: Some(KEY),
+            enforce: true,
+            ..ReaderSetup::default()
+        },
+    )
+}
+
 /// The next LED or buzzer command the reader received (the local status query the panel
 /// sends when a reader comes on-line reaches LibOSDP's application too: 9 is status).
 fn feedback_command(reader: &mut Reader) -> String {
@@ -359,14 +371,7 @@ fn a_reader_in_install_mode_is_provisioned(python: &str) {
 }
 
 fn tamper_is_reported(python: &str) {
-    let mut reader = Reader::start(
-        python,
-        ReaderSetup {
-            key: Some(KEY),
-            enforce: true,
-            ..ReaderSetup::default()
-        },
-    );
+    let mut reader = enforcing_reader(python);
     let mut line = line(&reader.path, &[1], Some(key(KEY)), false);
     until(&mut line, Duration::from_secs(5), |e| {
         matches!(e, ReaderEvent::Online { .. })
@@ -407,14 +412,7 @@ fn refused_and_never_read(reader: &mut Reader, line: &mut TestLine, why: &str) {
 }
 
 fn a_reader_with_another_key_is_never_used(python: &str) {
-    let mut reader = Reader::start(
-        python,
-        ReaderSetup {
-            key: Some(KEY),
-            enforce: true,
-            ..ReaderSetup::default()
-        },
-    );
+    let mut reader = enforcing_reader(python);
     let mut line = line(
         &reader.path,
         &[1],
@@ -426,14 +424,7 @@ fn a_reader_with_another_key_is_never_used(python: &str) {
 }
 
 fn a_dead_reader_does_not_stall_a_live_one(python: &str) {
-    let mut reader = Reader::start(
-        python,
-        ReaderSetup {
-            key: Some(KEY),
-            enforce: true,
-            ..ReaderSetup::default()
-        },
-    );
+    let mut reader = enforcing_reader(python);
     // Address 2 is on the bus list but nothing answers there.
     let mut line = line(&reader.path, &[1, 2], Some(key(KEY)), false);
     until(&mut line, Duration::from_secs(5), |e| {
@@ -466,14 +457,7 @@ fn a_reader_that_insists_on_the_secure_channel_is_not_used_without_a_key(python:
     // The reader has a key and refuses the clear; the bus has no key (install mode): the
     // default key is refused, and in the clear the reader only NAKs. Reported once, never
     // on-line, no card read.
-    let mut reader = Reader::start(
-        python,
-        ReaderSetup {
-            key: Some(KEY),
-            enforce: true,
-            ..ReaderSetup::default()
-        },
-    );
+    let mut reader = enforcing_reader(python);
     let mut line = line(&reader.path, &[1], None, false);
     refused_and_never_read(&mut reader, &mut line, "scbk");
 }
