@@ -1,12 +1,14 @@
-//! The daemon on a real filesystem that fails: a small tmpfs that fills up under it. The
-//! fire alarm still releases the doors, badges still decide, the events land once space
-//! returns, and nothing acknowledged is lost. Mounting needs root, so this runs when
-//! `KEYWAY_FS_TESTS=1` (which `.ci/run`, running as root, sets).
+//! The daemon on a real filesystem that fails: a small tmpfs that fills up under it, and an
+//! ext4 filesystem (on a loop device) that turns read-only under it after an error, as
+//! `errors=remount-ro` does. The fire alarm still releases the doors, badges still decide,
+//! the events land once space returns, and nothing acknowledged is lost. Mounting needs
+//! root, so this runs when `KEYWAY_FS_TESTS=1` (which `.ci/run`, running as root, sets).
 //!
-//! A filesystem remounted read-only is not here yet: Linux refuses to remount read-only a
-//! filesystem with files open for writing, and one forced read-only (an ext4 error) only
-//! comes back by being mounted again, which the writer cannot follow without reopening its
-//! database. The same path is tested with injected I/O errors (`storage::Fault::Io`).
+//! Linux refuses to remount read-only a filesystem with files open for writing, so the
+//! read-only case is the one that happens to a running daemon: an ext4 error (triggered
+//! through `/sys/fs/ext4/DEV/trigger_fs_error`) aborts the journal and turns the mount
+//! read-only. It only comes back by being checked and mounted again, which a running daemon
+//! cannot follow: the test stops it, repairs and remounts the filesystem, and starts it again.
 
 mod common;
 
@@ -56,6 +58,94 @@ fn run_mount(args: &[&str], dir: &Path) {
         .status()
         .expect("mount runs");
     assert!(status.success(), "mount {args:?} {}", dir.display());
+}
+
+/// An ext4 image on a loop device, mounted with `errors=remount-ro` at a fresh folder.
+struct Ext4 {
+    image: PathBuf,
+    dir: PathBuf,
+}
+
+impl Ext4 {
+    fn new(name: &str) -> Ext4 {
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let dir = base.join(format!("fs-{name}"));
+        let image = base.join(format!("fs-{name}.img"));
+        let _ = Command::new("umount").arg(&dir).status();
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let _ = std::fs::remove_file(&image);
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(64 << 20)
+            .unwrap();
+        let status = Command::new("mkfs.ext4")
+            .args(["-q", "-F"])
+            .arg(&image)
+            .status()
+            .expect("mkfs.ext4 runs (e2fsprogs)");
+        assert!(status.success(), "mkfs.ext4");
+        let ext4 = Ext4 { image, dir };
+        ext4.mount();
+        ext4
+    }
+
+    fn mount(&self) {
+        run_mount(
+            &["-o", "loop,errors=remount-ro", self.image.to_str().unwrap()],
+            &self.dir,
+        );
+    }
+
+    /// Makes the filesystem fail as a disk error would: ext4 aborts its journal and the
+    /// mount turns read-only.
+    fn fail(&self) {
+        let source = Command::new("findmnt")
+            .args(["-no", "SOURCE"])
+            .arg(&self.dir)
+            .output()
+            .unwrap();
+        let device = String::from_utf8(source.stdout).unwrap();
+        let device = device.trim().rsplit('/').next().unwrap().to_string();
+        std::fs::write(format!("/sys/fs/ext4/{device}/trigger_fs_error"), "1")
+            .expect("trigger an ext4 error");
+        let options = Command::new("findmnt")
+            .args(["-no", "OPTIONS"])
+            .arg(&self.dir)
+            .output()
+            .unwrap();
+        let options = String::from_utf8(options.stdout).unwrap();
+        // `ro`, or (newer kernels) `emergency_ro` beside the original `rw`.
+        assert!(
+            options
+                .trim()
+                .split(',')
+                .any(|o| o == "ro" || o == "emergency_ro"),
+            "{options}"
+        );
+    }
+
+    /// What an administrator does after the error: unmount, check, mount again.
+    fn repair(&self) {
+        let status = Command::new("umount").arg(&self.dir).status().unwrap();
+        assert!(status.success(), "umount");
+        let status = Command::new("e2fsck")
+            .args(["-f", "-y"])
+            .arg(&self.image)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        // 0: clean; 1: errors corrected.
+        assert!(matches!(status.code(), Some(0 | 1)), "e2fsck: {status}");
+        self.mount();
+    }
+}
+
+impl Drop for Ext4 {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+        let _ = std::fs::remove_file(&self.image);
+    }
 }
 
 fn post(daemon: &Daemon, path: &str, body: Value) -> (u16, Value) {
@@ -183,4 +273,40 @@ fn a_full_disk_stops_no_door_and_the_events_land_when_space_returns() {
     life_safety_without_a_disk(&daemon);
     std::fs::remove_file(&filler).unwrap();
     everything_lands(&daemon, &data, &before);
+}
+
+#[test]
+fn a_filesystem_turned_read_only_stops_no_door_and_loses_nothing_acknowledged() {
+    if !enabled("read-only filesystem test") {
+        return;
+    }
+    let fs = Ext4::new("read-only");
+    let data = fs.dir.join("data");
+    let (daemon, before) = start_with_a_credential(&data);
+    fs.fail();
+    life_safety_without_a_disk(&daemon);
+    // What was not durable was answered 503 (not acknowledged); the daemon keeps it in
+    // memory while the disk refuses it. Stopped, repaired, started again: every event that
+    // was acknowledged is there, in order, and the chain verifies.
+    daemon.kill();
+    fs.repair();
+    let daemon = Daemon::start(&data, None);
+    let kinds = stored_kinds(&daemon);
+    assert_eq!(
+        &kinds[..before.len()],
+        before,
+        "nothing acknowledged is lost"
+    );
+    let (status, body) = post(&daemon, "/api/sim/rex/office-entry", json!({}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(daemon.request("GET", "/healthz", None).unwrap().0, 200);
+    let verify = Command::new(env!("CARGO_BIN_EXE_keyway"))
+        .args(["verify-log", "--data", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
 }
