@@ -66,6 +66,13 @@ try {
     await expectText(page.locator("#feed div"), "access_granted server");
   });
   await step("and relocks after its 4 seconds", async () => {
+    // The daemon runs on a virtual clock: the 4 seconds pass when the test says so.
+    const advanced = await fetch(url + "/api/sim/clock", {
+      method: "POST",
+      headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+      body: JSON.stringify({ advance_seconds: 4 }),
+    });
+    if (advanced.status !== 200) throw new Error("clock not advanced: " + advanced.status);
     await expectText(page.locator('#doors tr[data-door="server"] [data-field="lock"]'), "locked");
   });
   await step("a refused badge says why", async () => {

@@ -144,6 +144,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sim/door/{door}", post(sim_door))
         .route("/api/sim/power/{circuit}", post(sim_power))
         .route("/api/sim/fire-alarm", post(sim_fire_alarm))
+        .route("/api/sim/clock", post(sim_clock))
         .route("/api/tokens", get(list_tokens).post(create_token))
         .route("/api/tokens/{id}", delete(revoke_token))
         .route("/api/stale", get(list_stale))
@@ -905,6 +906,58 @@ async fn sim_fire_alarm(
     };
     let events = run_input(&state, input, caller.origin(Source::Sim)).await?;
     Ok(events_json(&state, &events))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdvanceBody {
+    advance_seconds: f64,
+}
+
+/// The longest step of a virtual clock at once: the site file's own bound on durations.
+const MAX_ADVANCE_SECONDS: f64 = keyway_core::load::MAX_DURATION_SECONDS;
+
+/// Moves a virtual clock on (`keyway serve --virtual-clock`): timers that fall due run, the
+/// schedule is read at the new time. For demos, training and the browser test, which then
+/// never wait for a timer. Refused on the machine's clock, and on a site with real devices.
+async fn sim_clock(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<AdvanceBody>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let caller = authorize(&state, &headers, Role::Operator)?;
+    refuse_real(real_devices::any(state.service.site()))?;
+    let Json(body) = body?;
+    let Some(clock) = state.service.clock().as_virtual() else {
+        return Err(ApiError::Plain(
+            StatusCode::CONFLICT,
+            "the daemon runs on the machine's clock: start it with --clock-start and --virtual-clock to move time by hand".into(),
+        ));
+    };
+    let seconds = body.advance_seconds;
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= MAX_ADVANCE_SECONDS) {
+        return Err(ApiError::Plain(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "advance_seconds: {seconds} is not a step forward of at most {MAX_ADVANCE_SECONDS} seconds"
+            ),
+        ));
+    }
+    clock.advance((seconds * 1000.0).round() as keyway_core::physics::Millis);
+    state
+        .service
+        .log(
+            "clock_advanced",
+            &caller.origin(Source::Sim),
+            None,
+            Some(format!("{seconds} s")),
+        )
+        .await
+        .map_err(|error| service_error(&state, error))?;
+    Ok(Json(json!({
+        "wall": crate::clock::Clock::wall(clock),
+        "monotonic": crate::clock::Clock::monotonic(clock),
+    })))
 }
 
 #[derive(Deserialize)]

@@ -29,6 +29,11 @@ pub trait Clock: Send + Sync + fmt::Debug {
     /// Completes once `monotonic()` has reached `at`, or sooner when the clock changes in
     /// another way (a virtual clock's wall step): callers look at the clock again.
     fn sleep_until(&self, at: Millis) -> Sleep;
+    /// The clock as a [`VirtualClock`], if it is one: time that moves only when told
+    /// (`keyway serve --virtual-clock`, `POST /api/sim/clock`).
+    fn as_virtual(&self) -> Option<&VirtualClock> {
+        None
+    }
 }
 
 /// The machine's clocks. With a start instant, the wall clock begins there and runs at the
@@ -137,6 +142,10 @@ impl VirtualClock {
 }
 
 impl Clock for VirtualClock {
+    fn as_virtual(&self) -> Option<&VirtualClock> {
+        Some(self)
+    }
+
     fn wall(&self) -> Millis {
         self.read().0
     }

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use keyway_daemon::clock::VirtualClock;
+use keyway_daemon::clock::{Clock, VirtualClock};
 use keyway_daemon::storage::{Fault, Faults};
 use keyway_daemon::{Config, Ready, SiteSource, serve};
 use serde_json::{Value, json};
@@ -348,6 +348,53 @@ fn a_badge_through_the_simulated_reader_unlocks_and_relocks() {
         json!({"door": "front", "credential": "9999"}),
     );
     assert_eq!(unknown["reason"], "unknown_credential");
+}
+
+#[test]
+fn a_virtual_clock_is_moved_through_the_api_and_its_timers_run() {
+    let server = Server::start("sim-clock");
+    server.post(
+        "/api/credentials",
+        Some(ADMIN),
+        json!({"number": "1001", "doors": ["server"]}),
+    );
+    server.post(
+        "/api/sim/badge",
+        Some(ADMIN),
+        json!({"door": "server", "credential": "1001"}),
+    );
+    assert_eq!(server.door("server")["lock"], "unlocked");
+    let before = server.clock.wall();
+    let (status, body) = server.post(
+        "/api/sim/clock",
+        Some(ADMIN),
+        json!({"advance_seconds": 4.0}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["wall"].as_i64(), Some(before + 4_000));
+    // The 4-second unlock ended with the step.
+    assert_eq!(server.door("server")["lock"], "locked");
+    let (_, events) = server.get("/api/events?limit=100", Some(ADMIN));
+    let advanced = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "clock_advanced")
+        .cloned()
+        .unwrap();
+    assert_eq!(advanced["detail"], "4 s");
+    assert_eq!(advanced["source"], "sim");
+    // Only forward, finite and bounded.
+    for bad in [
+        json!({"advance_seconds": 0}),
+        json!({"advance_seconds": -1}),
+        json!({"advance_seconds": 1e12}),
+        json!({"seconds": 1}),
+    ] {
+        let (status, body) = server.post("/api/sim/clock", Some(ADMIN), bad.clone());
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    assert_eq!(server.clock.wall(), before + 4_000);
 }
 
 #[test]

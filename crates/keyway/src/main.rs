@@ -91,6 +91,12 @@ enum Command {
         /// times follow it; it is logged at start.
         #[arg(long, value_name = "INSTANT")]
         clock_start: Option<jiff::Timestamp>,
+        /// With --clock-start: time stands still and moves only when told
+        /// (`POST /api/sim/clock {"advance_seconds": N}`), so that a demo, a training run or a
+        /// browser test never waits for a timer. For simulated sites only: the API refuses it
+        /// on a site with real devices.
+        #[arg(long, requires = "clock_start")]
+        virtual_clock: bool,
         /// The audit log's key file (default: audit.key in the data directory, made at first
         /// start). Keep it where whoever can write the data directory cannot.
         #[arg(long, value_name = "FILE")]
@@ -265,6 +271,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
             listen,
             clock_start,
+            virtual_clock,
             log_key,
             accept_broken_log,
             max_connections,
@@ -274,6 +281,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
             listen,
             clock_start,
+            virtual_clock,
             log_key,
             accept_broken_log,
             keyway_daemon::http::HttpLimits {
@@ -315,6 +323,7 @@ fn serve(
     data: PathBuf,
     listen: std::net::SocketAddr,
     clock_start: Option<jiff::Timestamp>,
+    virtual_clock: bool,
     log_key: Option<PathBuf>,
     accept_broken_log: bool,
     http: keyway_daemon::http::HttpLimits,
@@ -337,6 +346,12 @@ fn serve(
             .ok()
             .filter(|t| !t.is_empty()),
         clock: match clock_start {
+            Some(start) if virtual_clock => {
+                tracing::warn!(%start, "a virtual clock: time moves only through POST /api/sim/clock");
+                Arc::new(keyway_daemon::clock::VirtualClock::new(
+                    start.as_millisecond(),
+                ))
+            }
             Some(start) => {
                 tracing::warn!(%start, "the controller's wall clock starts at --clock-start, not the machine's");
                 Arc::new(keyway_daemon::clock::SystemClock::starting_at(

@@ -19,7 +19,21 @@ fn sign_in_badge_see_the_door_unlock_cut_power_see_the_states_change() {
     }
     let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-e2e");
     let _ = std::fs::remove_dir_all(&data);
-    let daemon = Daemon::start(&data, None);
+    // Time moves only when the test says so (`POST /api/sim/clock`): the test never waits
+    // for a timer.
+    let mut command = common::serve_command(&data, ADMIN);
+    command.args(["--clock-start", common::CLOCK_START, "--virtual-clock"]);
+    let daemon = Daemon::spawn(command);
+    // On the machine's clock the step is refused.
+    let plain = Daemon::start(
+        &PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-e2e-plain"),
+        None,
+    );
+    let (status, body) = plain
+        .request("POST", "/api/sim/clock", Some(r#"{"advance_seconds": 1}"#))
+        .unwrap();
+    assert_eq!(status, 409, "{body}");
+    drop(plain);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../e2e/dashboard.mjs");
     let output = Command::new("node")
         .arg(&script)
