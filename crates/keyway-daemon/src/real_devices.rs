@@ -137,6 +137,25 @@ fn wired_relays(site: &Site) -> impl Iterator<Item = (&Door, &GpioLine)> {
     })
 }
 
+/// The first real device of the site, if it has any: a bus, a wired line of a door, a
+/// circuit or the site. Time can be moved by hand (`POST /api/sim/clock`) only on a site
+/// with none, since a real device's timing does not follow it.
+pub fn any(site: &Site) -> Option<String> {
+    if let Some(bus) = site.buses.first() {
+        return Some(format!("bus {:?} on {}", bus.id, bus.device));
+    }
+    if let Some(door) = site.doors.iter().find(|d| d.wiring.is_some()) {
+        return Some(format!("door {:?} has wired lines", door.id));
+    }
+    if let Some(circuit) = site.circuits.iter().find(|c| c.wiring.is_some()) {
+        return Some(format!("circuit {:?} has wired power signals", circuit.id));
+    }
+    if site.wiring.fire_alarm.is_some() || site.wiring.lockdown.is_some() {
+        return Some("the site has a wired fire alarm or lockdown input".to_string());
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,23 +231,4 @@ chip = "gpiochip0"
         assert_eq!(on_circuit(&site, circuit("other")), None);
         assert!(for_fire_alarm(&site).unwrap().contains("real relay"));
     }
-}
-
-/// The first real device of the site, if it has any: a bus, a wired line of a door, a
-/// circuit or the site. Time can be moved by hand (`POST /api/sim/clock`) only on a site
-/// with none, since a real device's timing does not follow it.
-pub fn any(site: &Site) -> Option<String> {
-    if let Some(bus) = site.buses.first() {
-        return Some(format!("bus {:?} on {}", bus.id, bus.device));
-    }
-    if let Some(door) = site.doors.iter().find(|d| d.wiring.is_some()) {
-        return Some(format!("door {:?} has wired lines", door.id));
-    }
-    if let Some(circuit) = site.circuits.iter().find(|c| c.wiring.is_some()) {
-        return Some(format!("circuit {:?} has wired power signals", circuit.id));
-    }
-    if site.wiring.fire_alarm.is_some() || site.wiring.lockdown.is_some() {
-        return Some("the site has a wired fire alarm or lockdown input".to_string());
-    }
-    None
 }
