@@ -280,8 +280,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             site,
             data,
             listen,
-            clock_start,
-            virtual_clock,
+            clock_start.map(|start| (start, virtual_clock)),
             log_key,
             accept_broken_log,
             keyway_daemon::http::HttpLimits {
@@ -322,8 +321,8 @@ fn serve(
     site: Option<PathBuf>,
     data: PathBuf,
     listen: std::net::SocketAddr,
-    clock_start: Option<jiff::Timestamp>,
-    virtual_clock: bool,
+    // `--clock-start`, and whether `--virtual-clock` was given with it.
+    clock_start: Option<(jiff::Timestamp, bool)>,
     log_key: Option<PathBuf>,
     accept_broken_log: bool,
     http: keyway_daemon::http::HttpLimits,
@@ -346,13 +345,13 @@ fn serve(
             .ok()
             .filter(|t| !t.is_empty()),
         clock: match clock_start {
-            Some(start) if virtual_clock => {
+            Some((start, true)) => {
                 tracing::warn!(%start, "a virtual clock: time moves only through POST /api/sim/clock");
                 Arc::new(keyway_daemon::clock::VirtualClock::new(
                     start.as_millisecond(),
                 ))
             }
-            Some(start) => {
+            Some((start, false)) => {
                 tracing::warn!(%start, "the controller's wall clock starts at --clock-start, not the machine's");
                 Arc::new(keyway_daemon::clock::SystemClock::starting_at(
                     start.as_millisecond(),
