@@ -17,7 +17,9 @@
 //! restarts with the latched state it has kept (fire alarm, lockdown, holds).
 //!
 //! `KEYWAY_SIM_SEEDS` (default 1-8) and `KEYWAY_SIM_STEPS` (default 400 a seed) say how
-//! much; a failure prints its seed, and `KEYWAY_SIM_SEEDS=N` replays it. `SIM_DEBUG=1` prints
+//! much; a failure prints its seed (`KEYWAY_SIM_SEEDS=N` replays it), is shrunk by dropping
+//! steps while it still fails, and the smallest failing plan is printed, to be pasted into a
+//! named regression test that runs it with `run_plan`. `SIM_DEBUG=1` prints
 //! every step, the latched state at each restart, and compares the log with the reference
 //! after every step storage takes (slower; it finds the first step that diverges).
 //!
@@ -194,16 +196,67 @@ impl Latched {
     }
 }
 
-fn run_seed(seed: u64, steps: usize) {
+/// What the disk does at a step.
+#[derive(Clone, Copy, Debug)]
+enum Disk {
+    Fail(Fault),
+    FailAfter(u64, Fault),
+    Heal,
+}
+
+/// One step of a run: drawn from the seed first, so that a failing run can be shrunk by
+/// dropping steps and run again.
+#[derive(Clone, Debug)]
+struct Step {
+    /// A clean restart first, on healthy storage.
+    restart: bool,
+    disk: Option<Disk>,
+    /// How far both clocks move (ms).
+    advance: Millis,
+    /// A step of the wall clock alone (ms).
+    wall_step: Option<Millis>,
+    input: Input,
+}
+
+/// The run a seed stands for, drawing from the generator in the order the steps use it.
+fn plan(seed: u64, steps: usize, site: &Site) -> Vec<Step> {
+    let mut rng = Rng(seed);
+    (0..steps)
+        .map(|_| {
+            let restart = rng.below(50) == 0;
+            let disk = match rng.below(40) {
+                0 => Some(Disk::Fail(Fault::DiskFull)),
+                1 => Some(Disk::Fail(Fault::Io)),
+                2 => Some(Disk::FailAfter(rng.below(3) as u64, Fault::Io)),
+                3..=5 => Some(Disk::Heal),
+                _ => None,
+            };
+            let advance = rng.pick(&[0, 0, 10, 250, 1_000, 3_000, 4_000, 30_000, 600_000]);
+            let wall_step =
+                (rng.below(60) == 0).then(|| rng.pick(&[-3_600_000, 3_600_000, 86_400_000]));
+            let input = random_input(&mut rng, site);
+            Step {
+                restart,
+                disk,
+                advance,
+                wall_step,
+                input,
+            }
+        })
+        .collect()
+}
+
+/// Runs a plan in the data directory named `name`; panics where an invariant breaks.
+fn run_plan(name: &str, plan: &[Step]) {
+    let seed = name;
     let site = Arc::new(keyway_core::parse_site("demo", keyway_daemon::DEMO_SITE).unwrap());
-    let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("fault-sim-{seed}"));
+    let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("fault-sim-{name}"));
     let _ = std::fs::remove_dir_all(&data);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let mut rng = Rng(seed);
         let clock = VirtualClock::new(START);
         let shared_clock: Arc<dyn Clock> = Arc::new(clock.clone());
         let faults = Faults::default();
@@ -241,10 +294,10 @@ fn run_seed(seed: u64, steps: usize) {
         // The reference's clock is the monotonic one moved to the wall time of its (re)start,
         // as the daemon's controller clock is.
         let mut base: Millis = START;
-        for step in 0..steps {
-            let context = format!("seed {seed}, step {step}");
+        for (step, planned) in plan.iter().enumerate() {
+            let context = format!("{seed}, step {step}");
             // Now and then a clean restart, on healthy storage.
-            if rng.below(50) == 0 {
+            if planned.restart {
                 restarts += 1;
                 faults.heal();
                 let Running {
@@ -288,18 +341,17 @@ fn run_seed(seed: u64, steps: usize) {
                 reference_moves.extend(moves(reference.take_events()));
             }
             // Now and then the disk fails, or heals.
-            match rng.below(40) {
-                0 => faults.fail(Fault::DiskFull),
-                1 => faults.fail(Fault::Io),
-                2 => faults.fail_after(rng.below(3) as u64, Fault::Io),
-                3..=5 => faults.heal(),
-                _ => {}
+            match planned.disk {
+                Some(Disk::Fail(fault)) => faults.fail(fault),
+                Some(Disk::FailAfter(writes, fault)) => faults.fail_after(writes, fault),
+                Some(Disk::Heal) => faults.heal(),
+                None => {}
             }
             // Time moves on, and now and then the wall clock steps.
-            let advance = rng.pick(&[0, 0, 10, 250, 1_000, 3_000, 4_000, 30_000, 600_000]);
+            let advance = planned.advance;
             clock.advance(advance);
-            if rng.below(60) == 0 {
-                clock.step_wall(rng.pick(&[-3_600_000, 3_600_000, 86_400_000]));
+            if let Some(step) = planned.wall_step {
+                clock.step_wall(step);
             }
             let now = base + clock.monotonic();
             reference.advance(now);
@@ -345,7 +397,7 @@ fn run_seed(seed: u64, steps: usize) {
                     panic!("diverged");
                 }
             }
-            let input = random_input(&mut rng, &site);
+            let input = planned.input.clone();
             if std::env::var("SIM_DEBUG").is_ok() {
                 eprintln!("{context}: advance {advance}, {input:?}");
             }
@@ -413,24 +465,26 @@ fn run_seed(seed: u64, steps: usize) {
         service
             .input(Input::Rex { door: front }, Origin::new(Source::Sim))
             .await
-            .unwrap_or_else(|error| panic!("seed {seed}: after healing: {error}"));
+            .unwrap_or_else(|error| panic!("{seed}: after healing: {error}"));
         drop(service);
         tokio::task::spawn_blocking(move || writer_thread.join().unwrap())
             .await
             .unwrap();
-        eprintln!("fault simulation: seed {seed}: {restarts} restarts");
+        if std::env::var("SIM_DEBUG").is_ok() {
+            eprintln!("fault simulation: {seed}: {restarts} restarts");
+        }
 
         let store = Store::open(&data).unwrap();
         assert!(
             matches!(store.verify().unwrap(), Verification::Intact { .. }),
-            "seed {seed}: the chain verifies"
+            "{seed}: the chain verifies"
         );
         let log = store.events_after(0, 10_000_000).unwrap();
         for event in &acknowledged {
             let stored = &log[event.seq as usize - 1];
             assert_eq!(
                 stored, event,
-                "seed {seed}: acknowledged event {} kept",
+                "{seed}: acknowledged event {} kept",
                 event.seq
             );
         }
@@ -450,9 +504,65 @@ fn run_seed(seed: u64, steps: usize) {
             .collect();
         assert_eq!(
             logged_moves, expected_moves,
-            "seed {seed}: every change of a lock's position is in the log, in order"
+            "{seed}: every change of a lock's position is in the log, in order"
         );
     });
+}
+
+/// The smallest sub-sequence of `items` for which `fails` still holds that dropping chunks
+/// finds (delta debugging: halves, then quarters, ... then single items), `items` failing.
+fn shrink<T: Clone>(items: Vec<T>, mut fails: impl FnMut(&[T]) -> bool) -> Vec<T> {
+    let mut items = items;
+    let mut chunk = items.len().div_ceil(2).max(1);
+    loop {
+        let mut at = 0;
+        let mut dropped = false;
+        while at < items.len() {
+            let mut candidate = items.clone();
+            candidate.drain(at..(at + chunk).min(items.len()));
+            if fails(&candidate) {
+                items = candidate;
+                dropped = true;
+            } else {
+                at += chunk;
+            }
+        }
+        if chunk == 1 && !dropped {
+            return items;
+        }
+        if !dropped {
+            chunk = chunk.div_ceil(2);
+        }
+    }
+}
+
+/// Runs `plan`, and on a failure shrinks it and panics with the smallest failing plan, to
+/// be pasted into a named regression test.
+fn check_seed(seed: u64, plan: Vec<Step>) {
+    let first = std::panic::catch_unwind(|| run_plan(&format!("seed {seed}"), &plan));
+    let Err(error) = first else { return };
+    let message = error
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| error.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    eprintln!(
+        "fault simulation: seed {seed} fails ({message}); shrinking {} steps",
+        plan.len()
+    );
+    // Quiet while the candidates run: each failing one would print its panic.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut tries = 0;
+    let small = shrink(plan, |candidate| {
+        tries += 1;
+        std::panic::catch_unwind(|| run_plan(&format!("seed {seed} shrink"), candidate)).is_err()
+    });
+    std::panic::set_hook(hook);
+    panic!(
+        "fault simulation: seed {seed} fails: {message}\nshrunk in {tries} runs to {} steps (replay with run_plan):\n{small:#?}",
+        small.len()
+    );
 }
 
 #[test]
@@ -471,8 +581,52 @@ fn seeded_inputs_and_storage_faults_never_move_a_door_unrecorded() {
     let steps = std::env::var("KEYWAY_SIM_STEPS")
         .ok()
         .map_or(400, |s| s.parse().expect("KEYWAY_SIM_STEPS: a number"));
+    let site = keyway_core::parse_site("demo", keyway_daemon::DEMO_SITE).unwrap();
     for seed in seeds {
         eprintln!("fault simulation: seed {seed}, {steps} steps");
-        run_seed(seed, steps);
+        check_seed(seed, plan(seed, steps, &site));
     }
+}
+
+#[test]
+fn shrinking_keeps_what_the_failure_needs_and_drops_the_rest() {
+    // Fails when it holds both 7 and 13, in that order.
+    let fails = |items: &[u32]| {
+        items
+            .iter()
+            .position(|&i| i == 7)
+            .is_some_and(|at| items[at..].contains(&13))
+    };
+    let items: Vec<u32> = (0..100).collect();
+    assert_eq!(shrink(items, fails), vec![7, 13]);
+    assert_eq!(shrink(vec![7, 13], fails), vec![7, 13]);
+    // A failure that needs nothing shrinks to nothing.
+    assert_eq!(
+        shrink((0..10).collect::<Vec<u32>>(), |_| true),
+        Vec::<u32>::new()
+    );
+}
+
+#[test]
+fn a_shrunk_plan_is_run_again_as_it_stands() {
+    // What a shrunk failure is pasted as: a plan written out. This one raises the fire
+    // alarm on a full disk, restarts on a healed one, and resets it.
+    let site = keyway_core::parse_site("demo", keyway_daemon::DEMO_SITE).unwrap();
+    let step = |restart: bool, disk: Option<Disk>, input: Input| Step {
+        restart,
+        disk,
+        advance: 1_000,
+        wall_step: None,
+        input,
+    };
+    let front = site.find_door("front").unwrap();
+    run_plan(
+        "written",
+        &[
+            step(false, Some(Disk::Fail(Fault::DiskFull)), Input::FireAlarm),
+            step(false, None, Input::Rex { door: front }),
+            step(true, Some(Disk::Heal), Input::FireAlarmReset),
+            step(false, Some(Disk::FailAfter(1, Fault::Io)), Input::Lockdown),
+        ],
+    );
 }
