@@ -480,61 +480,92 @@ fn fault() -> impl Strategy<Value = Fault> {
     ]
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-
-    /// No sequence of delays, losses and noise makes the panel take a reply to another command
-    /// for this one: every card it reports was presented, once, in order; and once the line is
-    /// clean, a reader with the right key is on-line within a few seconds, never refused.
-    #[test]
-    fn faults_never_forge_a_read_or_leave_the_right_key_refused(
-        faults in proptest::collection::vec(fault(), 1..200),
-        cards in proptest::collection::vec(0u64..20_000, 0..8),
-        start_late in 0u64..3_000,
-    ) {
-        let mut reader = SimReader::new(1, Some(KEY));
-        reader.powered = false;
-        reader.buffer_while_off = true;
-        let mut bus = bus(vec![reader, SimReader::new(2, Some(KEY))], Some(KEY), false);
-        let mut plan = faults.into_iter();
-        bus.set_filter(move |t| match plan.next().unwrap_or(Fault::None) {
-            Fault::None => {}
-            Fault::Lost => t.bytes.clear(),
-            Fault::Late(by) => *t.delay = by,
-            Fault::Noise(mut noise) => {
-                noise.extend_from_slice(t.bytes);
-                *t.bytes = noise;
-            }
-        });
-        let mut events = bus.run_until(start_late * MS);
-        bus.power_up(1);
-        let mut cards = cards;
-        cards.sort_unstable();
-        // Cards presented at reader 2 at those times (ms), each a distinct number.
-        let mut presented = Vec::new();
-        for (n, at) in cards.iter().enumerate() {
-            events.extend(bus.run_until(bus.now.max(at * MS)));
-            let number = 100 + n as u16;
-            bus.reader(2).present_card(&card::h10301(1, number));
-            presented.push(format!("1:{number}"));
-        }
-        events.extend(bus.run_until(bus.now + 30 * S));
-        let read: Vec<String> = events
-            .iter()
-            .filter_map(|e| match e {
-                ReaderEvent::Card { credential, .. } => Some(credential.clone()),
-                _ => None,
-            })
-            .collect();
-        // Each read is a presented card, none twice, in order (a card whose reply was lost
-        // twice may be missing: the person presents it again).
-        let mut rest = presented.iter();
-        for credential in &read {
-            prop_assert!(rest.any(|p| p == credential), "read {:?} of {:?}", read, presented);
-        }
-        prop_assert_eq!(refusals(&events), 0, "{:?}", events);
-        prop_assert!(bus.panel.is_online(1) && bus.panel.is_online(2), "{:?} {:?}", bus.panel.status(1), bus.panel.status(2));
+/// No sequence of delays, losses and noise makes the panel take a reply to another command
+/// for this one: every card it reports was presented, once, in order; and once the line is
+/// clean, a reader with the right key is on-line within a few seconds, never refused.
+///
+/// Each case simulates half a minute of a bus, so this runs a sixteenth of `PROPTEST_CASES`
+/// (at least 16: 125 in CI), through a runner of its own.
+#[test]
+fn faults_never_forge_a_read_or_leave_the_right_key_refused() {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse::<u32>().ok())
+        .map_or(16, |c| (c / 16).max(16));
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    });
+    let strategy = (
+        proptest::collection::vec(fault(), 1..200),
+        proptest::collection::vec(0u64..20_000, 0..8),
+        0u64..3_000,
+    );
+    if let Err(error) = runner.run(&strategy, |(faults, cards, start_late)| {
+        faults_case(faults, cards, start_late)
+    }) {
+        panic!("{error}");
     }
+}
+
+fn faults_case(
+    faults: Vec<Fault>,
+    cards: Vec<u64>,
+    start_late: u64,
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    let mut reader = SimReader::new(1, Some(KEY));
+    reader.powered = false;
+    reader.buffer_while_off = true;
+    let mut bus = bus(vec![reader, SimReader::new(2, Some(KEY))], Some(KEY), false);
+    let mut plan = faults.into_iter();
+    bus.set_filter(move |t| match plan.next().unwrap_or(Fault::None) {
+        Fault::None => {}
+        Fault::Lost => t.bytes.clear(),
+        Fault::Late(by) => *t.delay = by,
+        Fault::Noise(mut noise) => {
+            noise.extend_from_slice(t.bytes);
+            *t.bytes = noise;
+        }
+    });
+    let mut events = bus.run_until(start_late * MS);
+    bus.power_up(1);
+    let mut cards = cards;
+    cards.sort_unstable();
+    // Cards presented at reader 2 at those times (ms), each a distinct number.
+    let mut presented = Vec::new();
+    for (n, at) in cards.iter().enumerate() {
+        events.extend(bus.run_until(bus.now.max(at * MS)));
+        let number = 100 + n as u16;
+        bus.reader(2).present_card(&card::h10301(1, number));
+        presented.push(format!("1:{number}"));
+    }
+    events.extend(bus.run_until(bus.now + 30 * S));
+    let read: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            ReaderEvent::Card { credential, .. } => Some(credential.clone()),
+            _ => None,
+        })
+        .collect();
+    // Each read is a presented card, none twice, in order (a card whose reply was lost
+    // twice may be missing: the person presents it again).
+    let mut rest = presented.iter();
+    for credential in &read {
+        prop_assert!(
+            rest.any(|p| p == credential),
+            "read {:?} of {:?}",
+            read,
+            presented
+        );
+    }
+    prop_assert_eq!(refusals(&events), 0, "{:?}", events);
+    prop_assert!(
+        bus.panel.is_online(1) && bus.panel.is_online(2),
+        "{:?} {:?}",
+        bus.panel.status(1),
+        bus.panel.status(2)
+    );
+    Ok(())
 }
 
 #[test]
