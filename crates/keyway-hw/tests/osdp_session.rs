@@ -589,3 +589,47 @@ fn without_randomness_no_handshake_is_tried_and_the_panel_does_not_spin() {
     // Asked again once a second, not in a loop.
     assert!(bus.panel.poll_timeout().unwrap() > bus.now);
 }
+
+#[test]
+fn late_replies_around_a_handshake_never_make_the_right_key_refused() {
+    // Found by the property test: replies from reader 2 lost and 200–430 ms late around its
+    // handshakes, while reader 1 starts late.
+    use Fault::{Late, Lost, Noise};
+    let faults = vec![
+        Fault::None,
+        Noise(vec![0]),
+        Fault::None,
+        Fault::None,
+        Fault::None,
+        Lost,
+        Lost,
+        Lost,
+        Fault::None,
+        Lost,
+        Noise(vec![0]),
+        Late(1_000),
+        Lost,
+        Late(207_000),
+        Fault::None,
+        Fault::None,
+        Late(424_000),
+        Fault::None,
+        Late(419_000),
+        Lost,
+        Fault::None,
+        Late(424_000),
+        Late(434_000),
+        Fault::None,
+        Fault::None,
+        Lost,
+        Late(1_000),
+        Fault::None,
+        Fault::None,
+        Fault::None,
+        Fault::None,
+        Fault::None,
+        Fault::None,
+        Lost,
+    ];
+    faults_case(faults, vec![], 2_579).unwrap();
+}

@@ -39,10 +39,11 @@
 //! input); a reply must come from the addressed reader with the command's sequence number;
 //! inside the secure channel its MAC must verify, and a handshake reply must verify against
 //! this handshake's own challenge. A reply that fails those checks is set aside and the panel
-//! keeps listening until the deadline: the fresh reply may be right behind a stale one. Only
-//! when nothing better came does the check's failure count, and a key is called wrong only
-//! after [`WRONG_KEY_AFTER`] fresh handshakes in a row failed (one right after a silence is
-//! not fresh: it may be answering an older challenge).
+//! keeps listening until the deadline: the fresh reply may be right behind a stale one. A
+//! cryptogram that verifies against one of the reader's last challenges is a late reply to it;
+//! past a matching cryptogram the key is known to be right. Only when nothing better came does
+//! a check's failure count, and a key is called wrong only after [`WRONG_KEY_AFTER`] fresh
+//! handshakes in a row failed (one right after a silence is not fresh).
 
 use std::collections::VecDeque;
 
@@ -63,6 +64,9 @@ use super::{Capability, Feedback, Identity, Micros, ReaderEvent, Security};
 
 /// Fresh handshakes in a row that must fail the same way before a key is called wrong.
 pub const WRONG_KEY_AFTER: u32 = 3;
+
+/// How many of a reader's last challenges a late cryptogram is checked against.
+const RECENT_CHALLENGES: usize = 8;
 
 /// The longest reply waited for, in bytes (a sealed card read is under 60, a PDCAP under 100).
 const LONGEST_REPLY: usize = 128;
@@ -223,6 +227,9 @@ struct Reader {
     after_silence: bool,
     /// Provisioning: the next handshake tries the default key.
     try_default_key: bool,
+    /// The last challenges sent to it (which key, RND.A): a cryptogram that verifies against
+    /// one of them is a late reply to it, never a sign of a wrong key.
+    challenges: VecDeque<(KeyUse, [u8; 8])>,
     exchanges: u64,
     last_problem: Option<String>,
     /// LED and buzzer commands, sent instead of polls.
@@ -340,6 +347,7 @@ impl Panel {
                 refusals: 0,
                 after_silence: false,
                 try_default_key: false,
+                challenges: VecDeque::new(),
                 exchanges: 0,
                 last_problem: None,
                 feedback: VecDeque::new(),
@@ -585,6 +593,10 @@ impl Panel {
             let rnd_a = (self.random)().ok_or("no randomness for the challenge")?;
             let reader = &mut self.readers[i];
             reader.sqn = Sqn::ZERO;
+            if reader.challenges.len() == RECENT_CHALLENGES {
+                reader.challenges.pop_front();
+            }
+            reader.challenges.push_back((key, rnd_a));
             let frame = handshake_frame(addr, reader.sqn, ScsType::Scs11, key, CMD_CHLNG, &rnd_a)?;
             return Ok(Exchange {
                 reader: i,
@@ -672,9 +684,25 @@ impl Panel {
                             .challenge(rnd_a)
                             .receive_ccrypt(&ccrypt)
                             .map_err(|_| {
-                                Rejected::Refusal(
-                                    "the reader's cryptogram does not match this bus's key".into(),
-                                )
+                                // A late answer to one of our earlier challenges verifies
+                                // against it: the key is right, the reply is stale.
+                                let stale = self.readers[i].challenges.iter().any(|(k, old)| {
+                                    *old != rnd_a
+                                        && Session::new(self.key_bytes(*k))
+                                            .challenge(*old)
+                                            .receive_ccrypt(&ccrypt)
+                                            .is_ok()
+                                });
+                                if stale {
+                                    Rejected::Garbled(
+                                        "a late cryptogram, for an earlier challenge".into(),
+                                    )
+                                } else {
+                                    Rejected::Refusal(
+                                        "the reader's cryptogram does not match this bus's key"
+                                            .into(),
+                                    )
+                                }
                             }),
                         Err(e) => Err(Rejected::Garbled(e.to_string())),
                     },
@@ -728,20 +756,23 @@ impl Panel {
             }
             Step::ServerCryptogram { key, session } => {
                 let outcome = match code {
+                    // Past a matching cryptogram the key is known to be right: a failure
+                    // now is a stale or garbled reply, or a reader that restarted, never a
+                    // refusal of the key.
                     ReplyCode::RMacI => match RMacI::decode(parsed.data) {
                         Ok(rmac) => {
                             (*session)
                                 .clone()
                                 .confirm_rmac_i(&rmac.r_mac_i)
                                 .map_err(|_| {
-                                    Rejected::Refusal(
+                                    Rejected::Garbled(
                                         "the reader's initial R-MAC does not match".into(),
                                     )
                                 })
                         }
                         Err(e) => Err(Rejected::Garbled(e.to_string())),
                     },
-                    ReplyCode::Nak => Err(Rejected::Refusal(nak_problem(
+                    ReplyCode::Nak => Err(Rejected::Garbled(nak_problem(
                         parsed.data,
                         "server cryptogram",
                     ))),
