@@ -62,6 +62,7 @@ try {
     await page.click("#sim-badge");
     await expectText(page.locator("#sim-result"), "access_granted");
     await expectText(page.locator('#doors tr[data-door="server"] [data-field="lock"]'), "unlocked");
+    await expectText(page.locator('#doors tr[data-door="server"] [data-field="reason"]'), "access granted");
     await page.locator('#diagram g[data-door="server"][data-lock="unlocked"]').waitFor();
     await expectText(page.locator("#feed div"), "access_granted server");
   });

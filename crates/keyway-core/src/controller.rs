@@ -34,8 +34,8 @@ use serde::Serialize;
 
 use crate::credentials::{AccessLevel, CredentialStore, Decision, DenyReason, Moment};
 use crate::physics::{
-    Command, CommandInputs, LockPosition, Millis, PowerInputs, PowerTimeline, commanded,
-    controller_can_unlock, lock_state, power_cut_unlocks, relay_energized,
+    Command, CommandInputs, LockPosition, Millis, PowerInputs, PowerTimeline, Rule,
+    controller_can_unlock, decide, lock_state, power_cut_unlocks, relay_energized,
 };
 use crate::schedule;
 use crate::site::{Arrangement, CircuitIdx, DoorIdx, ScheduleIdx, Site};
@@ -266,6 +266,26 @@ pub struct DoorStatus {
     pub alarm: Option<Alarm>,
     /// The lock's status contact has disagreed with `lock` for longer than it takes to move.
     pub lock_fault: bool,
+    /// Why the lock is where it is.
+    pub reason: Reason,
+}
+
+/// Why a door's lock is where it is: the rule that decides the controller's command, unless
+/// something outside the controller decides the position first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The door has no electric lock.
+    NoLock,
+    /// The controller has no power: every relay at rest, the lock in its unpowered position.
+    ControllerDead,
+    /// The lock's circuit is down: the lock in its unpowered position.
+    NoPower,
+    /// Its power path is held open by hand (a push-to-exit cutting power, a delayed release).
+    PowerCut,
+    /// The rule of the precedence list that gives the command.
+    #[serde(untagged)]
+    Rule(Rule),
 }
 
 #[derive(Clone, Debug)]
@@ -288,6 +308,7 @@ struct DoorState {
     open_since: Option<Millis>,
     alarm: Option<Alarm>,
     command: Command,
+    reason: Reason,
     position: LockPosition,
     powered: bool,
     /// The position last logged; differs from `position` only while the controller is dead.
@@ -376,6 +397,7 @@ impl Controller {
                 open_since: None,
                 alarm: None,
                 command: Command::Lock,
+                reason: Reason::Rule(Rule::Locked),
                 position: at_rest,
                 powered: false,
                 logged_position: at_rest,
@@ -464,7 +486,23 @@ impl Controller {
             open: state.open,
             alarm: state.alarm,
             lock_fault: state.lock_fault,
+            reason: state.reason,
         }
+    }
+
+    /// Whether `circuit`, or one that feeds it, is cut by the fire alarm
+    /// (`fire_alarm_cutoff`).
+    fn fire_alarm_cuts(&self, circuit: CircuitIdx) -> bool {
+        let mut at = Some(circuit);
+        // The loader refuses fed_by cycles; the bound only keeps this total.
+        for _ in 0..=self.site.circuits.len() {
+            let Some(c) = at else { return false };
+            if self.site.circuit(c).fire_alarm_cutoff {
+                return true;
+            }
+            at = self.site.circuit(c).fed_by;
+        }
+        false
     }
 
     /// The wall clock now reads `offset` ahead of the controller's clock (it was set, or an
@@ -947,6 +985,12 @@ impl Controller {
         let unlock = seconds_to_millis(site_door.unlock_seconds);
         let held_open = seconds_to_millis(site_door.held_open_seconds);
         let alive = self.alive;
+        // The fire alarm cut the lock's supply (`fire_alarm_cutoff`): said as its reason.
+        let fire_cut = self.fire_alarm
+            && site_door
+                .lock
+                .as_ref()
+                .is_some_and(|lock| self.fire_alarm_cuts(lock.power));
         let state = &mut self.doors[door.index()];
         let expire = |slot: &mut Option<Millis>| {
             if slot.is_some_and(|until| until <= now) {
@@ -988,20 +1032,29 @@ impl Controller {
                 .is_some_and(|s| self.schedule_active[s.index()]),
             access_granted: state.granted_until.is_some(),
         };
-        let command = commanded(&inputs);
-        let (position, powered) = match &site_door.lock {
+        let (command, rule) = decide(&inputs);
+        let (position, powered, reason) = match &site_door.lock {
             Some(lock) => {
-                let physical = lock_state(
-                    lock.fail,
-                    self.timeline.is_live(lock.power, now),
-                    relay_energized(alive, command),
-                    state.power_cut_until.is_some(),
-                );
-                (physical.position, physical.powered)
+                let live = self.timeline.is_live(lock.power, now);
+                let cut = state.power_cut_until.is_some();
+                let physical = lock_state(lock.fail, live, relay_energized(alive, command), cut);
+                let reason = if !alive {
+                    Reason::ControllerDead
+                } else if !live && fire_cut {
+                    Reason::Rule(Rule::FireAlarm)
+                } else if !live {
+                    Reason::NoPower
+                } else if cut && power_cut_unlocks(lock.fail) {
+                    Reason::PowerCut
+                } else {
+                    Reason::Rule(rule)
+                };
+                (physical.position, physical.powered, reason)
             }
-            None => (LockPosition::Unlocked, false),
+            None => (LockPosition::Unlocked, false, Reason::NoLock),
         };
         state.command = command;
+        state.reason = reason;
         state.position = position;
         state.powered = powered;
 

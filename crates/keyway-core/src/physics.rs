@@ -216,26 +216,53 @@ pub struct CommandInputs {
     pub access_granted: bool,
 }
 
-/// The controller's command for one door, by the precedence list of the simulation spec
-/// ("What the controller commands"): the first rule that applies wins, so a lower rule never
-/// undoes a higher one.
-pub fn commanded(inputs: &CommandInputs) -> Command {
-    if inputs.fire_alarm_release || inputs.egress_release || inputs.emergency_override {
-        // Rules 1 to 3: fire alarm, egress releases (lockdown never blocks them), override.
-        Command::Unlock
+/// Which rule of the precedence list decides a door's command (see [`decide`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    FireAlarm,
+    EgressRelease,
+    EmergencyOverride,
+    Lockdown,
+    OperatorHold,
+    Schedule,
+    AccessGranted,
+    /// No rule unlocks it: locked, the normal state.
+    Locked,
+}
+
+/// The controller's command for one door, and the rule that gives it, by the precedence list
+/// of the simulation spec ("What the controller commands"): the first rule that applies wins,
+/// so a lower rule never undoes a higher one.
+pub fn decide(inputs: &CommandInputs) -> (Command, Rule) {
+    // Rules 1 to 3: fire alarm, egress releases (lockdown never blocks them), override.
+    if inputs.fire_alarm_release {
+        (Command::Unlock, Rule::FireAlarm)
+    } else if inputs.egress_release {
+        (Command::Unlock, Rule::EgressRelease)
+    } else if inputs.emergency_override {
+        (Command::Unlock, Rule::EmergencyOverride)
     } else if inputs.lockdown {
         // Rule 4.
-        Command::Lock
+        (Command::Lock, Rule::Lockdown)
     } else if let Some(hold) = inputs.operator_hold {
         // Rule 5.
-        hold
-    } else if inputs.schedule_active || inputs.access_granted {
-        // Rules 6 and 7.
-        Command::Unlock
+        (hold, Rule::OperatorHold)
+    } else if inputs.schedule_active {
+        // Rule 6.
+        (Command::Unlock, Rule::Schedule)
+    } else if inputs.access_granted {
+        // Rule 7.
+        (Command::Unlock, Rule::AccessGranted)
     } else {
         // Rule 8.
-        Command::Lock
+        (Command::Lock, Rule::Locked)
     }
+}
+
+/// The command of [`decide`].
+pub fn commanded(inputs: &CommandInputs) -> Command {
+    decide(inputs).0
 }
 
 #[cfg(test)]
@@ -324,5 +351,20 @@ mod tests {
         };
         assert_eq!(commanded(&hold_locked_over_schedule), Command::Lock);
         assert_eq!(commanded(&CommandInputs::default()), Command::Lock);
+        // The rule that decides, in precedence order.
+        assert_eq!(decide(&inputs).1, Rule::FireAlarm);
+        assert_eq!(decide(&lockdown).1, Rule::Lockdown);
+        assert_eq!(decide(&rex_in_lockdown).1, Rule::EgressRelease);
+        assert_eq!(decide(&hold_locked_over_schedule).1, Rule::OperatorHold);
+        assert_eq!(decide(&CommandInputs::default()).1, Rule::Locked);
+        let granted_in_schedule = CommandInputs {
+            schedule_active: true,
+            access_granted: true,
+            ..CommandInputs::default()
+        };
+        assert_eq!(
+            decide(&granted_in_schedule),
+            (Command::Unlock, Rule::Schedule)
+        );
     }
 }

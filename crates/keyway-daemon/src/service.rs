@@ -70,6 +70,10 @@ pub struct DoorSnapshot {
     pub powered: bool,
     /// What the controller commands: `unlocked` or `locked`.
     pub command: &'static str,
+    /// Why the lock is where it is: `fire_alarm`, `egress_release`, `emergency_override`,
+    /// `lockdown`, `operator_hold`, `schedule`, `access_granted`, `locked` (the rule that
+    /// gives the command), or `no_lock`, `controller_dead`, `no_power`, `power_cut`.
+    pub reason: keyway_core::controller::Reason,
     /// The relay driving the lock is energized.
     pub relay: bool,
     pub inside: String,
@@ -798,6 +802,7 @@ fn snapshot(controller: &Controller, relays: &[bool]) -> Snapshot {
                     Command::Unlock => "unlocked",
                     Command::Lock => "locked",
                 },
+                reason: status.reason,
                 relay: relays[d.index()],
                 inside: site.area(door.inside).id.clone(),
                 outside: site.area(door.outside).id.clone(),

@@ -351,6 +351,56 @@ fn a_badge_through_the_simulated_reader_unlocks_and_relocks() {
 }
 
 #[test]
+fn each_door_says_why_its_lock_is_where_it_is() {
+    let server = Server::start("reasons");
+    let reason = |door: &str| server.door(door)["reason"].as_str().unwrap().to_string();
+    assert_eq!(reason("server"), "locked");
+    assert_eq!(reason("stair-exit"), "no_lock");
+    server.post(
+        "/api/credentials",
+        Some(ADMIN),
+        json!({"number": "1001", "doors": ["server"]}),
+    );
+    server.post(
+        "/api/sim/badge",
+        Some(ADMIN),
+        json!({"door": "server", "credential": "1001"}),
+    );
+    assert_eq!(reason("server"), "access_granted");
+    server.post("/api/doors/server/unlock", Some(ADMIN), json!({}));
+    assert_eq!(reason("server"), "operator_hold");
+    server.post("/api/lockdown", Some(ADMIN), json!({"active": true}));
+    assert_eq!(reason("server"), "lockdown");
+    server.post("/api/sim/rex/office-entry", Some(ADMIN), json!({}));
+    assert_eq!(reason("office-entry"), "egress_release");
+    // The lock supply's feed cut: on battery the commands still decide; once its hour of
+    // battery is gone, each lock is in its unpowered position, whatever is commanded.
+    server.post(
+        "/api/sim/power/lock-psu",
+        Some(ADMIN),
+        json!({"live": false}),
+    );
+    assert_eq!(reason("server"), "lockdown");
+    server.clock.advance(3_600_000);
+    assert_eq!(reason("server"), "no_power");
+    assert_eq!(server.door("server")["lock"], "locked");
+    assert_eq!(reason("office-entry"), "no_power");
+    assert_eq!(server.door("office-entry")["lock"], "unlocked");
+    server.post(
+        "/api/sim/power/lock-psu",
+        Some(ADMIN),
+        json!({"live": true}),
+    );
+    assert_eq!(reason("server"), "lockdown");
+    // The fire alarm releases the office maglock, and cuts the lock supply
+    // (`fire_alarm_cutoff`): that is why every lock on it is where it is.
+    server.post("/api/sim/fire-alarm", Some(ADMIN), json!({"active": true}));
+    assert_eq!(reason("office-entry"), "fire_alarm");
+    assert_eq!(reason("server"), "fire_alarm");
+    assert_eq!(server.door("server")["lock"], "locked");
+}
+
+#[test]
 fn a_virtual_clock_is_moved_through_the_api_and_its_timers_run() {
     let server = Server::start("sim-clock");
     server.post(
