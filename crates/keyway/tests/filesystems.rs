@@ -225,15 +225,13 @@ fn everything_lands(daemon: &Daemon, data: &Path, before: &[String]) {
         assert!(new.iter().any(|k| k == kind), "{kind} missing from {new:?}");
     }
     assert_eq!(daemon.request("GET", "/healthz", None).unwrap().0, 200);
-    let verify = Command::new(env!("CARGO_BIN_EXE_keyway"))
-        .args(["verify-log", "--data", data.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
+    assert_log_verifies(data);
+}
+
+/// `keyway verify-log` passes on `data`.
+fn assert_log_verifies(data: &Path) {
+    let (code, report) = common::verify_log(data);
+    assert_eq!(code, Some(0), "{report}");
 }
 
 fn start_with_a_credential(data: &Path) -> (Daemon, Vec<String>) {
@@ -300,13 +298,5 @@ fn a_filesystem_turned_read_only_stops_no_door_and_loses_nothing_acknowledged() 
     let (status, body) = post(&daemon, "/api/sim/rex/office-entry", json!({}));
     assert_eq!(status, 200, "{body}");
     assert_eq!(daemon.request("GET", "/healthz", None).unwrap().0, 200);
-    let verify = Command::new(env!("CARGO_BIN_EXE_keyway"))
-        .args(["verify-log", "--data", data.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
+    assert_log_verifies(&data);
 }
