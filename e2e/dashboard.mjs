@@ -43,6 +43,23 @@ try {
   });
   if (response.status !== 201) throw new Error("credential not created: " + response.status);
 
+  // A log longer than one page of /api/events (10,000): REX at the office door, 50 at a time
+  // (the daemon commits them in groups).
+  const post = (path, body) => fetch(url + path, {
+    method: "POST",
+    headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const newestSeq = async () => {
+    const r = await fetch(url + "/api/events?order=newest&limit=1", { headers: { Authorization: "Bearer " + token } });
+    return (await r.json())[0].seq;
+  };
+  while ((await newestSeq()) < 10_050) {
+    const batch = await Promise.all(Array.from({ length: 50 }, () => post("/api/sim/rex/office-entry", {})));
+    if (batch.some((r) => r.status !== 200)) throw new Error("REX refused: " + batch.map((r) => r.status).join(","));
+  }
+  const newest = await newestSeq();
+
   await page.goto(url + "/");
   await step("a wrong token is refused", async () => {
     await page.fill("#token", "not-a-token");
@@ -55,6 +72,11 @@ try {
     await expectText(page.locator("#who"), "signed in as admin");
     await expectText(page.locator('#doors tr[data-door="server"] [data-field="lock"]'), "locked");
     await page.locator('#diagram g[data-door="server"][data-lock="locked"]').waitFor();
+  });
+  await step(`the feed starts at the newest of ${newest} events`, async () => {
+    await page.locator("#feed div").first().waitFor();
+    const first = await page.locator("#feed div").first().textContent();
+    if (!first.startsWith(`#${newest} `)) throw new Error(`the feed starts with ${first}`);
   });
   await step("badge at the server room: the door unlocks", async () => {
     await page.selectOption("#sim-door", "server");

@@ -353,6 +353,11 @@ async fn status(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<
 #[derive(Deserialize)]
 struct EventsQuery {
     after: Option<u64>,
+    /// With `order=newest`: only events below this sequence number (the next page back).
+    before: Option<u64>,
+    /// `oldest` (the default: from `after` on, in order) or `newest` (the newest first,
+    /// paging back with `before`).
+    order: Option<String>,
     limit: Option<usize>,
 }
 
@@ -368,20 +373,44 @@ async fn events(
     if limit == 0 || limit > 10_000 {
         return Err(ApiError::bad_request("limit must be from 1 to 10000"));
     }
+    let newest = match query.order.as_deref() {
+        None | Some("oldest") => false,
+        Some("newest") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "order {other:?}: expected \"oldest\" or \"newest\""
+            )));
+        }
+    };
     let after = query.after.unwrap_or(0);
-    if after > i64::MAX as u64 {
-        return Err(ApiError::bad_request(format!(
-            "after {after}: expected a sequence number up to {}",
-            i64::MAX
-        )));
+    let before = query.before.unwrap_or(i64::MAX as u64);
+    for (name, value) in [("after", after), ("before", before)] {
+        if value > i64::MAX as u64 {
+            return Err(ApiError::bad_request(format!(
+                "{name} {value}: expected a sequence number up to {}",
+                i64::MAX
+            )));
+        }
+    }
+    if newest && query.after.is_some() {
+        return Err(ApiError::bad_request(
+            "after goes with order=oldest; page back from the newest with before",
+        ));
+    }
+    if !newest && query.before.is_some() {
+        return Err(ApiError::bad_request(
+            "before goes with order=newest; page on from the oldest with after",
+        ));
     }
     let reader = Arc::clone(&state.reader);
     let stored = tokio::task::spawn_blocking(move || {
-        reader
-            .lock()
-            .map_err(|_| "reader poisoned".to_string())?
-            .events_after(after, limit)
-            .map_err(|e| e.to_string())
+        let reader = reader.lock().map_err(|_| "reader poisoned".to_string())?;
+        if newest {
+            reader.events_before(before, limit)
+        } else {
+            reader.events_after(after, limit)
+        }
+        .map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| ApiError::unavailable(e.to_string()))?

@@ -351,6 +351,56 @@ fn a_badge_through_the_simulated_reader_unlocks_and_relocks() {
 }
 
 #[test]
+fn events_page_back_from_the_newest() {
+    let server = Server::start("events-newest");
+    for _ in 0..30 {
+        server.post("/api/sim/rex/front", Some(ADMIN), json!({}));
+    }
+    let (_, all) = server.get("/api/events?limit=10000", Some(ADMIN));
+    let all: Vec<u64> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    let last = *all.last().unwrap();
+    let seqs = |body: &Value| -> Vec<u64> {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect()
+    };
+    // The newest first, then the page before it.
+    let (status, page) = server.get("/api/events?order=newest&limit=10", Some(ADMIN));
+    assert_eq!(status, 200, "{page}");
+    let page = seqs(&page);
+    assert_eq!(page, (last - 9..=last).rev().collect::<Vec<_>>());
+    let (_, next) = server.get(
+        &format!("/api/events?order=newest&limit=10&before={}", page[9]),
+        Some(ADMIN),
+    );
+    assert_eq!(
+        seqs(&next),
+        (last - 19..=last - 10).rev().collect::<Vec<_>>()
+    );
+    // Past the first event: what is left, then nothing.
+    let (_, start) = server.get("/api/events?order=newest&before=3", Some(ADMIN));
+    assert_eq!(seqs(&start), vec![2, 1]);
+    let (_, none) = server.get("/api/events?order=newest&before=1", Some(ADMIN));
+    assert_eq!(seqs(&none), Vec::<u64>::new());
+    for bad in [
+        "/api/events?order=sideways",
+        "/api/events?order=newest&after=3",
+        "/api/events?before=3",
+        "/api/events?order=newest&before=9223372036854775808",
+    ] {
+        let (status, body) = server.get(bad, Some(ADMIN));
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+}
+
+#[test]
 fn each_door_says_why_its_lock_is_where_it_is() {
     let server = Server::start("reasons");
     let reason = |door: &str| server.door(door)["reason"].as_str().unwrap().to_string();

@@ -562,15 +562,37 @@ impl Store {
 
     /// Up to `limit` events with a sequence number above `after`, in order.
     pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        self.events_where(
+            "SELECT seq, at, kind, door, credential, reason, circuit, hash, source, actor, detail
+             FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            after,
+            limit,
+        )
+    }
+
+    /// Up to `limit` of the newest events with a sequence number below `before`, newest
+    /// first: paging backwards from the end of the log.
+    pub fn events_before(&self, before: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        self.events_where(
+            "SELECT seq, at, kind, door, credential, reason, circuit, hash, source, actor, detail
+             FROM events WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
+            before.min(i64::MAX as u64),
+            limit,
+        )
+    }
+
+    fn events_where(
+        &self,
+        sql: &str,
+        seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let mut query = self
             .connection
-            .prepare_cached(
-                "SELECT seq, at, kind, door, credential, reason, circuit, hash, source, actor, detail
-                 FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            )
+            .prepare_cached(sql)
             .map_err(|e| self.sqlite(e))?;
         let rows = query
-            .query_map(params![after as i64, limit as i64], |row| {
+            .query_map(params![seq as i64, limit as i64], |row| {
                 Ok(StoredEvent {
                     seq: row.get::<_, i64>(0)? as u64,
                     event: NewEvent {
