@@ -141,7 +141,7 @@ fn main() {
         }
         // Past the queries that follow coming on-line; then a cycle is the time between two
         // exchanges with reader 1.
-        line.until(Duration::from_millis(300), |_| false).unwrap();
+        line.run_for(Duration::from_millis(300)).unwrap();
         let mut cycles = Vec::new();
         let mut last = (line.panel.status(1).unwrap().exchanges, Instant::now());
         while cycles.len() < 300 {

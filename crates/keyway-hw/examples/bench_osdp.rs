@@ -201,7 +201,7 @@ fn keyway_on_libosdp(python: &str) -> (String, std::process::Child, f64) {
         );
     }
     // Let the on-line queries pass, then time 200 cycles as reader 1's exchanges.
-    line.until(Duration::from_millis(300), |_| false).unwrap();
+    line.run_for(Duration::from_millis(300)).unwrap();
     let mut cycles = Vec::new();
     let before = bytes.get();
     let mut last = (line.panel.status(1).unwrap().exchanges, Instant::now());
@@ -228,7 +228,7 @@ fn keyway_on_libosdp(python: &str) -> (String, std::process::Child, f64) {
     let mut latencies = Vec::new();
     for i in 0..40u8 {
         let address = 1 + i % 8;
-        line.until(Duration::from_millis(13), |_| false).unwrap();
+        line.run_for(Duration::from_millis(13)).unwrap();
         let t = Instant::now();
         writeln!(stdin, "card {address}").unwrap();
         stdin.flush().unwrap();

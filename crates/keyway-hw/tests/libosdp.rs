@@ -88,12 +88,7 @@ fn until(line: &mut TestLine, limit: Duration, want: impl Fn(&ReaderEvent) -> bo
 
 /// Steps for `time`, returning every event.
 fn run_for(line: &mut TestLine, time: Duration) -> Vec<ReaderEvent> {
-    line.until(time, |_| false).unwrap();
-    let mut events = Vec::new();
-    while let Some(event) = line.panel.poll_event() {
-        events.push(event);
-    }
-    events
+    line.run_for(time).unwrap()
 }
 
 /// A LibOSDP reader holding `KEY` that refuses anything in the clear.

@@ -206,12 +206,27 @@ impl<P: Port, C: Fn() -> Micros> Line<P, C> {
     }
 
     /// Steps until `want` holds for an event or `limit` has passed on the line's clock;
-    /// returns every event seen, the matching one last.
+    /// returns every event seen, the matching one last, or None if none matched.
     pub fn until(
         &mut self,
         limit: Duration,
         want: impl Fn(&ReaderEvent) -> bool,
     ) -> std::io::Result<Option<Vec<ReaderEvent>>> {
+        let (seen, found) = self.collect(limit, want)?;
+        Ok(found.then_some(seen))
+    }
+
+    /// Steps for `limit` on the line's clock; returns every event seen.
+    pub fn run_for(&mut self, limit: Duration) -> std::io::Result<Vec<ReaderEvent>> {
+        Ok(self.collect(limit, |_| false)?.0)
+    }
+
+    /// The events seen until `want` holds for one or `limit` has passed, and whether it did.
+    fn collect(
+        &mut self,
+        limit: Duration,
+        want: impl Fn(&ReaderEvent) -> bool,
+    ) -> std::io::Result<(Vec<ReaderEvent>, bool)> {
         let end = self.now() + limit.as_micros() as Micros;
         let mut seen = Vec::new();
         while self.now() < end {
@@ -220,11 +235,11 @@ impl<P: Port, C: Fn() -> Micros> Line<P, C> {
                 let done = want(&event);
                 seen.push(event);
                 if done {
-                    return Ok(Some(seen));
+                    return Ok((seen, true));
                 }
             }
         }
-        Ok(None)
+        Ok((seen, false))
     }
 }
 
