@@ -493,16 +493,9 @@ impl Controller {
     /// Whether `circuit`, or one that feeds it, is cut by the fire alarm
     /// (`fire_alarm_cutoff`).
     fn fire_alarm_cuts(&self, circuit: CircuitIdx) -> bool {
-        let mut at = Some(circuit);
-        // The loader refuses fed_by cycles; the bound only keeps this total.
-        for _ in 0..=self.site.circuits.len() {
-            let Some(c) = at else { return false };
-            if self.site.circuit(c).fire_alarm_cutoff {
-                return true;
-            }
-            at = self.site.circuit(c).fed_by;
-        }
-        false
+        self.site
+            .circuit_chain(circuit)
+            .any(|c| self.site.circuit(c).fire_alarm_cutoff)
     }
 
     /// The wall clock now reads `offset` ahead of the controller's clock (it was set, or an

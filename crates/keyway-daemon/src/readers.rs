@@ -236,11 +236,7 @@ fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<DoorIdx>>, service: &Service, stop
                 }
             }
             // Heard from, on-line or not (a reader refusing the key still answers).
-            let heard = addresses
-                .iter()
-                .filter_map(|a| line.panel.status(*a).and_then(|s| s.last_heard))
-                .max();
-            if let Some(heard) = heard {
+            if let Some(heard) = line.panel.last_heard() {
                 last_answer = last_answer.max(heard);
             }
             if now.saturating_sub(last_answer) > REOPEN_AFTER {

@@ -71,20 +71,7 @@ pub fn at_door(site: &Site, door: DoorIdx, what: SimAtDoor) -> Option<String> {
 
 /// Whether `circuit` is `target` or feeds it, through `fed_by`.
 fn feeds(site: &Site, circuit: CircuitIdx, target: CircuitIdx) -> bool {
-    let mut at = Some(target);
-    let mut steps = 0;
-    while let Some(c) = at {
-        if c == circuit {
-            return true;
-        }
-        // The loader refuses fed_by cycles; the bound only keeps this total.
-        steps += 1;
-        if steps > site.circuits.len() {
-            return false;
-        }
-        at = site.circuit(c).fed_by;
-    }
-    false
+    site.circuit_chain(target).any(|c| c == circuit)
 }
 
 /// The real device a simulated cut of `circuit` would reach: its own wired power signals,

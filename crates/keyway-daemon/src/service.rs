@@ -699,18 +699,30 @@ impl Service {
             .await
     }
 
+    /// An event of the daemon's own, stamped now and with `origin`.
+    fn own_event(
+        &self,
+        kind: &str,
+        origin: &Origin,
+        credential: Option<String>,
+        detail: Option<String>,
+    ) -> NewEvent {
+        NewEvent {
+            at: self.clock.wall(),
+            kind: kind.to_string(),
+            credential,
+            detail,
+            source: Some(origin.source.name().to_string()),
+            actor: origin.actor.clone(),
+            ..NewEvent::default()
+        }
+    }
+
     /// Logs an event of the daemon's own from a device thread (a reader provisioned), in
     /// order with the inputs, without waiting for it to be durable (the writer keeps it and
     /// retries, as it does an input's events).
     pub fn log_now(&self, kind: &str, origin: &Origin, detail: String) -> Result<(), ServiceError> {
-        let event = NewEvent {
-            at: self.clock.wall(),
-            kind: kind.to_string(),
-            detail: Some(detail),
-            source: Some(origin.source.name().to_string()),
-            actor: origin.actor.clone(),
-            ..NewEvent::default()
-        };
+        let event = self.own_event(kind, origin, None, Some(detail));
         let (reply, _answer) = oneshot::channel();
         self.requests
             .blocking_send(Request::Log {
@@ -730,15 +742,7 @@ impl Service {
         detail: Option<String>,
         state: Vec<StateChange>,
     ) -> Result<Vec<StoredEvent>, ServiceError> {
-        let event = NewEvent {
-            at: self.clock.wall(),
-            kind: kind.to_string(),
-            credential,
-            detail,
-            source: Some(origin.source.name().to_string()),
-            actor: origin.actor.clone(),
-            ..NewEvent::default()
-        };
+        let event = self.own_event(kind, origin, credential, detail);
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(Request::Log {

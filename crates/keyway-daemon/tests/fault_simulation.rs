@@ -248,7 +248,6 @@ fn plan(seed: u64, steps: usize, site: &Site) -> Vec<Step> {
 
 /// Runs a plan in the data directory named `name`; panics where an invariant breaks.
 fn run_plan(name: &str, plan: &[Step]) {
-    let seed = name;
     let site = Arc::new(keyway_core::parse_site("demo", keyway_daemon::DEMO_SITE).unwrap());
     let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("fault-sim-{name}"));
     let _ = std::fs::remove_dir_all(&data);
@@ -295,7 +294,7 @@ fn run_plan(name: &str, plan: &[Step]) {
         // as the daemon's controller clock is.
         let mut base: Millis = START;
         for (step, planned) in plan.iter().enumerate() {
-            let context = format!("{seed}, step {step}");
+            let context = format!("{name}, step {step}");
             // Now and then a clean restart, on healthy storage.
             if planned.restart {
                 restarts += 1;
@@ -465,26 +464,26 @@ fn run_plan(name: &str, plan: &[Step]) {
         service
             .input(Input::Rex { door: front }, Origin::new(Source::Sim))
             .await
-            .unwrap_or_else(|error| panic!("{seed}: after healing: {error}"));
+            .unwrap_or_else(|error| panic!("{name}: after healing: {error}"));
         drop(service);
         tokio::task::spawn_blocking(move || writer_thread.join().unwrap())
             .await
             .unwrap();
         if std::env::var("SIM_DEBUG").is_ok() {
-            eprintln!("fault simulation: {seed}: {restarts} restarts");
+            eprintln!("fault simulation: {name}: {restarts} restarts");
         }
 
         let store = Store::open(&data).unwrap();
         assert!(
             matches!(store.verify().unwrap(), Verification::Intact { .. }),
-            "{seed}: the chain verifies"
+            "{name}: the chain verifies"
         );
         let log = store.events_after(0, 10_000_000).unwrap();
         for event in &acknowledged {
             let stored = &log[event.seq as usize - 1];
             assert_eq!(
                 stored, event,
-                "{seed}: acknowledged event {} kept",
+                "{name}: acknowledged event {} kept",
                 event.seq
             );
         }
@@ -504,7 +503,7 @@ fn run_plan(name: &str, plan: &[Step]) {
             .collect();
         assert_eq!(
             logged_moves, expected_moves,
-            "{seed}: every change of a lock's position is in the log, in order"
+            "{name}: every change of a lock's position is in the log, in order"
         );
     });
 }

@@ -169,8 +169,6 @@ pub struct ReaderStatus {
     pub power_fault: Option<bool>,
     /// Exchanges started with the reader (not counting retries).
     pub exchanges: u64,
-    /// When the panel last heard anything from it (µs), valid reply or not.
-    pub last_heard: Option<Micros>,
     /// What went wrong in its last exchange that gave nothing usable.
     pub last_problem: Option<String>,
 }
@@ -424,6 +422,11 @@ impl Panel {
             .any(|r| r.address == address && r.online)
     }
 
+    /// When the panel last heard anything from any of its readers (valid reply or not).
+    pub fn last_heard(&self) -> Option<Micros> {
+        self.readers.iter().filter_map(|r| r.last_heard).max()
+    }
+
     /// What the panel knows of a reader.
     pub fn status(&self, address: u8) -> Option<ReaderStatus> {
         let (i, reader) = self
@@ -459,7 +462,6 @@ impl Panel {
             tamper: reader.tamper,
             power_fault: reader.power_fault,
             exchanges: reader.exchanges,
-            last_heard: reader.last_heard,
             last_problem: reader.last_problem.clone(),
         })
     }

@@ -93,21 +93,26 @@ pub(super) fn fixed_session_with(key: [u8; 16]) -> Session<Secure> {
         .expect("its own initial R-MAC verifies")
 }
 
+/// A card's bits as what the reader did: its credential number, or a refused read.
+fn card_event(address: u8, bits: &[bool]) -> ReaderEvent {
+    match card::credential_number(bits) {
+        Ok(credential) => ReaderEvent::Card {
+            address,
+            credential,
+        },
+        Err(problem) => ReaderEvent::BadCard {
+            address,
+            problem: problem.to_string(),
+        },
+    }
+}
+
 /// The event a card read or keypad reply stands for, if it is one.
 pub(super) fn reply_event(address: u8, reply: Reply) -> Option<ReaderEvent> {
     match reply {
         Reply::Raw(raw) => {
             let bits: Vec<bool> = raw.iter_bits().collect();
-            Some(match card::credential_number(&bits) {
-                Ok(credential) => ReaderEvent::Card {
-                    address,
-                    credential,
-                },
-                Err(problem) => ReaderEvent::BadCard {
-                    address,
-                    problem: problem.to_string(),
-                },
-            })
+            Some(card_event(address, &bits))
         }
         Reply::Keypad(keypad) => {
             let digits: String = keypad
@@ -171,19 +176,6 @@ mod tests {
         }
     }
 
-    fn expected(address: u8, bits: &[bool]) -> ReaderEvent {
-        match card::credential_number(bits) {
-            Ok(credential) => ReaderEvent::Card {
-                address,
-                credential,
-            },
-            Err(problem) => ReaderEvent::BadCard {
-                address,
-                problem: problem.to_string(),
-            },
-        }
-    }
-
     proptest! {
         /// Whatever arrives on the wire, reading it never panics.
         #[test]
@@ -204,7 +196,7 @@ mod tests {
             let frame = card_frame(address, &bits, sealed);
             let mut wire = noise.clone();
             wire.extend_from_slice(&frame);
-            prop_assert_eq!(read_wire(&wire), vec![expected(address, &bits)]);
+            prop_assert_eq!(read_wire(&wire), vec![card_event(address, &bits)]);
 
             let at = split.index(wire.len() + 1);
             let mut buf = wire[..at].to_vec();
