@@ -8,10 +8,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use keyway_core::Site;
 use keyway_core::controller::Input;
+use keyway_core::physics::Millis;
 use keyway_core::site::{CircuitIdx, DoorIdx, GpioLine};
 use keyway_hw::gpio::{
     Debouncer, GpioError, GpiocdevInputs, GpiocdevOutput, InputEdge, InputLines, LineConfig,
@@ -401,10 +402,14 @@ pub fn run_inputs(
         send(input);
     }
     // The kernel stamps edges on its monotonic clock; "now" is the last stamp plus the time
-    // since it arrived.
-    let mut clock: Option<(Micros, Instant)> = None;
-    let now = |clock: &Option<(Micros, Instant)>| {
-        clock.map(|(at, seen)| at + seen.elapsed().as_micros() as Micros)
+    // since it arrived, on the daemon's clock.
+    let daemon_clock = service.clock();
+    let mut clock: Option<(Micros, Millis)> = None;
+    let now = |clock: &Option<(Micros, Millis)>| {
+        clock.map(|(at, seen)| {
+            let since = daemon_clock.monotonic().saturating_sub(seen).max(0) as Micros;
+            at + since * 1000
+        })
     };
     while !stop.load(Ordering::Relaxed) {
         let wait = match (router.deadline(), now(&clock)) {
@@ -419,7 +424,7 @@ pub fn run_inputs(
         }
         match read {
             Ok(Some(edge)) => {
-                clock = Some((edge.at, Instant::now()));
+                clock = Some((edge.at, daemon_clock.monotonic()));
                 router.edge(edge);
             }
             Ok(None) => {}

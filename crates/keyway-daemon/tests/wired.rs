@@ -40,8 +40,8 @@ async fn wired_devices_reach_the_controller_and_the_relay() {
     let store = Store::open(&dir).unwrap();
     let (live, _) = tokio::sync::broadcast::channel(1024);
     // A Sunday night in the site's zone: no schedule is active.
-    let clock: Arc<dyn keyway_daemon::clock::Clock> =
-        Arc::new(keyway_daemon::clock::VirtualClock::new(1_796_547_600_000));
+    let virtual_clock = keyway_daemon::clock::VirtualClock::new(1_796_547_600_000);
+    let clock: Arc<dyn keyway_daemon::clock::Clock> = Arc::new(virtual_clock.clone());
     let (writer, writer_thread) = Writer::start(Box::new(store), live, Arc::clone(&clock));
 
     // The office entry's relay is a (fake) line; the other doors stay simulated.
@@ -125,6 +125,9 @@ async fn wired_devices_reach_the_controller_and_the_relay() {
             break events;
         }
         assert!(started.elapsed() < Duration::from_secs(10), "{events:#?}");
+        // Time after the last edge passes on the virtual clock: the fire alarm contact's
+        // debounce runs on it.
+        virtual_clock.advance(10);
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     stop.store(true, Ordering::Relaxed);
