@@ -31,6 +31,8 @@ use crate::real_devices::{self, SimAtDoor};
 use crate::service::{Origin, Service, ServiceError, Source};
 use crate::writer::Job;
 
+mod accounts;
+
 /// Everything a handler needs.
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -46,6 +48,8 @@ pub struct AppState {
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// Stored state that refers to what the site no longer has, found at start.
     pub stale: Arc<Mutex<crate::stale::StaleState>>,
+    /// The console's users and sessions.
+    pub accounts: Arc<RwLock<crate::accounts::Accounts>>,
 }
 
 /// An API error: a status and a message for the person reading it.
@@ -153,6 +157,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/whoami", get(whoami))
         .route("/api/site", get(site))
         .route("/api/simulate", get(simulate))
+        .route(
+            "/api/session",
+            get(accounts::current_session).delete(accounts::sign_out),
+        )
+        .route("/api/session/password", post(accounts::change_own_password))
+        .route(
+            "/api/users",
+            get(accounts::list_users).post(accounts::create_user),
+        )
+        .route(
+            "/api/users/{name}",
+            axum::routing::patch(accounts::change_user).delete(accounts::delete_user),
+        )
         // The token before the body: a request without a valid one is refused from its
         // headers, and its body is never read.
         .route_layer(axum::middleware::from_fn_with_state(
@@ -168,11 +185,20 @@ pub fn router(state: AppState) -> Router {
             require_admin,
         ))
         .layer(DefaultBodyLimit::max(IMPORT_LIMIT));
+    // Signing in and setting up: no token or session yet.
+    let public = Router::new()
+        .route("/api/session", post(accounts::sign_in))
+        .route(
+            "/api/setup",
+            get(accounts::setup_status).post(accounts::setup),
+        )
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
     Router::new()
         .route("/", get(dashboard))
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
+        .merge(public)
         .merge(api)
         .merge(import)
         .fallback(|| async { ApiError::not_found("no such path") })
@@ -190,8 +216,8 @@ async fn require_viewer(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    match authorize(&state, request.headers(), Role::Viewer) {
-        Ok(_) => next.run(request).await,
+    match authorize_request(&state, &request, Role::Viewer) {
+        Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),
     }
 }
@@ -201,17 +227,48 @@ async fn require_admin(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    match authorize(&state, request.headers(), Role::Admin) {
-        Ok(_) => next.run(request).await,
+    match authorize_request(&state, &request, Role::Admin) {
+        Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),
     }
 }
 
-/// Who is asking: the token's role, and the name its events carry as actor.
+/// The caller's token or session, and for a session's request that changes anything, its
+/// CSRF token: a page of another site can make the browser send the cookie (SameSite=Strict
+/// aside), never the header.
+fn authorize_request(
+    state: &AppState,
+    request: &axum::extract::Request,
+    needed: Role,
+) -> ApiResult<()> {
+    let caller = authorize(state, request.headers(), needed)?;
+    let safe = matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if let (Some(session), false) = (&caller.session, safe) {
+        let given = request
+            .headers()
+            .get(crate::accounts::CSRF_HEADER)
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        if !crate::accounts::constant_time_eq(given, session.csrf.as_bytes()) {
+            return Err(ApiError::Plain(
+                StatusCode::FORBIDDEN,
+                "this request changes something and lacks the session's X-CSRF-Token header (from POST or GET /api/session)".to_string(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Who is asking: the role, the name its events carry as actor, and the session if it is
+/// one (not a token).
 #[derive(Clone, Debug)]
 struct Caller {
     role: Role,
     actor: String,
+    session: Option<crate::accounts::SessionCaller>,
 }
 
 impl Caller {
@@ -220,38 +277,72 @@ impl Caller {
     }
 }
 
-/// Checks the bearer token and that its role is at least `needed`.
+/// The value of the session cookie, if the request has one.
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == crate::accounts::SESSION_COOKIE)
+        .map(|(_, value)| value)
+}
+
+/// Checks the bearer token (machines) or the session cookie (the console), and that the
+/// role is at least `needed`. A bearer token wins over a cookie.
 fn authorize(state: &AppState, headers: &HeaderMap, needed: Role) -> ApiResult<Caller> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::Plain(
-                StatusCode::UNAUTHORIZED,
-                "a bearer token is required".to_string(),
-            )
-        })?;
-    let hash = hash_token(token);
-    let TokenInfo { role, name } = state
-        .tokens
-        .read()
-        .map_err(|_| ApiError::unavailable("token table unavailable"))?
-        .get(&hash)
-        .cloned()
-        .ok_or_else(|| ApiError::Plain(StatusCode::UNAUTHORIZED, "unknown token".to_string()))?;
-    if role < needed {
+    let unauthorized =
+        |message: &str| ApiError::Plain(StatusCode::UNAUTHORIZED, message.to_string());
+    let caller = if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| unauthorized("the Authorization header must be \"Bearer <token>\""))?;
+        let TokenInfo { role, name } = state
+            .tokens
+            .read()
+            .map_err(|_| ApiError::unavailable("token table unavailable"))?
+            .get(&hash_token(token))
+            .cloned()
+            .ok_or_else(|| unauthorized("unknown token"))?;
+        // The actor its events carry: the token's name.
+        Caller {
+            role,
+            actor: name,
+            session: None,
+        }
+    } else if let Some(cookie) = session_cookie(headers) {
+        let now = state.service.clock().wall();
+        let session = state
+            .accounts
+            .read()
+            .map_err(|_| ApiError::unavailable("account table unavailable"))?
+            .session(cookie, now)
+            .ok_or_else(|| unauthorized("the session has ended; sign in again"))?;
+        Caller {
+            role: session.role,
+            actor: session.user.clone(),
+            session: Some(session),
+        }
+    } else {
+        return Err(unauthorized(
+            "sign in (POST /api/session), or give a bearer token",
+        ));
+    };
+    if caller.role < needed {
         return Err(ApiError::Plain(
             StatusCode::FORBIDDEN,
             format!(
-                "this needs the {} role; the token is {}",
+                "this needs the {} role; {} is {}",
                 needed.name(),
-                role.name()
+                caller.actor,
+                caller.role.name()
             ),
         ));
     }
-    // The actor its events carry: the token's name.
-    Ok(Caller { role, actor: name })
+    Ok(caller)
 }
 
 fn door_index(state: &AppState, id: &str) -> ApiResult<DoorIdx> {
@@ -289,16 +380,22 @@ pub fn event_json(state: &AppState, event: &StoredEvent) -> Value {
     json
 }
 
-/// An event not (yet) stored: no sequence number, no hash.
-fn new_event_json(state: &AppState, event: &keyway_store::NewEvent) -> Value {
+/// An instant (ms since the epoch) as the API shows it: local time with its offset in the
+/// site's zone, to the millisecond.
+fn local_time(state: &AppState, millis: i64) -> String {
     let zone = &state.service.site().info.timezone;
-    let at = jiff::Timestamp::from_millisecond(event.at)
+    jiff::Timestamp::from_millisecond(millis)
         .map(|t| {
             t.to_zoned_datetime(zone.clone())
                 .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
                 .to_string()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// An event not (yet) stored: no sequence number, no hash.
+fn new_event_json(state: &AppState, event: &keyway_store::NewEvent) -> Value {
+    let at = local_time(state, event.at);
     json!({
         "seq": null,
         "at": at,
@@ -1026,18 +1123,24 @@ async fn create_token(
             body.role
         ))
     })?;
-    check_name(&body.name).map_err(ApiError::bad_request)?;
+    check_name("token", &body.name).map_err(ApiError::bad_request)?;
     let taken = state
         .tokens
         .read()
         .map_err(|_| ApiError::unavailable("token table unavailable"))?
         .values()
-        .any(|t| t.name == body.name);
+        .any(|t| t.name == body.name)
+        || state
+            .accounts
+            .read()
+            .map_err(|_| ApiError::unavailable("account table unavailable"))?
+            .user(&body.name)
+            .is_some();
     if taken {
         return Err(ApiError::Plain(
             StatusCode::CONFLICT,
             format!(
-                "a token is already named {:?}: names say who did what, so they are unique",
+                "a token or a user is already named {:?}: names say who did what, so they are unique",
                 body.name
             ),
         ));

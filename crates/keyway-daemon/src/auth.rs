@@ -42,16 +42,26 @@ pub fn hash_token(token: &str) -> String {
         .collect()
 }
 
-/// A new random token: 32 bytes from the kernel's generator, as hex.
-pub fn new_token() -> String {
-    let mut bytes = [0u8; 32];
+/// `N` bytes from the kernel's random generator.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
         .expect("the kernel's random generator is readable");
-    format!(
-        "kw_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
+    bytes
+}
+
+/// `N` random bytes as hex.
+pub fn random_hex<const N: usize>() -> String {
+    random_bytes::<N>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A new random token: 32 bytes from the kernel's generator, as hex.
+pub fn new_token() -> String {
+    format!("kw_{}", random_hex::<32>())
 }
 
 /// A token as the daemon holds it in memory: its role and its name (the actor its events
@@ -92,12 +102,13 @@ pub fn strong_enough(token: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A token's name, as given at its creation: 1 to 64 characters, no control characters.
-pub fn check_name(name: &str) -> Result<(), String> {
+/// A token's or a user's name (`what` says which), as given at its creation: 1 to 64
+/// characters, no control characters. It is the actor the log names.
+pub fn check_name(what: &str, name: &str) -> Result<(), String> {
     let length = name.chars().count();
     if !(1..=64).contains(&length) || name.chars().any(char::is_control) || name.trim() != name {
         return Err(format!(
-            "token name {name:?}: expected 1 to 64 characters, no control characters, no spaces at either end"
+            "{what} name {name:?}: expected 1 to 64 characters, no control characters, no spaces at either end"
         ));
     }
     Ok(())

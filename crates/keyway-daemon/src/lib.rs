@@ -5,6 +5,7 @@
 //! yet reset), credentials loaded, then the controller task, the writer thread and the HTTP
 //! server. Architecture invariant: this is the only crate that spawns tasks or threads.
 
+pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod clock;
@@ -34,7 +35,7 @@ use keyway_store::{Store, StoreError};
 use tokio::sync::broadcast;
 
 use crate::api::AppState;
-use crate::auth::{Role, hash_token, new_token};
+use crate::auth::{Role, hash_token};
 use crate::clock::Clock;
 use crate::hardware::SimulatedOutputs;
 use crate::service::{Service, SiteIds};
@@ -108,6 +109,9 @@ pub enum DaemonError {
     BrokenLog { seq: u64, problem: String },
     #[error("cannot open the wired GPIO lines: {0}")]
     Gpio(#[from] keyway_hw::gpio::GpioError),
+    /// A user that cannot be added as given (name, password, or the name is taken).
+    #[error("{0}")]
+    BadUser(String),
 }
 
 /// What the daemon tells its caller once it listens.
@@ -115,8 +119,9 @@ pub enum DaemonError {
 pub struct Ready {
     pub addr: SocketAddr,
     pub site_name: String,
-    /// A new admin token, generated because none existed: to be shown once, never again.
-    pub new_admin_token: Option<String>,
+    /// While the console has no admin: the one-time code its first visit enters to create
+    /// one (`POST /api/setup`). New at each start until an admin exists.
+    pub setup_code: Option<String>,
 }
 
 fn load_site(source: &SiteSource) -> Result<Site, DaemonError> {
@@ -173,7 +178,6 @@ pub async fn serve(
 
     // Tokens: the environment's admin token is made known (and one it set before, now
     // changed, is revoked); without one, a first start makes one.
-    let mut new_admin_token = None;
     let mut token_events = Vec::new();
     let now = config.clock.wall();
     if let Some(token) = &config.admin_token {
@@ -202,23 +206,10 @@ pub async fn serve(
                 auth::token_id(&hash).to_string(),
             ));
         }
-    } else if !store.tokens()?.iter().any(|t| t.role == Role::Admin.name()) {
-        let token = new_token();
-        let hash = hash_token(&token);
-        store.put_token(&keyway_store::TokenRow {
-            hash: hash.clone(),
-            role: Role::Admin.name().to_string(),
-            created: now,
-            name: "first admin".to_string(),
-            from_env: false,
-        })?;
-        token_events.push((
-            "token_created",
-            "first admin".to_string(),
-            auth::token_id(&hash).to_string(),
-        ));
-        new_admin_token = Some(token);
     }
+    // The console's users: without an enabled admin, a setup code for the first visit.
+    let mut accounts = accounts::Accounts::load(store.users()?, store.sessions()?);
+    let setup_code = accounts.issue_setup_code();
     let tokens: HashMap<String, auth::TokenInfo> = store
         .tokens()?
         .into_iter()
@@ -357,6 +348,7 @@ pub async fn serve(
         metrics: Arc::new(metrics::Metrics::default()),
         stopping: stopping_rx,
         stale: Arc::new(Mutex::new(stale)),
+        accounts: Arc::new(RwLock::new(accounts)),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -373,7 +365,7 @@ pub async fn serve(
     on_ready(Ready {
         addr,
         site_name: site.info.name.clone(),
-        new_admin_token,
+        setup_code,
     });
     tracing::info!(%addr, site = %site.info.name, "serving");
     http::serve(
@@ -431,6 +423,70 @@ pub fn restore_inputs(
 
 /// `keyway verify-log`: checks the audit log's chain and its last signed checkpoint.
 /// Reads only: it creates nothing, not even a missing key.
+/// A user to add while no daemon runs (`keyway user add`).
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub name: String,
+    pub role: Role,
+    pub password: String,
+    /// Who adds it: the log's actor (the account running the command).
+    pub actor: String,
+}
+
+/// Adds a console user to the daemon's database with no daemon running (for the first
+/// admin of an unattended install): the data directory's lock first, the log's tail
+/// verified, the name checked against users and tokens, then the user stored and
+/// `user_created` logged (source `cli`), chained under the log key.
+pub fn add_user(
+    data_dir: &std::path::Path,
+    log_key: Option<&std::path::Path>,
+    clock: &dyn Clock,
+    user: &NewUser,
+) -> Result<(), DaemonError> {
+    auth::check_name("user", &user.name).map_err(DaemonError::BadUser)?;
+    accounts::check_password(&user.password).map_err(DaemonError::BadUser)?;
+    let _lock = keyway_store::DataDirLock::acquire(data_dir, "keyway user add")?;
+    let mut store = Store::open(data_dir)?;
+    let key = keyway_store::LogKey::load_or_create(&log_key_path(data_dir, log_key))?;
+    store.use_key(key)?;
+    if let keyway_store::Verification::Broken { seq, problem } = store.verify_tail(1_000)? {
+        return Err(DaemonError::BrokenLog { seq, problem });
+    }
+    let taken = store.users()?.iter().any(|u| u.name == user.name)
+        || store.tokens()?.iter().any(|t| t.name == user.name);
+    if taken {
+        return Err(DaemonError::BadUser(format!(
+            "a user or a token is already named {:?} in {}: names say who did what, so they are unique",
+            user.name,
+            data_dir.display()
+        )));
+    }
+    let now = clock.wall();
+    store.change_accounts(&keyway_store::AccountChange::PutUser {
+        user: keyway_store::UserRow {
+            name: user.name.clone(),
+            role: user.role.name().to_string(),
+            password: accounts::hash_password(&user.password),
+            created: now,
+            disabled: false,
+        },
+        keep_sessions: false,
+    })?;
+    store.append(vec![keyway_store::NewEvent {
+        at: now,
+        kind: "user_created".to_string(),
+        door: None,
+        credential: None,
+        reason: None,
+        circuit: None,
+        source: Some("cli".to_string()),
+        actor: Some(user.actor.clone()),
+        detail: Some(format!("user {:?}, {}", user.name, user.role.name())),
+    }])?;
+    store.write_checkpoint()?;
+    Ok(())
+}
+
 pub fn verify_log(
     data_dir: &std::path::Path,
     log_key: Option<&std::path::Path>,

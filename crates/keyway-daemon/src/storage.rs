@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use keyway_store::{CredentialRow, NewEvent, Store, StoreError, StoredEvent, TokenRow};
+use keyway_store::{
+    AccountChange, CredentialRow, NewEvent, Store, StoreError, StoredEvent, TokenRow,
+};
 
 /// One item of the latched operator state: a key set to a value, or with `None` cleared.
 pub type StateChange = (String, Option<String>);
@@ -25,6 +27,8 @@ pub trait Storage: Send {
     fn delete_credential(&mut self, number: &str) -> Result<bool, StoreError>;
     fn put_token(&mut self, token: &TokenRow) -> Result<(), StoreError>;
     fn delete_token(&mut self, hash: &str) -> Result<bool, StoreError>;
+    /// A change to the console's users and sessions; says whether it replaced or removed one.
+    fn change_accounts(&mut self, change: &AccountChange) -> Result<bool, StoreError>;
     /// The writer stops: a last signed checkpoint of the log.
     fn finish(&mut self) -> Result<(), StoreError> {
         Ok(())
@@ -59,6 +63,10 @@ impl Storage for Store {
 
     fn delete_token(&mut self, hash: &str) -> Result<bool, StoreError> {
         Store::delete_token(self, hash)
+    }
+
+    fn change_accounts(&mut self, change: &AccountChange) -> Result<bool, StoreError> {
+        Store::change_accounts(self, change)
     }
 
     fn finish(&mut self) -> Result<(), StoreError> {
@@ -235,6 +243,11 @@ impl<S: Storage> Storage for FaultyStorage<S> {
     fn delete_token(&mut self, hash: &str) -> Result<bool, StoreError> {
         self.check()?;
         self.inner.delete_token(hash)
+    }
+
+    fn change_accounts(&mut self, change: &AccountChange) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.change_accounts(change)
     }
 
     fn finish(&mut self) -> Result<(), StoreError> {

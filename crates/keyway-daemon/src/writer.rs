@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use keyway_store::{CredentialRow, NewEvent, StoreError, StoredEvent, TokenRow};
+use keyway_store::{AccountChange, CredentialRow, NewEvent, StoreError, StoredEvent, TokenRow};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::clock::Clock;
@@ -68,6 +68,10 @@ pub enum Job {
     },
     DeleteToken {
         hash: String,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
+    Accounts {
+        change: AccountChange,
         reply: oneshot::Sender<Result<bool, StoreError>>,
     },
 }
@@ -418,6 +422,9 @@ impl WriterLoop {
             }
             Job::DeleteToken { hash, reply } => {
                 answer(&self.health, self.storage.delete_token(&hash), reply)
+            }
+            Job::Accounts { change, reply } => {
+                answer(&self.health, self.storage.change_accounts(&change), reply)
             }
             Job::Commit { .. } => {}
         }

@@ -75,6 +75,22 @@ const MIGRATIONS: &[&str] = &[
     // 4: facts about the database itself; `keyed_from` is the first record chained under
     // the log key (records before it are plain SHA-256).
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 5: the console's operators (a password hashed with argon2id, never the password) and
+    // their sessions (the SHA-256 of the cookie, never the cookie).
+    "CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        password TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE TABLE sessions (
+        hash TEXT PRIMARY KEY,
+        user TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        expires INTEGER NOT NULL
+     );",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -201,6 +217,48 @@ pub struct TokenRow {
     pub name: String,
     /// Set from `KEYWAY_ADMIN_TOKEN`: replaced when the variable changes.
     pub from_env: bool,
+}
+
+/// An operator of the console as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRow {
+    pub name: String,
+    pub role: String,
+    /// The password's argon2id hash as a PHC string (`$argon2id$v=19$...`).
+    pub password: String,
+    /// Milliseconds since the Unix epoch.
+    pub created: i64,
+    /// A disabled user cannot sign in; kept so that the log's names stay explained.
+    pub disabled: bool,
+}
+
+/// A console session as stored: the SHA-256 of its cookie, never the cookie.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    pub hash: String,
+    pub user: String,
+    /// The token every mutating request of the session carries (`X-CSRF-Token`).
+    pub csrf: String,
+    /// Milliseconds since the Unix epoch.
+    pub created: i64,
+    pub expires: i64,
+}
+
+/// One change to the users and sessions, applied in one transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccountChange {
+    /// Adds or replaces a user. A replaced user's sessions end unless `keep_sessions`.
+    PutUser {
+        user: UserRow,
+        keep_sessions: bool,
+    },
+    /// Removes a user and every session of theirs.
+    DeleteUser(String),
+    PutSession(SessionRow),
+    /// Ends one session, by its hash.
+    DeleteSession(String),
+    /// Ends every session that expired at or before this instant (ms since the epoch).
+    DeleteExpiredSessions(i64),
 }
 
 /// An access level as stored.
@@ -961,6 +1019,127 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
     }
 
+    /// Applies one change to the users and sessions in one transaction; says whether it
+    /// replaced or removed a row (a new session never replaces one).
+    pub fn change_accounts(&mut self, change: &AccountChange) -> Result<bool, StoreError> {
+        let path = self.path.clone();
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let transaction = self.connection.transaction().map_err(sqlite)?;
+        let changed = match change {
+            AccountChange::PutUser {
+                user,
+                keep_sessions,
+            } => {
+                let existed = transaction
+                    .execute("DELETE FROM users WHERE name = ?1", params![user.name])
+                    .map_err(sqlite)?
+                    > 0;
+                if !keep_sessions {
+                    transaction
+                        .execute("DELETE FROM sessions WHERE user = ?1", params![user.name])
+                        .map_err(sqlite)?;
+                }
+                transaction
+                    .execute(
+                        "INSERT INTO users (name, role, password, created, disabled)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![
+                            user.name,
+                            user.role,
+                            user.password,
+                            user.created,
+                            user.disabled
+                        ],
+                    )
+                    .map_err(sqlite)?;
+                existed
+            }
+            AccountChange::DeleteUser(name) => {
+                transaction
+                    .execute("DELETE FROM sessions WHERE user = ?1", params![name])
+                    .map_err(sqlite)?;
+                transaction
+                    .execute("DELETE FROM users WHERE name = ?1", params![name])
+                    .map_err(sqlite)?
+                    > 0
+            }
+            AccountChange::PutSession(session) => {
+                transaction
+                    .execute(
+                        "INSERT OR REPLACE INTO sessions (hash, user, csrf, created, expires)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![
+                            session.hash,
+                            session.user,
+                            session.csrf,
+                            session.created,
+                            session.expires
+                        ],
+                    )
+                    .map_err(sqlite)?;
+                // A session's hash is new each time: there is nothing to replace.
+                false
+            }
+            AccountChange::DeleteSession(hash) => {
+                transaction
+                    .execute("DELETE FROM sessions WHERE hash = ?1", params![hash])
+                    .map_err(sqlite)?
+                    > 0
+            }
+            AccountChange::DeleteExpiredSessions(now) => {
+                transaction
+                    .execute("DELETE FROM sessions WHERE expires <= ?1", params![now])
+                    .map_err(sqlite)?
+                    > 0
+            }
+        };
+        transaction.commit().map_err(sqlite)?;
+        Ok(changed)
+    }
+
+    /// Every user, by name.
+    pub fn users(&self) -> Result<Vec<UserRow>, StoreError> {
+        let mut query = self
+            .connection
+            .prepare("SELECT name, role, password, created, disabled FROM users ORDER BY name")
+            .map_err(|e| self.sqlite(e))?;
+        let rows = query
+            .query_map([], |row| {
+                Ok(UserRow {
+                    name: row.get(0)?,
+                    role: row.get(1)?,
+                    password: row.get(2)?,
+                    created: row.get(3)?,
+                    disabled: row.get(4)?,
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    /// Every stored session, expired or not.
+    pub fn sessions(&self) -> Result<Vec<SessionRow>, StoreError> {
+        let mut query = self
+            .connection
+            .prepare("SELECT hash, user, csrf, created, expires FROM sessions ORDER BY created")
+            .map_err(|e| self.sqlite(e))?;
+        let rows = query
+            .query_map([], |row| {
+                Ok(SessionRow {
+                    hash: row.get(0)?,
+                    user: row.get(1)?,
+                    csrf: row.get(2)?,
+                    created: row.get(3)?,
+                    expires: row.get(4)?,
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
     /// Whether a credential with this number is stored.
     pub fn credential_exists(&self, number: &str) -> Result<bool, StoreError> {
         self.connection
@@ -1280,6 +1459,90 @@ mod tests {
                 events: 3,
                 unkeyed: 2
             }
+        );
+    }
+
+    #[test]
+    fn a_changed_user_loses_their_sessions_and_a_deleted_one_all_of_them() {
+        let dir = std::env::temp_dir().join(format!("keyway-store-users-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut store = Store::open(&dir).unwrap();
+        let user = |name: &str, role: &str| UserRow {
+            name: name.to_string(),
+            role: role.to_string(),
+            password: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_string(),
+            created: 1,
+            disabled: false,
+        };
+        let session = |hash: &str, user: &str, expires: i64| {
+            AccountChange::PutSession(SessionRow {
+                hash: hash.to_string(),
+                user: user.to_string(),
+                csrf: "c".to_string(),
+                created: 1,
+                expires,
+            })
+        };
+        let put = |user: UserRow, keep_sessions| AccountChange::PutUser {
+            user,
+            keep_sessions,
+        };
+        assert!(
+            !store
+                .change_accounts(&put(user("ann", "admin"), false))
+                .unwrap()
+        );
+        store
+            .change_accounts(&put(user("bob", "viewer"), false))
+            .unwrap();
+        store.change_accounts(&session("s1", "ann", 100)).unwrap();
+        store.change_accounts(&session("s2", "bob", 100)).unwrap();
+        store.change_accounts(&session("s3", "bob", 50)).unwrap();
+        // A new password keeping the sessions (the user's own sign-in), then a role change.
+        assert!(
+            store
+                .change_accounts(&put(user("ann", "admin"), true))
+                .unwrap()
+        );
+        assert_eq!(store.sessions().unwrap().len(), 3);
+        assert!(
+            store
+                .change_accounts(&put(user("ann", "operator"), false))
+                .unwrap()
+        );
+        let hashes = |store: &Store| -> Vec<String> {
+            store
+                .sessions()
+                .unwrap()
+                .into_iter()
+                .map(|s| s.hash)
+                .collect()
+        };
+        assert_eq!(hashes(&store), ["s2", "s3"]);
+        assert!(
+            store
+                .change_accounts(&AccountChange::DeleteExpiredSessions(50))
+                .unwrap()
+        );
+        assert_eq!(hashes(&store), ["s2"]);
+        assert!(
+            store
+                .change_accounts(&AccountChange::DeleteUser("bob".into()))
+                .unwrap()
+        );
+        assert!(hashes(&store).is_empty());
+        assert!(
+            !store
+                .change_accounts(&AccountChange::DeleteUser("bob".into()))
+                .unwrap()
+        );
+        drop(store);
+        let store = Store::open(&dir).unwrap();
+        let users = store.users().unwrap();
+        assert_eq!(users.len(), 1);
+        assert_eq!(
+            (users[0].name.as_str(), users[0].role.as_str()),
+            ("ann", "operator")
         );
     }
 

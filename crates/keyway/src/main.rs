@@ -143,6 +143,45 @@ enum Command {
     },
     /// Print the rule reference (every rule id, severity, meaning and citation) as Markdown.
     Rules,
+    /// Manage the console's users while no daemon runs (a running one: its console, or
+    /// /api/users).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Add a user, e.g. the first admin of an unattended install.
+    ///
+    /// The password comes from standard input when it is not a terminal (its first line:
+    /// `printf '%s\n' "$PW" | keyway user add ann --role admin`), else it is asked twice
+    /// without echo; at least 12 characters. No daemon may be running on the data directory
+    /// (exit 2, naming it). Logged as user_created, source cli, actor the account running the
+    /// command.
+    Add {
+        /// The user's name: 1 to 64 characters, unique among users and tokens.
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// The daemon's data directory (created if it does not exist yet).
+        #[arg(long, default_value = "./keyway-data")]
+        data: PathBuf,
+        /// The audit log's key file, if not audit.key in the data directory.
+        #[arg(long, value_name = "FILE")]
+        log_key: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RoleArg {
+    /// Sees doors, alarms and events.
+    Viewer,
+    /// Also commands doors, lockdown and the fire-alarm reset.
+    Operator,
+    /// Also manages users, tokens, credentials and access.
+    Admin,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -314,7 +353,65 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print(&keyway_core::rules::reference_markdown())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    name,
+                    role,
+                    data,
+                    log_key,
+                },
+        } => add_user(name, role, &data, log_key.as_deref()),
     }
+}
+
+fn add_user(
+    name: String,
+    role: RoleArg,
+    data: &Path,
+    log_key: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("password for {name}: "))?;
+        let again = rpassword::prompt_password("the same again: ")?;
+        if first != again {
+            eprintln!("keyway: the two passwords differ; nothing was added");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\n', '\r']).to_string()
+    };
+    let role = match role {
+        RoleArg::Viewer => keyway_daemon::auth::Role::Viewer,
+        RoleArg::Operator => keyway_daemon::auth::Role::Operator,
+        RoleArg::Admin => keyway_daemon::auth::Role::Admin,
+    };
+    let actor = std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "keyway user add".to_string());
+    let user = keyway_daemon::NewUser {
+        name,
+        role,
+        password,
+        actor,
+    };
+    keyway_daemon::add_user(
+        data,
+        log_key,
+        &keyway_daemon::clock::SystemClock::new(),
+        &user,
+    )?;
+    println!(
+        "added {} ({}) to {}",
+        user.name,
+        role.name(),
+        data.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn serve(
@@ -368,14 +465,23 @@ fn serve(
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        // Written, not printed: a reader of standard output that has gone (a pipe closed
+        // after the address was read) must not stop the daemon.
         let on_ready = |ready: keyway_daemon::Ready| {
-            println!(
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
                 "Keyway is serving {} on http://{}",
                 ready.site_name, ready.addr
             );
-            if let Some(token) = ready.new_admin_token {
-                println!("Admin token (shown once, stored only hashed): {token}");
+            if let Some(code) = ready.setup_code {
+                let _ = writeln!(
+                    out,
+                    "No admin yet: open http://{}/ and enter the setup code {code} to create the first one (or stop and run `keyway user add NAME --role admin`)",
+                    ready.addr
+                );
             }
+            let _ = out.flush();
         };
         keyway_daemon::serve(config, on_ready, shutdown_signal()).await
     })?;
