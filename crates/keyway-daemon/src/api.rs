@@ -194,7 +194,8 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     Router::new()
-        .route("/", get(dashboard))
+        .route("/", get(console_page))
+        .route("/console/{file}", get(console_file))
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
@@ -1202,7 +1203,7 @@ async fn list_tokens(State(state): State<AppState>, headers: HeaderMap) -> ApiRe
                     "id": token_id(&t.hash),
                     "name": t.name,
                     "role": t.role,
-                    "created": jiff::Timestamp::from_millisecond(t.created).map(|t| t.to_string()).unwrap_or_default(),
+                    "created": local_time(&state, t.created),
                     "from_env": t.from_env,
                 })
             })
@@ -1337,14 +1338,33 @@ async fn log_change(
     Ok(())
 }
 
-async fn dashboard() -> impl IntoResponse {
+/// The console's page: its own files only (the content security policy), never framed.
+async fn console_page() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::CONTENT_SECURITY_POLICY, crate::console::CSP),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
         ],
-        crate::DASHBOARD,
+        crate::console::PAGE,
     )
+}
+
+/// One of the console's scripts or its styles.
+async fn console_file(Path(name): Path<String>) -> ApiResult<Response> {
+    let file = crate::console::find(&name)
+        .ok_or_else(|| ApiError::not_found(format!("the console has no file {name:?}")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, file.content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        file.body,
+    )
+        .into_response())
 }
 
 async fn whoami(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {

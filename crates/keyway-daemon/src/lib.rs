@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod clock;
+pub mod console;
 pub mod gpio;
 pub mod hardware;
 pub mod http;
@@ -46,9 +47,6 @@ pub const DEMO_SITE: &str = include_str!("../../../examples/office.toml");
 
 /// The API's OpenAPI description, served at `/api/openapi.json`.
 pub const OPENAPI: &str = include_str!("../openapi.json");
-
-/// The dashboard, one page with its script and styles, served at `/`.
-pub const DASHBOARD: &str = include_str!("dashboard.html");
 
 /// Which site to run.
 #[derive(Clone, Debug)]

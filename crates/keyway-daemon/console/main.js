@@ -1,0 +1,95 @@
+// The console's start: sign in, then the screens, the live stream and the refresh of the
+// state. See index.html for which file does what.
+
+import { api } from "./api.js";
+import { start } from "./session.js";
+import { follow } from "./live.js";
+import * as overview from "./overview.js";
+import * as planner from "./planner.js";
+import * as admin from "./admin.js";
+import { clockTime } from "./format.js";
+
+const $ = (id) => document.getElementById(id);
+let started = false;
+
+function showScreen(name) {
+  for (const button of $("nav").querySelectorAll("button[data-screen]")) {
+    if (button.dataset.screen === name) button.setAttribute("aria-current", "page");
+    else button.removeAttribute("aria-current");
+  }
+  for (const screen of document.querySelectorAll(".screen")) screen.classList.toggle("hidden", screen.id !== "screen-" + name);
+  if (name === "planner") planner.load().catch((error) => ($("plan-caption").textContent = error.message));
+  if (name === "admin") admin.load().catch((error) => ($("users-feedback").textContent = error.message));
+}
+
+let refreshing = null;
+let again = false;
+
+/** Reads the state once; a call while one runs asks for one more after it. */
+function refresh() {
+  if (refreshing) {
+    again = true;
+    return refreshing;
+  }
+  refreshing = (async () => {
+    try {
+      const [status, readers, health] = await Promise.all([
+        api("/api/status"),
+        api("/api/readers").catch(() => []),
+        fetch("/healthz").then((r) => (r.ok ? null : r.json())).catch(() => null),
+      ]);
+      overview.update(status, readers, health);
+    } catch {
+      // Not answering: the connection indicator says so.
+    } finally {
+      refreshing = null;
+      if (again) {
+        again = false;
+        refresh();
+      }
+    }
+  })();
+  return refreshing;
+}
+
+async function catchUp() {
+  for (;;) {
+    const missed = await api(`/api/events?after=${overview.lastSeq()}&limit=1000`);
+    missed.forEach(overview.addEvent);
+    if (missed.length < 1000) return;
+  }
+}
+
+function indicate(name, since) {
+  const element = $("connection");
+  element.className = "connection " + name;
+  element.textContent = name === "disconnected" ? `disconnected since ${clockTime(since)}` : name === "reconnecting" ? "reconnecting…" : "live";
+  overview.setConnection(name, since);
+  if (name === "live") refresh();
+}
+
+start(async (session) => {
+  if (started) {
+    // A new sign-in after the session ended: start afresh.
+    window.location.reload();
+    return;
+  }
+  started = true;
+  for (const id of ["screens", "nav", "connection"]) $(id).classList.remove("hidden");
+  for (const element of document.querySelectorAll(".admin-only")) element.classList.toggle("hidden", session.role !== "admin");
+  $("nav").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-screen]");
+    if (button) showScreen(button.dataset.screen);
+  });
+  const site = await api("/api/site");
+  overview.setup(site, session.role);
+  overview.wire(refresh);
+  planner.setup(site);
+  if (session.role === "admin") admin.wire();
+  // The newest 50 events, whatever the length of the log; the stream follows from there.
+  const newest = await api("/api/events?order=newest&limit=50");
+  newest.reverse().forEach(overview.addEvent);
+  await refresh();
+  follow({ event: (event) => { overview.addEvent(event); refresh(); }, lagged: catchUp, state: indicate }, overview.lastSeq);
+  setInterval(refresh, 1000);
+});

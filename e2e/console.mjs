@@ -1,0 +1,318 @@
+// The console end to end in headless Chromium (Debian's chromium, driven by playwright-core)
+// against a real `keyway serve`, which this script starts, stops and starts again. Run by
+// crates/keyway/tests/console.rs when KEYWAY_E2E=1:
+//
+//   KEYWAY_BIN=target/debug/keyway KEYWAY_DATA=/tmp/d KEYWAY_CLOCK_START=2026-12-06T09:00:00Z \
+//   KEYWAY_SCREENSHOTS=target/console-screenshots node e2e/console.mjs
+//
+// At desktop size (1280 × 800) and at 390 × 844: the setup code creates the first admin, who
+// adds an operator and a viewer; the feed after 10,050 events starts at the newest; a badge
+// unlocks a door and it relocks when the virtual clock moves; cutting the mains asks first and
+// raises a banner; 200 clicks during a burst of events are 200 requests; the planner; sign
+// out; a viewer sees no control and the page has no horizontal scroll at 390 px; stopping the
+// daemon shows "disconnected" within 5 s and starting it again catches up. A screenshot of
+// each screen at each size goes to KEYWAY_SCREENSHOTS.
+
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const bin = process.env.KEYWAY_BIN;
+const data = process.env.KEYWAY_DATA;
+const clockStart = process.env.KEYWAY_CLOCK_START;
+const shots = process.env.KEYWAY_SCREENSHOTS;
+if (!bin || !data || !clockStart) throw new Error("KEYWAY_BIN, KEYWAY_DATA and KEYWAY_CLOCK_START are required");
+if (shots) mkdirSync(shots, { recursive: true });
+const token = "console-e2e-admin-token-Zq81mB";
+const PASSWORD = "correct horse battery";
+
+/** `keyway serve` on `listen`; resolves with the process, its URL and its setup code. */
+function serve(listen) {
+  const child = spawn(bin, ["serve", "--data", data, "--listen", listen, "--clock-start", clockStart, "--virtual-clock"], {
+    env: { ...process.env, KEYWAY_ADMIN_TOKEN: token, RUST_LOG: "warn" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    let url = null;
+    const timer = setTimeout(() => reject(new Error("keyway serve did not start")), 30_000);
+    lines.on("line", (line) => {
+      if (!url) {
+        url = line.trim().split(" on ").pop();
+        // The setup code, if any, comes on the next line at once; without one there is none.
+        setTimeout(() => { clearTimeout(timer); resolve({ child, url, code: null }); }, 300);
+      } else {
+        const match = line.match(/setup code (\S+)/);
+        if (match) { clearTimeout(timer); resolve({ child, url, code: match[1] }); }
+      }
+    });
+    child.on("exit", (code) => reject(new Error("keyway serve exited with " + code)));
+  });
+}
+
+const stopDaemon = (child) => new Promise((resolve) => { child.on("exit", resolve); child.kill("SIGTERM"); });
+
+let daemon = await serve("127.0.0.1:0");
+const url = daemon.url;
+const call = async (method, path, body) => {
+  const response = await fetch(url + path, {
+    method,
+    headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json().catch(() => null) };
+};
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+let failed = false;
+const step = async (name, check) => {
+  console.log(`- ${name}`);
+  await check();
+  console.log(`  ok: ${name}`);
+};
+// `expected` as a whole word, so that "locked" does not match "unlocked".
+const expectText = async (locator, expected, timeout = 10_000) => {
+  const word = new RegExp(`(^|[^a-z_])${expected}($|[^a-z_])`);
+  await locator.filter({ hasText: word }).first().waitFor({ timeout });
+};
+const shot = async (page, name) => {
+  if (shots) await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+};
+const newPage = async (width, height) => {
+  const context = await browser.newContext({ viewport: { width, height } });
+  const page = await context.newPage();
+  // A refused request (401 while signed out, no connection while the daemon is stopped) is
+  // expected here and the browser reports each one; anything else is shown.
+  page.on("console", (message) => message.type() === "error" && !message.text().startsWith("Failed to load resource")
+    && console.log("browser:", message.text()));
+  page.on("pageerror", (error) => { console.log("page error:", error.message); failed = true; });
+  return page;
+};
+const signIn = async (page, name) => {
+  await page.goto(url + "/");
+  await page.fill("#signin-name", name);
+  await page.fill("#signin-password", PASSWORD);
+  await page.click("#signin-button");
+  await expectText(page.locator("#who"), name);
+  await expectText(page.locator("#connection"), "live");
+};
+const noHorizontalScroll = async (page) => {
+  const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+  if (scroll > client) throw new Error(`the page scrolls sideways: ${scroll} px wide in ${client}`);
+};
+
+try {
+  if (!daemon.code) throw new Error("a first start prints a setup code");
+  const desk = await newPage(1280, 800);
+
+  await step("the first visit sets up the console with the printed code", async () => {
+    await desk.goto(url + "/");
+    await desk.locator("#setup").waitFor();
+    await shot(desk, "setup-desktop");
+    await desk.fill("#setup-code", "0000-0000-0000-0000");
+    await desk.fill("#setup-name", "ann");
+    await desk.fill("#setup-password", PASSWORD);
+    await desk.click("#setup-button");
+    await expectText(desk.locator("#setup-error"), "wrong setup code");
+    await desk.fill("#setup-code", daemon.code);
+    await desk.click("#setup-button");
+    await expectText(desk.locator("#who"), "ann");
+    await expectText(desk.locator("#connection"), "live");
+  });
+
+  await step("the admin adds an operator and a viewer", async () => {
+    await desk.click('nav button[data-screen="admin"]');
+    for (const [name, role] of [["olga", "operator"], ["vic", "viewer"]]) {
+      await desk.fill("#user-name", name);
+      await desk.selectOption("#user-role", role);
+      await desk.fill("#user-password", PASSWORD);
+      await desk.click('#user-form button[type="submit"]');
+      await desk.locator(`#users tr[data-user="${name}"]`).waitFor();
+    }
+    await desk.fill("#token-name", "front desk");
+    await desk.click('#token-form button[type="submit"]');
+    await expectText(desk.locator("#tokens-feedback"), "shown once");
+    await shot(desk, "admin-desktop");
+  });
+
+  await step("sign out and back in as the operator", async () => {
+    await desk.click("#sign-out");
+    await desk.locator("#signin").waitFor();
+    const status = await desk.evaluate(async () => (await fetch("/api/doors")).status);
+    if (status !== 401) throw new Error("signed out, /api/doors answered " + status);
+    await desk.fill("#signin-name", "olga");
+    await desk.fill("#signin-password", "not her password");
+    await desk.click("#signin-button");
+    await expectText(desk.locator("#signin-error"), "wrong name or password");
+    await signIn(desk, "olga");
+  });
+
+  // A credential to badge with, and a log longer than one page of /api/events (10,000): REX
+  // at the office door, 50 at a time (the daemon commits them in groups).
+  const created = await call("POST", "/api/credentials", { number: "1001", holder: "Alice", doors: ["server"] });
+  if (created.status !== 201) throw new Error("credential not created: " + created.status);
+  const newestSeq = async () => (await call("GET", "/api/events?order=newest&limit=1")).body[0].seq;
+  while ((await newestSeq()) < 10_050) {
+    const batch = await Promise.all(Array.from({ length: 50 }, () => call("POST", "/api/sim/rex/office-entry", {})));
+    if (batch.some((r) => r.status !== 200)) throw new Error("REX refused: " + batch.map((r) => r.status).join(","));
+  }
+  const newest = await newestSeq();
+  await desk.reload();
+  await expectText(desk.locator("#connection"), "live");
+
+  await step(`the feed starts at the newest of ${newest} events`, async () => {
+    await desk.locator("#feed div").first().waitFor();
+    const first = await desk.locator("#feed div").first().textContent();
+    if (!first.startsWith(`#${newest} `)) throw new Error(`the feed starts with ${first}`);
+  });
+
+  const door = (id, field) => desk.locator(`#doors tr[data-door="${id}"] [data-field="${field}"]`);
+  await step("a quiet site is calm: locked doors are not alarms", async () => {
+    await expectText(door("server", "lock"), "locked");
+    await desk.locator('#doors tr[data-door="server"] .tag.calm').waitFor();
+    if (await desk.locator("#doors .tag.alarm").count()) throw new Error("an alarm tag on a quiet site");
+    await desk.locator('#diagram g[data-door="server"][data-look="calm"]').waitFor();
+    await shot(desk, "overview-desktop");
+  });
+
+  await step("badge at the server room: the door unlocks, and says why", async () => {
+    await desk.selectOption("#sim-door", "server");
+    await desk.fill("#sim-credential", "1001");
+    await desk.click("#sim-badge");
+    await expectText(desk.locator("#sim-result"), "access granted");
+    await expectText(door("server", "lock"), "unlocked");
+    await expectText(door("server", "reason"), "access granted");
+    await desk.locator('#diagram g[data-door="server"][data-lock="unlocked"]').waitFor();
+    await expectText(desk.locator("#feed div"), "access_granted server");
+  });
+
+  await step("and relocks after its 4 seconds", async () => {
+    // The daemon runs on a virtual clock: the 4 seconds pass when the test says so.
+    const advanced = await call("POST", "/api/sim/clock", { advance_seconds: 4 });
+    if (advanced.status !== 200) throw new Error("clock not advanced: " + advanced.status);
+    await expectText(door("server", "lock"), "locked");
+  });
+
+  await step("a refused badge says why, beside the control", async () => {
+    await desk.selectOption("#sim-door", "front");
+    await desk.click("#sim-badge");
+    await expectText(desk.locator("#sim-result"), "not permitted");
+  });
+
+  await step("200 clicks while events stream are 200 requests", async () => {
+    let requests = 0;
+    const count = (request) => request.url().endsWith("/api/doors/office-entry/lock") && requests++;
+    desk.on("request", count);
+    // The burst: refused badges at the front door, in the background, while the button is
+    // clicked (each one an event streamed to the page, and a refresh of the tables).
+    let bursting = true;
+    let burstEvents = 0;
+    const burst = (async () => {
+      while (bursting) {
+        const batch = await Promise.all(Array.from({ length: 20 }, () => call("POST", "/api/sim/badge", { door: "front", credential: "9999" })));
+        burstEvents += batch.filter((r) => r.status === 200).length;
+      }
+    })();
+    const button = desk.locator('#doors tr[data-door="office-entry"] button[data-action="lock"]');
+    for (let i = 0; i < 200; i++) await button.click();
+    const settle = Date.now();
+    while (requests < 200 && Date.now() - settle < 10_000) await new Promise((r) => setTimeout(r, 50));
+    bursting = false;
+    await burst;
+    desk.off("request", count);
+    if (requests !== 200) throw new Error(`200 clicks made ${requests} requests`);
+    if (burstEvents < 20) throw new Error(`the burst made ${burstEvents} events only`);
+    await expectText(desk.locator('#doors tr[data-door="office-entry"] .feedback'), "operator hold");
+    const released = await call("POST", "/api/doors/office-entry/release");
+    if (released.status !== 200) throw new Error("release refused: " + released.status);
+  });
+
+  await step("cutting the mains asks first, then raises a banner", async () => {
+    await desk.locator('#circuits tr[data-circuit="mains"] button[data-power="off"]').click();
+    await desk.locator("#confirm[open]").waitFor();
+    await shot(desk, "confirm-desktop");
+    await desk.click("#confirm-no");
+    await expectText(desk.locator('#circuits tr[data-circuit="mains"] [data-field="power"]'), "mains");
+    await desk.locator('#circuits tr[data-circuit="mains"] button[data-power="off"]').click();
+    await desk.click("#confirm-yes");
+    await expectText(desk.locator('#circuits tr[data-circuit="mains"] [data-field="power"]'), "down");
+    await expectText(desk.locator('#circuits tr[data-circuit="lock-psu"] [data-field="power"]'), "on battery");
+    await expectText(desk.locator("#banners"), "MAINS LOST");
+    await expectText(desk.locator("#feed div"), "power_lost");
+  });
+
+  await step("fire alarm: banner, the office maglock unlocks", async () => {
+    await desk.click("#sim-fire");
+    await expectText(desk.locator("#banners"), "FIRE ALARM");
+    await expectText(door("office-entry", "lock"), "unlocked");
+    await expectText(door("office-entry", "reason"), "fire alarm");
+    await shot(desk, "overview-alarms-desktop");
+  });
+
+  await step("the planner shows a scenario at each moment, with egress and areas", async () => {
+    await desk.click('nav button[data-screen="planner"]');
+    await desk.selectOption("#scenario", "outage");
+    await expectText(desk.locator("#plan-caption"), "planned: outage");
+    await desk.locator('#plan-doors tr[data-door="front"] [data-field="egress"]').waitFor();
+    const moments = Number(await desk.locator("#moment").getAttribute("max")) + 1;
+    if (moments < 2) throw new Error("the outage has one moment only");
+    await desk.locator("#moment").fill(String(moments - 1));
+    await expectText(desk.locator("#plan-caption"), "at");
+    await desk.locator("#plan-areas li").first().waitFor();
+    await shot(desk, "planner-desktop");
+    await desk.click('nav button[data-screen="overview"]');
+  });
+
+  const phone = await newPage(390, 844);
+  await step("a viewer at 390 px sees no control and no sideways scroll", async () => {
+    await signIn(phone, "vic");
+    await expectText(phone.locator('#doors tr[data-door="server"] [data-field="lock"]'), "locked");
+    const controls = await phone.locator("button[data-action], button[data-power], #lockdown-on, #sim-badge").evaluateAll(
+      (buttons) => buttons.filter((b) => b.offsetParent !== null).length);
+    if (controls) throw new Error(`a viewer sees ${controls} controls`);
+    if (await phone.locator('nav button[data-screen="admin"]').isVisible()) throw new Error("a viewer sees the admin screen");
+    await noHorizontalScroll(phone);
+    await shot(phone, "overview-phone");
+    await phone.click('nav button[data-screen="planner"]');
+    await phone.locator('#plan-doors tr[data-door="front"]').waitFor();
+    await noHorizontalScroll(phone);
+    await shot(phone, "planner-phone");
+    await phone.click('nav button[data-screen="overview"]');
+  });
+
+  await step("the operator's screens at 390 px do not scroll sideways either", async () => {
+    await desk.setViewportSize({ width: 390, height: 844 });
+    await noHorizontalScroll(desk);
+    await shot(desk, "overview-operator-phone");
+    await desk.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  const port = new URL(url).port;
+  await step("stopping the daemon shows disconnected within 5 s", async () => {
+    await stopDaemon(daemon.child);
+    await expectText(phone.locator("#connection"), "disconnected since", 5_000);
+    await expectText(phone.locator("#banners"), "Not connected to the controller");
+    await shot(phone, "disconnected-phone");
+  });
+
+  await step("starting it again: live, and what it logged meanwhile is in the feed", async () => {
+    daemon = await serve(`127.0.0.1:${port}`);
+    const recent = (await call("GET", "/api/events?order=newest&limit=20")).body;
+    const seq = recent.find((e) => e.kind === "controller_started").seq;
+    await expectText(phone.locator("#connection"), "live", 15_000);
+    await phone.locator("#feed div").filter({ hasText: new RegExp(`^#${seq} .*controller_started`) }).waitFor({ timeout: 10_000 });
+    await expectText(phone.locator("#banners"), "FIRE ALARM");
+  });
+} catch (error) {
+  failed = true;
+  console.log("\nFAILED:", error.message);
+} finally {
+  await browser.close();
+  await stopDaemon(daemon.child);
+}
+process.exit(failed ? 1 : 0);
