@@ -204,6 +204,29 @@ try {
     await expectText(desk.locator("#sim-result"), "not permitted");
   });
 
+  await step("a forced door is an alarm; the operator acknowledges it with a note", async () => {
+    // A second after the relock (at the relock's own instant an opening still counts as
+    // the badge's), the server room door is pulled open.
+    await call("POST", "/api/sim/clock", { advance_seconds: 1 });
+    const forced = await call("POST", "/api/sim/door/server", { open: true });
+    if (forced.status !== 200) throw new Error("door not opened: " + forced.status);
+    const alarm = desk.locator('#alarms li[data-kind="door_forced"]');
+    await alarm.waitFor();
+    await desk.locator('#doors tr[data-door="server"] .tag.alarm').filter({ hasText: "forced open" }).waitFor();
+    await desk.locator('#diagram g[data-door="server"][data-look="alarm"]').waitFor();
+    await shot(desk, "alarm-desktop");
+    await alarm.locator('input[name="note"]').fill("guard sent");
+    await alarm.locator('button[type="submit"]').click();
+    await expectText(desk.locator('#alarms li[data-kind="door_forced"]'), "acknowledged by olga");
+    await call("POST", "/api/sim/door/server", { open: false });
+    // Closed and acknowledged, it leaves the list that needs attention for the handled one.
+    await desk.locator('#alarms li[data-kind="door_forced"]').waitFor({ state: "detached" });
+    await desk.click("#alarms-handled-box summary");
+    await desk.locator('#alarms-handled li[data-kind="door_forced"]').filter({ hasText: "guard sent" }).waitFor();
+    const logged = (await call("GET", "/api/events?order=newest&limit=20")).body.find((e) => e.kind === "alarm_acknowledged");
+    if (!logged || logged.actor !== "olga" || !logged.detail.endsWith("door_forced server: guard sent")) throw new Error("not logged: " + JSON.stringify(logged));
+  });
+
   await step("200 clicks while events stream are 200 requests", async () => {
     let requests = 0;
     const count = (request) => request.url().endsWith("/api/doors/office-entry/lock") && requests++;
@@ -272,7 +295,7 @@ try {
   await step("a viewer at 390 px sees no control and no sideways scroll", async () => {
     await signIn(phone, "vic");
     await expectText(phone.locator('#doors tr[data-door="server"] [data-field="lock"]'), "locked");
-    const controls = await phone.locator("button[data-action], button[data-power], #lockdown-on, #sim-badge").evaluateAll(
+    const controls = await phone.locator("button[data-action], button[data-power], #lockdown-on, #sim-badge, #alarms form").evaluateAll(
       (buttons) => buttons.filter((b) => b.offsetParent !== null).length);
     if (controls) throw new Error(`a viewer sees ${controls} controls`);
     if (await phone.locator('nav button[data-screen="admin"]').isVisible()) throw new Error("a viewer sees the admin screen");

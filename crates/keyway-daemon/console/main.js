@@ -1,12 +1,13 @@
 // The console's start: sign in, then the screens, the live stream and the refresh of the
 // state. See index.html for which file does what.
 
-import { api } from "./api.js";
+import { api, ApiError } from "./api.js";
 import { start } from "./session.js";
 import { follow } from "./live.js";
 import * as overview from "./overview.js";
 import * as planner from "./planner.js";
 import * as admin from "./admin.js";
+import * as alarms from "./alarms.js";
 import { clockTime } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
@@ -24,6 +25,9 @@ function showScreen(name) {
 
 let refreshing = null;
 let again = false;
+// The alarm list is read again after an event, and every 10 s.
+let alarmsRead = 0;
+let alarmsDirty = true;
 
 /** Reads the state once; a call while one runs asks for one more after it. */
 function refresh() {
@@ -39,8 +43,14 @@ function refresh() {
         fetch("/healthz").then((r) => (r.ok ? null : r.json())).catch(() => null),
       ]);
       overview.update(status, readers, health);
-    } catch {
-      // Not answering: the connection indicator says so.
+      if (alarmsDirty || Date.now() - alarmsRead > 10_000) {
+        alarmsDirty = false;
+        alarmsRead = Date.now();
+        await alarms.load();
+      }
+    } catch (error) {
+      // Not answering: the connection indicator says so. Anything else is a bug to show.
+      if (!(error instanceof ApiError)) console.error("refresh failed:", error);
     } finally {
       refreshing = null;
       if (again) {
@@ -85,11 +95,17 @@ start(async (session) => {
   overview.setup(site, session.role);
   overview.wire(refresh);
   planner.setup(site);
+  alarms.setup(site, session.role);
   if (session.role === "admin") admin.wire();
   // The newest 50 events, whatever the length of the log; the stream follows from there.
   const newest = await api("/api/events?order=newest&limit=50");
   newest.reverse().forEach(overview.addEvent);
   await refresh();
-  follow({ event: (event) => { overview.addEvent(event); refresh(); }, lagged: catchUp, state: indicate }, overview.lastSeq);
+  const onEvent = (event) => {
+    overview.addEvent(event);
+    alarmsDirty = true;
+    refresh();
+  };
+  follow({ event: onEvent, lagged: catchUp, state: indicate }, overview.lastSeq);
   setInterval(refresh, 1000);
 });

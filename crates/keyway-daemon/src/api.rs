@@ -32,6 +32,7 @@ use crate::service::{Origin, Service, ServiceError, Source};
 use crate::writer::Job;
 
 mod accounts;
+mod alarms;
 
 /// Everything a handler needs.
 #[derive(Clone, Debug)]
@@ -50,6 +51,8 @@ pub struct AppState {
     pub stale: Arc<Mutex<crate::stale::StaleState>>,
     /// The console's users and sessions.
     pub accounts: Arc<RwLock<crate::accounts::Accounts>>,
+    /// The alarms an operator handles, fed from every stored event.
+    pub alarms: Arc<RwLock<crate::alarms::AlarmBook>>,
 }
 
 /// An API error: a status and a message for the person reading it.
@@ -166,6 +169,8 @@ pub fn router(state: AppState) -> Router {
             "/api/users",
             get(accounts::list_users).post(accounts::create_user),
         )
+        .route("/api/alarms", get(alarms::list))
+        .route("/api/alarms/{seq}/acknowledge", post(alarms::acknowledge))
         .route(
             "/api/users/{name}",
             axum::routing::patch(accounts::change_user).delete(accounts::delete_user),

@@ -28,6 +28,7 @@ pub const FILES: &[File] = files![
     "overview.js" => JS,
     "diagram.js" => JS,
     "controls.js" => JS,
+    "alarms.js" => JS,
     "planner.js" => JS,
     "admin.js" => JS,
     "main.js" => JS,

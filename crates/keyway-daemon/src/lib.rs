@@ -6,6 +6,7 @@
 //! server. Architecture invariant: this is the only crate that spawns tasks or threads.
 
 pub mod accounts;
+pub mod alarms;
 pub mod api;
 pub mod auth;
 pub mod clock;
@@ -208,6 +209,19 @@ pub async fn serve(
     // The console's users: without an enabled admin, a setup code for the first visit.
     let mut accounts = accounts::Accounts::load(store.users()?, store.sessions()?);
     let setup_code = accounts.issue_setup_code();
+    // The alarms: the newest 10,000 events seed the list, the stored acknowledgements mark
+    // it; each request reads the events stored since (`api::alarms`).
+    let mut alarm_book = alarms::AlarmBook::default();
+    for event in reader.events_before(i64::MAX as u64, 10_000)?.iter().rev() {
+        alarm_book.observe(event);
+    }
+    for (key, value) in store.state()? {
+        if let Some(seq) = key.strip_prefix("ack:").and_then(|s| s.parse().ok())
+            && let Ok(ack) = serde_json::from_str(&value)
+        {
+            alarm_book.acknowledge(seq, ack);
+        }
+    }
     let tokens: HashMap<String, auth::TokenInfo> = store
         .tokens()?
         .into_iter()
@@ -347,6 +361,7 @@ pub async fn serve(
         stopping: stopping_rx,
         stale: Arc::new(Mutex::new(stale)),
         accounts: Arc::new(RwLock::new(accounts)),
+        alarms: Arc::new(RwLock::new(alarm_book)),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
