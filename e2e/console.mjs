@@ -3,7 +3,7 @@
 // crates/keyway/tests/console.rs when KEYWAY_E2E=1:
 //
 //   KEYWAY_BIN=target/debug/keyway KEYWAY_DATA=/tmp/d KEYWAY_CLOCK_START=2026-12-06T09:00:00Z \
-//   KEYWAY_SCREENSHOTS=target/console-screenshots node e2e/console.mjs
+//   KEYWAY_SCREENSHOTS=target/console-screenshots KEYWAY_CLINIC=examples/clinic.toml node e2e/console.mjs
 //
 // At desktop size (1280 × 800) and at 390 × 844: the setup code creates the first admin, who
 // adds an operator and a viewer; the feed after 10,050 events starts at the newest; a badge
@@ -28,8 +28,8 @@ const token = "console-e2e-admin-token-Zq81mB";
 const PASSWORD = "correct horse battery";
 
 /** `keyway serve` on `listen`; resolves with the process, its URL and its setup code. */
-function serve(listen) {
-  const child = spawn(bin, ["serve", "--data", data, "--listen", listen, "--clock-start", clockStart, "--virtual-clock"], {
+function serve(listen, extra = [], dir = data) {
+  const child = spawn(bin, ["serve", "--data", dir, "--listen", listen, "--clock-start", clockStart, "--virtual-clock", ...extra], {
     env: { ...process.env, KEYWAY_ADMIN_TOKEN: token, RUST_LOG: "warn" },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -277,6 +277,14 @@ try {
     await shot(desk, "overview-alarms-desktop");
   });
 
+  await step("site health lists the running site's check findings", async () => {
+    await desk.click('nav button[data-screen="health"]');
+    await desk.locator('#findings tr[data-rule="SEC-DPS"]').waitFor();
+    await expectText(desk.locator("#health-summary"), "0 errors");
+    await shot(desk, "health-desktop");
+    await desk.click('nav button[data-screen="overview"]');
+  });
+
   await step("the planner shows a scenario at each moment, with egress and areas", async () => {
     await desk.click('nav button[data-screen="planner"]');
     await desk.selectOption("#scenario", "outage");
@@ -330,6 +338,25 @@ try {
     await expectText(phone.locator("#connection"), "live", 15_000);
     await phone.locator("#feed div").filter({ hasText: new RegExp(`^#${seq} .*controller_started`) }).waitFor({ timeout: 10_000 });
     await expectText(phone.locator("#banners"), "FIRE ALARM");
+  });
+
+  await step("the clinic, with errors against the codes, is served with a banner that says so", async () => {
+    const clinic = await serve("127.0.0.1:0", ["--site", process.env.KEYWAY_CLINIC], data + "-clinic");
+    try {
+      const page = await newPage(390, 844);
+      await page.goto(clinic.url + "/");
+      await page.fill("#setup-code", clinic.code);
+      await page.fill("#setup-name", "ann");
+      await page.fill("#setup-password", PASSWORD);
+      await page.click("#setup-button");
+      await expectText(page.locator("#banners"), "5 errors against the life-safety codes");
+      await page.click('nav button[data-screen="health"]');
+      await page.locator('#findings tr[data-rule="EGRESS-TRAPPED"][data-severity="error"]').waitFor();
+      await noHorizontalScroll(page);
+      await shot(page, "health-phone");
+    } finally {
+      await stopDaemon(clinic.child);
+    }
   });
 } catch (error) {
   failed = true;

@@ -8,6 +8,7 @@ import * as overview from "./overview.js";
 import * as planner from "./planner.js";
 import * as admin from "./admin.js";
 import * as alarms from "./alarms.js";
+import * as health from "./health.js";
 import { clockTime } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
@@ -93,6 +94,10 @@ start(async (session) => {
   });
   const site = await api("/api/site");
   overview.setup(site, session.role);
+  // The site does not change while the daemon runs: its check is read once.
+  const check = await api("/api/check");
+  health.show(check, site);
+  overview.setCheck(check.summary);
   overview.wire(refresh);
   planner.setup(site);
   alarms.setup(site, session.role);

@@ -118,6 +118,12 @@ function setHtml(element, html) {
 }
 
 let connection = { name: "live", since: null };
+let checkSummary = null;
+
+/** The running site's check counts, for the banner that sends to Site health. */
+export function setCheck(summary) {
+  checkSummary = summary;
+}
 
 /** The connection's state, for the banner that says the page is out of date. */
 export function setConnection(name, since) {
@@ -137,6 +143,9 @@ function banners(status, health) {
     const battery = status.circuits.filter((c) => c.on_battery && c.battery_seconds_left != null);
     const least = battery.length ? Math.min(...battery.map((c) => c.battery_seconds_left)) : null;
     out.push(["mains", `MAINS LOST: ${mains.map((c) => c.name).join(", ")}${least != null ? `; the first battery runs out in ${duration(least)}` : ""}.`]);
+  }
+  if (checkSummary && checkSummary.errors > 0) {
+    out.push(["findings", `This site has ${checkSummary.errors} error${checkSummary.errors === 1 ? "" : "s"} against the life-safety codes: see Site health.`]);
   }
   const storage = health && health.reasons && health.reasons.find((r) => r.component === "storage");
   if (storage) out.push(["storage", `STORAGE TROUBLE: ${storage.problem}; ${storage.buffered_events} events wait to be recorded. The doors keep working.`]);

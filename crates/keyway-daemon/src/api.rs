@@ -160,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/whoami", get(whoami))
         .route("/api/site", get(site))
         .route("/api/simulate", get(simulate))
+        .route("/api/check", get(check_site))
         .route(
             "/api/session",
             get(accounts::current_session).delete(accounts::sign_out),
@@ -1455,6 +1456,19 @@ async fn simulate(
 }
 
 /// 200 `ok` while everything is healthy; 503 with the list of what is not.
+/// `keyway check` of the running site: every finding with its rule, severity, door or area,
+/// message and citation, and the counts.
+async fn check_site(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Viewer)?;
+    let site = state.service.site();
+    let findings = keyway_core::check::check(site);
+    let report = keyway_core::report::CheckJson {
+        site,
+        findings: &findings,
+    };
+    Ok(Json(serde_json::to_value(&report).unwrap_or(Value::Null)))
+}
+
 async fn healthz(State(state): State<AppState>) -> Response {
     let mut reasons = Vec::new();
     if let Some(error) = state.service.writer().health().fault() {

@@ -29,6 +29,7 @@ pub const FILES: &[File] = files![
     "diagram.js" => JS,
     "controls.js" => JS,
     "alarms.js" => JS,
+    "health.js" => JS,
     "planner.js" => JS,
     "admin.js" => JS,
     "main.js" => JS,

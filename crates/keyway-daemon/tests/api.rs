@@ -1419,3 +1419,25 @@ fn a_refused_reset_keeps_the_stored_alarm() {
     );
     assert_eq!(server.door("office-entry")["lock"], "unlocked");
 }
+
+#[test]
+fn the_running_site_is_checked_as_keyway_check_would() {
+    let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("api-check-clinic");
+    let _ = std::fs::remove_dir_all(&data);
+    let clinic = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/clinic.toml");
+    let server = Server::start_site(data, SiteSource::File(clinic), None);
+    let (status, report) = server.get("/api/check", Some(ADMIN));
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["summary"]["errors"], 5, "{report}");
+    let trapped = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "EGRESS-TRAPPED")
+        .expect("EGRESS-TRAPPED");
+    assert_eq!(trapped["severity"], "error");
+    assert!(
+        trapped["citation"].as_str().is_some_and(|c| !c.is_empty()),
+        "{trapped}"
+    );
+}

@@ -19,6 +19,7 @@ fn the_console_from_setup_to_a_restart_at_two_sizes() {
     }
     let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-e2e");
     let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_dir_all(data.with_file_name("console-e2e-clinic"));
     let screenshots =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../e2e/console.mjs");
@@ -29,6 +30,10 @@ fn the_console_from_setup_to_a_restart_at_two_sizes() {
         .env("KEYWAY_DATA", &data)
         .env("KEYWAY_CLOCK_START", common::CLOCK_START)
         .env("KEYWAY_SCREENSHOTS", &screenshots)
+        .env(
+            "KEYWAY_CLINIC",
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/clinic.toml"),
+        )
         .output()
         .expect("node runs (install Node.js)");
     let report = String::from_utf8_lossy(&output.stdout);
