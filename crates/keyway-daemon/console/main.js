@@ -9,6 +9,7 @@ import * as planner from "./planner.js";
 import * as admin from "./admin.js";
 import * as alarms from "./alarms.js";
 import * as health from "./health.js";
+import * as eventsScreen from "./events.js";
 import { clockTime } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
@@ -21,6 +22,7 @@ function showScreen(name) {
   }
   for (const screen of document.querySelectorAll(".screen")) screen.classList.toggle("hidden", screen.id !== "screen-" + name);
   if (name === "planner") planner.load().catch((error) => ($("plan-caption").textContent = error.message));
+  if (name === "events") eventsScreen.search(false);
   if (name === "admin") admin.load().catch((error) => ($("users-feedback").textContent = error.message));
 }
 
@@ -101,6 +103,7 @@ start(async (session) => {
   overview.wire(refresh);
   planner.setup(site);
   alarms.setup(site, session.role);
+  eventsScreen.setup(site);
   if (session.role === "admin") admin.wire();
   // The newest 50 events, whatever the length of the log; the stream follows from there.
   const newest = await api("/api/events?order=newest&limit=50");

@@ -135,6 +135,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/doors", get(doors))
         .route("/api/status", get(status))
         .route("/api/events", get(events))
+        .route("/api/events.csv", get(events_csv))
         .route("/api/stream", get(stream))
         .route("/api/doors/{id}/unlock", post(door_unlock))
         .route("/api/doors/{id}/lock", post(door_lock))
@@ -463,6 +464,194 @@ struct EventsQuery {
     /// paging back with `before`).
     order: Option<String>,
     limit: Option<usize>,
+    // What `order=newest` and `/api/events.csv` look for; each one given must match.
+    // (Not a flattened struct: the query parser then takes numbers as strings.)
+    door: Option<String>,
+    kind: Option<String>,
+    credential: Option<String>,
+    /// Part of a holder's name (any case): the events of their credentials.
+    holder: Option<String>,
+    actor: Option<String>,
+    source: Option<String>,
+    /// From (inclusive) and until (exclusive): an instant with its offset, or a local time
+    /// in the site's zone.
+    since: Option<String>,
+    until: Option<String>,
+}
+
+impl EventsQuery {
+    /// Whether any filter is given.
+    fn searches(&self) -> bool {
+        ![
+            &self.door,
+            &self.kind,
+            &self.credential,
+            &self.holder,
+            &self.actor,
+            &self.source,
+            &self.since,
+            &self.until,
+        ]
+        .iter()
+        .all(|v| v.as_deref().is_none_or(str::is_empty))
+    }
+}
+
+/// The most events one CSV export holds (about 40 MB); the next ones with `before`.
+const CSV_MAX: usize = 200_000;
+
+/// `GET /api/events.csv`: the events a search finds, newest first, as CSV with times in the
+/// site's zone; `limit` (default and most: 200,000) and `before` as for `/api/events`.
+async fn events_csv(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    authorize(&state, &headers, Role::Viewer)?;
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request(format!("bad query: {}", e.body_text())))?;
+    let limit = query.limit.unwrap_or(CSV_MAX);
+    if limit == 0 || limit > CSV_MAX {
+        return Err(ApiError::bad_request(format!(
+            "limit must be from 1 to {CSV_MAX}; export further back with before"
+        )));
+    }
+    let before = query.before.unwrap_or(i64::MAX as u64);
+    let filter = event_filter(&state, query).await?;
+    let reader = Arc::clone(&state.reader);
+    let zone = state.service.site().info.timezone.clone();
+    let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        let header = [
+            "seq",
+            "at",
+            "kind",
+            "door",
+            "credential",
+            "reason",
+            "circuit",
+            "source",
+            "actor",
+            "detail",
+            "hash",
+        ];
+        out.write_record(header).map_err(|e| e.to_string())?;
+        let (mut before, mut left) = (before, limit);
+        while left > 0 {
+            let want = left.min(10_000);
+            let page = reader
+                .lock()
+                .map_err(|_| "reader poisoned".to_string())?
+                .events_matching(&filter, before, want)
+                .map_err(|e| e.to_string())?;
+            for stored in &page {
+                let event = &stored.event;
+                let at = jiff::Timestamp::from_millisecond(event.at)
+                    .map(|t| {
+                        t.to_zoned_datetime(zone.clone())
+                            .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
+                            .to_string()
+                    })
+                    .unwrap_or_default();
+                let field = |v: &Option<String>| v.clone().unwrap_or_default();
+                out.write_record([
+                    stored.seq.to_string(),
+                    at,
+                    event.kind.clone(),
+                    field(&event.door),
+                    field(&event.credential),
+                    field(&event.reason),
+                    field(&event.circuit),
+                    field(&event.source),
+                    field(&event.actor),
+                    field(&event.detail),
+                    stored.hash.clone(),
+                ])
+                .map_err(|e| e.to_string())?;
+            }
+            left -= page.len();
+            match page.last() {
+                // A full page: there may be more below it.
+                Some(last) if page.len() == want => before = last.seq,
+                _ => break,
+            }
+        }
+        out.into_inner().map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::unavailable(e.to_string()))?
+    .map_err(ApiError::unavailable)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"keyway-events.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// An instant from a query: RFC 3339 with an offset, or a local date and time in the site's
+/// zone (what a date-time field in a browser gives).
+fn parse_instant(state: &AppState, name: &str, value: &str) -> ApiResult<i64> {
+    if let Ok(timestamp) = value.parse::<jiff::Timestamp>() {
+        return Ok(timestamp.as_millisecond());
+    }
+    value
+        .parse::<jiff::civil::DateTime>()
+        .ok()
+        .and_then(|local| local.to_zoned_datetime(state.service.site().info.timezone.clone()).ok())
+        .map(|zoned| zoned.timestamp().as_millisecond())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{name} {value:?}: expected an instant such as 2026-12-06T08:00:00-06:00, or a local time in the site's zone such as 2026-12-06T08:00"
+            ))
+        })
+}
+
+/// The store's filter for a query; a holder becomes the numbers of their credentials.
+async fn event_filter(
+    state: &AppState,
+    query: EventsQuery,
+) -> ApiResult<keyway_store::EventFilter> {
+    let given = |v: Option<String>| v.filter(|v| !v.is_empty());
+    let since = given(query.since)
+        .map(|v| parse_instant(state, "since", &v))
+        .transpose()?;
+    let until = given(query.until)
+        .map(|v| parse_instant(state, "until", &v))
+        .transpose()?;
+    let mut credentials = given(query.credential).map(|c| vec![c]);
+    if let Some(holder) = given(query.holder) {
+        let reader = Arc::clone(&state.reader);
+        let numbers = tokio::task::spawn_blocking(move || {
+            reader
+                .lock()
+                .map_err(|_| "reader poisoned".to_string())?
+                .credentials_of_holder(&holder, 1_000)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?
+        .map_err(ApiError::unavailable)?;
+        // With a credential too, only that one if it is the holder's.
+        credentials = Some(match credentials {
+            Some(one) => one.into_iter().filter(|n| numbers.contains(n)).collect(),
+            None => numbers,
+        });
+    }
+    Ok(keyway_store::EventFilter {
+        door: given(query.door),
+        kind: given(query.kind),
+        credentials,
+        actor: given(query.actor),
+        source: given(query.source),
+        since,
+        until,
+    })
 }
 
 async fn events(
@@ -506,11 +695,17 @@ async fn events(
             "before goes with order=newest; page on from the oldest with after",
         ));
     }
+    if !newest && query.searches() {
+        return Err(ApiError::bad_request(
+            "a search goes with order=newest (the newest matches first, paging back with before)",
+        ));
+    }
+    let filter = event_filter(&state, query).await?;
     let reader = Arc::clone(&state.reader);
     let stored = tokio::task::spawn_blocking(move || {
         let reader = reader.lock().map_err(|_| "reader poisoned".to_string())?;
         if newest {
-            reader.events_before(before, limit)
+            reader.events_matching(&filter, before, limit)
         } else {
             reader.events_after(after, limit)
         }

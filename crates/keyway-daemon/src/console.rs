@@ -30,6 +30,7 @@ pub const FILES: &[File] = files![
     "controls.js" => JS,
     "alarms.js" => JS,
     "health.js" => JS,
+    "events.js" => JS,
     "planner.js" => JS,
     "admin.js" => JS,
     "main.js" => JS,

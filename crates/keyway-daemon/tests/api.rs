@@ -1441,3 +1441,95 @@ fn the_running_site_is_checked_as_keyway_check_would() {
         "{trapped}"
     );
 }
+
+#[test]
+fn the_log_is_searched_and_exported_as_csv() {
+    let server = Server::start("search");
+    let (status, _) = server.post(
+        "/api/credentials",
+        Some(ADMIN),
+        json!({ "number": "1001", "holder": "Alice Martin", "doors": ["server"] }),
+    );
+    assert_eq!(status, 201);
+    for door in ["server", "server", "front"] {
+        let (status, body) = server.post(
+            "/api/sim/badge",
+            Some(ADMIN),
+            json!({ "door": door, "credential": "1001" }),
+        );
+        assert_eq!(status, 200, "{body}");
+        server.clock.advance(10_000);
+    }
+    let search = |query: &str| -> Vec<(String, String)> {
+        let (status, body) = server.get(&format!("/api/events?order=newest&{query}"), Some(ADMIN));
+        assert_eq!(status, 200, "{query}: {body}");
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["kind"].as_str().unwrap().to_string(),
+                    e["door"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    let granted = search("door=server&kind=access_granted");
+    assert_eq!(granted.len(), 2, "{granted:?}");
+    let alice = search("holder=alice");
+    assert_eq!(
+        alice.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        [
+            "access_denied",
+            "access_granted",
+            "access_granted",
+            "credential_added"
+        ],
+        "everything about the holder's credentials, newest first"
+    );
+    assert!(search("holder=nobody").is_empty());
+    // A local time in the site's zone: the clock started at 03:00 in Chicago, the second
+    // badge 10 s later.
+    let window = search("kind=access_granted&since=2026-12-06T03:00:05&until=2026-12-06T03:00:15");
+    assert_eq!(window.len(), 1, "{window:?}");
+    let same = search("kind=access_granted&since=2026-12-06T09:00:05Z&until=2026-12-06T09:00:15Z");
+    assert_eq!(same, window, "an instant with its offset says the same");
+    let (status, body) = server.get("/api/events?order=newest&since=yesterday", Some(ADMIN));
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("since \"yesterday\""),
+        "{body}"
+    );
+    let (status, _) = server.get("/api/events?door=server", Some(ADMIN));
+    assert_eq!(status, 400, "a search pages back from the newest");
+
+    let answer = server.call(
+        "GET",
+        "/api/events.csv?holder=alice",
+        &[("Authorization", &format!("Bearer {ADMIN}"))],
+        None,
+    );
+    assert_eq!(answer.status, 200);
+    assert!(
+        answer
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = answer.body.as_str().unwrap().to_string();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "seq,at,kind,door,credential,reason,circuit,source,actor,detail,hash"
+    );
+    assert_eq!(lines.len(), 5, "{csv}");
+    assert!(
+        lines[1].contains(",2026-12-06T03:00:20.000-06:00,access_denied,front,1001,"),
+        "{csv}"
+    );
+    let (status, _) = server.get("/api/events.csv?limit=200001", Some(ADMIN));
+    assert_eq!(status, 400);
+}

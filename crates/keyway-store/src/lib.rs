@@ -91,6 +91,14 @@ const MIGRATIONS: &[&str] = &[
         created INTEGER NOT NULL,
         expires INTEGER NOT NULL
      );",
+    // 6: the log searched by door, kind, credential, actor and time without reading it all
+    // (each index ends in seq, so the newest matches come first; on a long log this
+    // migration takes a while, once).
+    "CREATE INDEX events_door ON events (door, seq);
+     CREATE INDEX events_kind ON events (kind, seq);
+     CREATE INDEX events_credential ON events (credential, seq);
+     CREATE INDEX events_actor ON events (actor, seq);
+     CREATE INDEX events_at ON events (at);",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -217,6 +225,21 @@ pub struct TokenRow {
     pub name: String,
     /// Set from `KEYWAY_ADMIN_TOKEN`: replaced when the variable changes.
     pub from_env: bool,
+}
+
+/// What to look for in the log (every field given must match; `None` matches anything).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub door: Option<String>,
+    pub kind: Option<String>,
+    /// Any of these credential numbers (one, or those of a holder).
+    pub credentials: Option<Vec<String>>,
+    pub actor: Option<String>,
+    pub source: Option<String>,
+    /// From this instant on (ms since the epoch, inclusive).
+    pub since: Option<i64>,
+    /// Before this instant (exclusive).
+    pub until: Option<i64>,
 }
 
 /// An operator of the console as stored.
@@ -639,6 +662,84 @@ impl Store {
         )
     }
 
+    /// Up to `limit` of the newest events below `before` that match `filter`, newest first.
+    pub fn events_matching(
+        &self,
+        filter: &EventFilter,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut sql = String::from(
+            "SELECT seq, at, kind, door, credential, reason, circuit, hash, source, actor, detail
+             FROM events WHERE seq < ?",
+        );
+        let mut values: Vec<rusqlite::types::Value> =
+            vec![(before.min(i64::MAX as u64) as i64).into()];
+        let mut equal = |column: &str, value: &Option<String>, sql: &mut String| {
+            if let Some(value) = value {
+                sql.push_str(&format!(" AND {column} = ?"));
+                values.push(value.clone().into());
+            }
+        };
+        equal("door", &filter.door, &mut sql);
+        equal("kind", &filter.kind, &mut sql);
+        equal("actor", &filter.actor, &mut sql);
+        equal("source", &filter.source, &mut sql);
+        if let Some(numbers) = &filter.credentials {
+            if numbers.is_empty() {
+                return Ok(Vec::new());
+            }
+            sql.push_str(&format!(
+                " AND credential IN ({})",
+                vec!["?"; numbers.len()].join(", ")
+            ));
+            values.extend(numbers.iter().map(|n| n.clone().into()));
+        }
+        if let Some(since) = filter.since {
+            sql.push_str(" AND at >= ?");
+            values.push(since.into());
+        }
+        if let Some(until) = filter.until {
+            sql.push_str(" AND at < ?");
+            values.push(until.into());
+        }
+        sql.push_str(" ORDER BY seq DESC LIMIT ?");
+        values.push((limit as i64).into());
+        let mut query = self
+            .connection
+            .prepare_cached(&sql)
+            .map_err(|e| self.sqlite(e))?;
+        let rows = query
+            .query_map(rusqlite::params_from_iter(values), event_row)
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    /// The numbers of the credentials whose holder's name contains `part` (any case), at
+    /// most `limit`.
+    pub fn credentials_of_holder(
+        &self,
+        part: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let escaped = part
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let mut query = self
+            .connection
+            .prepare_cached(
+                "SELECT number FROM credentials WHERE holder LIKE ?1 ESCAPE '\\' ORDER BY number LIMIT ?2",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = query
+            .query_map(params![format!("%{escaped}%"), limit as i64], |row| {
+                row.get(0)
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
     fn events_where(
         &self,
         sql: &str,
@@ -650,23 +751,7 @@ impl Store {
             .prepare_cached(sql)
             .map_err(|e| self.sqlite(e))?;
         let rows = query
-            .query_map(params![seq as i64, limit as i64], |row| {
-                Ok(StoredEvent {
-                    seq: row.get::<_, i64>(0)? as u64,
-                    event: NewEvent {
-                        at: row.get(1)?,
-                        kind: row.get(2)?,
-                        door: row.get(3)?,
-                        credential: row.get(4)?,
-                        reason: row.get(5)?,
-                        circuit: row.get(6)?,
-                        source: row.get(8)?,
-                        actor: row.get(9)?,
-                        detail: row.get(10)?,
-                    },
-                    hash: row.get(7)?,
-                })
-            })
+            .query_map(params![seq as i64, limit as i64], event_row)
             .map_err(|e| self.sqlite(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
     }
@@ -1152,6 +1237,26 @@ impl Store {
     }
 }
 
+/// An event from `SELECT seq, at, kind, door, credential, reason, circuit, hash, source,
+/// actor, detail`.
+fn event_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+    Ok(StoredEvent {
+        seq: row.get::<_, i64>(0)? as u64,
+        event: NewEvent {
+            at: row.get(1)?,
+            kind: row.get(2)?,
+            door: row.get(3)?,
+            credential: row.get(4)?,
+            reason: row.get(5)?,
+            circuit: row.get(6)?,
+            source: row.get(8)?,
+            actor: row.get(9)?,
+            detail: row.get(10)?,
+        },
+        hash: row.get(7)?,
+    })
+}
+
 fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let sqlite = |source| StoreError::Sqlite {
         path: path.to_path_buf(),
@@ -1312,6 +1417,75 @@ mod tests {
             actor: Some("admin".to_string()),
             detail: None,
         }
+    }
+
+    #[test]
+    fn the_log_is_searched_by_door_kind_credential_holder_actor_and_time_newest_first() {
+        let dir = std::env::temp_dir().join(format!("keyway-store-search-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut store = Store::open(&dir).unwrap();
+        let events: Vec<NewEvent> = (1..=40)
+            .map(|i| NewEvent {
+                door: Some(if i % 2 == 0 { "front" } else { "rear" }.to_string()),
+                kind: if i % 5 == 0 {
+                    "access_denied"
+                } else {
+                    "access_granted"
+                }
+                .to_string(),
+                credential: Some(format!("{}", i % 4)),
+                actor: Some(if i > 30 { "olga" } else { "admin" }.to_string()),
+                ..event(i)
+            })
+            .collect();
+        store.append(events).unwrap();
+        store
+            .put_credentials(&[CredentialRow {
+                number: "3".into(),
+                holder: "Ann 100%_Smith".into(),
+                doors: None,
+                levels: Vec::new(),
+                schedule: None,
+                valid_from: None,
+                valid_until: None,
+                responder: false,
+            }])
+            .unwrap();
+        let seqs = |filter: &EventFilter, before: u64, limit: usize| -> Vec<u64> {
+            store
+                .events_matching(filter, before, limit)
+                .unwrap()
+                .iter()
+                .map(|e| e.seq)
+                .collect()
+        };
+        let front_denied = EventFilter {
+            door: Some("front".into()),
+            kind: Some("access_denied".into()),
+            ..EventFilter::default()
+        };
+        assert_eq!(seqs(&front_denied, u64::MAX, 100), [40, 30, 20, 10]);
+        assert_eq!(seqs(&front_denied, 30, 2), [20, 10], "the next page back");
+        let holder = store.credentials_of_holder("100%_s", 10).unwrap();
+        assert_eq!(holder, ["3"], "% and _ are letters in a holder search");
+        assert!(store.credentials_of_holder("1000", 10).unwrap().is_empty());
+        let of_holder = EventFilter {
+            credentials: Some(holder),
+            actor: Some("olga".into()),
+            ..EventFilter::default()
+        };
+        assert_eq!(seqs(&of_holder, u64::MAX, 100), [39, 35, 31]);
+        let window = EventFilter {
+            since: Some(1_780_000_000_000 + 5),
+            until: Some(1_780_000_000_000 + 8),
+            ..EventFilter::default()
+        };
+        assert_eq!(seqs(&window, u64::MAX, 100), [7, 6, 5]);
+        let nobody = EventFilter {
+            credentials: Some(Vec::new()),
+            ..EventFilter::default()
+        };
+        assert!(seqs(&nobody, u64::MAX, 100).is_empty());
     }
 
     #[test]
