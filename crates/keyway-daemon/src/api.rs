@@ -146,6 +146,7 @@ pub fn router(state: AppState) -> Router {
             "/api/credentials",
             get(list_credentials).post(put_credential),
         )
+        .route("/api/credentials/search", get(search_credentials))
         .route("/api/credentials/{number}", delete(delete_credential))
         .route("/api/sim/badge", post(sim_badge))
         .route("/api/sim/rex/{door}", post(sim_rex))
@@ -995,6 +996,47 @@ fn row_json(row: &CredentialRow) -> Value {
         "valid_until": row.valid_until,
         "responder": row.responder,
     })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialSearch {
+    /// Words: each must start a word of the holder's name or the number.
+    q: Option<String>,
+    /// The `next` of the page before.
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/credentials/search`: one page (default 50, at most 1,000) of the credentials a
+/// search finds, or of all of them by number; `next` pages on.
+async fn search_credentials(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<CredentialSearch>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    authorize(&state, &headers, Role::Operator)?;
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request(format!("bad query: {}", e.body_text())))?;
+    let limit = query.limit.unwrap_or(50);
+    if limit == 0 || limit > 1_000 {
+        return Err(ApiError::bad_request("limit must be from 1 to 1000"));
+    }
+    let reader = Arc::clone(&state.reader);
+    let (rows, next) = tokio::task::spawn_blocking(move || {
+        reader
+            .lock()
+            .map_err(|_| "reader poisoned".to_string())?
+            .credentials_page(query.q.as_deref(), query.after.as_deref(), limit)
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::unavailable(e.to_string()))?
+    .map_err(ApiError::unavailable)?;
+    Ok(Json(json!({
+        "credentials": rows.iter().map(row_json).collect::<Vec<_>>(),
+        "next": next,
+    })))
 }
 
 async fn list_credentials(

@@ -1533,3 +1533,49 @@ fn the_log_is_searched_and_exported_as_csv() {
     let (status, _) = server.get("/api/events.csv?limit=200001", Some(ADMIN));
     assert_eq!(status, 400);
 }
+
+#[test]
+fn credentials_are_searched_a_page_at_a_time() {
+    let server = Server::start("credential-search");
+    for (number, holder) in [
+        ("1001", "Alice Martin"),
+        ("1002", "Bob Martin"),
+        ("2001", "Alice Ng"),
+    ] {
+        let (status, body) = server.post(
+            "/api/credentials",
+            Some(ADMIN),
+            json!({ "number": number, "holder": holder, "doors": ["server"] }),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    let page = |query: &str| {
+        let (status, body) = server.get(&format!("/api/credentials/search?{query}"), Some(ADMIN));
+        assert_eq!(status, 200, "{query}: {body}");
+        let numbers: Vec<String> = body["credentials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["number"].as_str().unwrap().to_string())
+            .collect();
+        (numbers, body["next"].as_str().map(str::to_string))
+    };
+    assert_eq!(page("q=martin").0, ["1001", "1002"]);
+    assert_eq!(page("q=ali%20mar").0, ["1001"]);
+    let (first, next) = page("q=ali&limit=1");
+    assert_eq!(first, ["1001"]);
+    assert_eq!(
+        page(&format!("q=ali&limit=1&after={}", next.unwrap())).0,
+        ["2001"]
+    );
+    assert_eq!(
+        page("limit=2"),
+        (vec!["1001".into(), "1002".into()], Some("1002".into()))
+    );
+    let viewer = server.token("viewer");
+    assert_eq!(server.get("/api/credentials/search", Some(&viewer)).0, 403);
+    assert_eq!(
+        server.get("/api/credentials/search?limit=0", Some(ADMIN)).0,
+        400
+    );
+}

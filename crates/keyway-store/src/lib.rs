@@ -99,6 +99,26 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX events_credential ON events (credential, seq);
      CREATE INDEX events_actor ON events (actor, seq);
      CREATE INDEX events_at ON events (at);",
+    // 7: credentials found by any word of the holder's name or the start of the number, with
+    // a full-text index that triggers keep in step (REPLACE fires the delete trigger because
+    // every connection sets recursive_triggers).
+    "CREATE VIRTUAL TABLE credential_search USING fts5(
+        number, holder, content = 'credentials', content_rowid = 'rowid',
+        tokenize = 'unicode61 remove_diacritics 2'
+     );
+     CREATE TRIGGER credential_search_insert AFTER INSERT ON credentials BEGIN
+        INSERT INTO credential_search (rowid, number, holder) VALUES (new.rowid, new.number, new.holder);
+     END;
+     CREATE TRIGGER credential_search_delete AFTER DELETE ON credentials BEGIN
+        INSERT INTO credential_search (credential_search, rowid, number, holder)
+        VALUES ('delete', old.rowid, old.number, old.holder);
+     END;
+     CREATE TRIGGER credential_search_update AFTER UPDATE ON credentials BEGIN
+        INSERT INTO credential_search (credential_search, rowid, number, holder)
+        VALUES ('delete', old.rowid, old.number, old.holder);
+        INSERT INTO credential_search (rowid, number, holder) VALUES (new.rowid, new.number, new.holder);
+     END;
+     INSERT INTO credential_search (credential_search) VALUES ('rebuild');",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -416,6 +436,10 @@ impl Store {
             .map_err(sqlite)?;
         connection
             .pragma_update(None, "foreign_keys", "ON")
+            .map_err(sqlite)?;
+        // A REPLACE's delete fires the delete triggers (the credential search index).
+        connection
+            .pragma_update(None, "recursive_triggers", "ON")
             .map_err(sqlite)?;
         connection
             .busy_timeout(std::time::Duration::from_secs(5))
@@ -953,6 +977,67 @@ impl Store {
         Ok(rows)
     }
 
+    /// One page of credentials: with `search`, those with a word of the holder's name or
+    /// the number starting with each of its words (in the order they were stored); without,
+    /// every credential by number. `after` is the `next` of the page before. Returns the rows
+    /// and the `next` cursor when there may be more.
+    pub fn credentials_page(
+        &self,
+        search: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<CredentialRow>, Option<String>), StoreError> {
+        const COLUMNS: &str = "c.number, c.holder, c.doors, c.levels, c.schedule, c.valid_from, c.valid_until, c.responder, c.rowid";
+        let words: Vec<String> = search
+            .unwrap_or("")
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+            .collect();
+        let (sql, values): (String, Vec<rusqlite::types::Value>) = if words.is_empty() {
+            (
+                format!(
+                    "SELECT {COLUMNS} FROM credentials c WHERE c.number > ?1 ORDER BY c.number LIMIT ?2"
+                ),
+                vec![
+                    after.unwrap_or("").to_string().into(),
+                    (limit as i64).into(),
+                ],
+            )
+        } else {
+            let after: i64 = after.and_then(|a| a.parse().ok()).unwrap_or(0);
+            (
+                format!(
+                    "SELECT {COLUMNS} FROM credential_search s JOIN credentials c ON c.rowid = s.rowid
+                     WHERE credential_search MATCH ?1 AND s.rowid > ?2 ORDER BY s.rowid LIMIT ?3"
+                ),
+                vec![words.join(" ").into(), after.into(), (limit as i64).into()],
+            )
+        };
+        let mut query = self
+            .connection
+            .prepare_cached(&sql)
+            .map_err(|e| self.sqlite(e))?;
+        let mut last = None;
+        let rows = query
+            .query_map(rusqlite::params_from_iter(values), |row| {
+                Ok((credential_row(row)?, row.get::<_, i64>(8)?))
+            })
+            .map_err(|e| self.sqlite(e))?;
+        let mut page = Vec::new();
+        for row in rows {
+            let (credential, rowid) = row.map_err(|e| self.sqlite(e))?;
+            last = Some(if words.is_empty() {
+                credential.number.clone()
+            } else {
+                rowid.to_string()
+            });
+            page.push(credential);
+        }
+        let next = if page.len() == limit { last } else { None };
+        Ok((page, next))
+    }
+
     /// How many credentials are stored.
     pub fn credential_count(&self) -> Result<usize, StoreError> {
         self.connection
@@ -973,24 +1058,7 @@ impl Store {
             .prepare("SELECT number, holder, doors, levels, schedule, valid_from, valid_until, responder FROM credentials")
             .map_err(|e| self.sqlite(e))?;
         let rows = query
-            .query_map([], |row| {
-                let doors: String = row.get(2)?;
-                let levels: String = row.get(3)?;
-                Ok(CredentialRow {
-                    number: row.get(0)?,
-                    holder: row.get(1)?,
-                    doors: decode_ids(&doors),
-                    levels: levels
-                        .split(';')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string)
-                        .collect(),
-                    schedule: row.get(4)?,
-                    valid_from: row.get(5)?,
-                    valid_until: row.get(6)?,
-                    responder: row.get(7)?,
-                })
-            })
+            .query_map([], credential_row)
             .map_err(|e| self.sqlite(e))?;
         for row in rows {
             each(row.map_err(|e| self.sqlite(e))?);
@@ -1235,6 +1303,27 @@ impl Store {
             )
             .map_err(|e| self.sqlite(e))
     }
+}
+
+/// A credential from `SELECT number, holder, doors, levels, schedule, valid_from,
+/// valid_until, responder`.
+fn credential_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CredentialRow> {
+    let doors: String = row.get(2)?;
+    let levels: String = row.get(3)?;
+    Ok(CredentialRow {
+        number: row.get(0)?,
+        holder: row.get(1)?,
+        doors: decode_ids(&doors),
+        levels: levels
+            .split(';')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        schedule: row.get(4)?,
+        valid_from: row.get(5)?,
+        valid_until: row.get(6)?,
+        responder: row.get(7)?,
+    })
 }
 
 /// An event from `SELECT seq, at, kind, door, credential, reason, circuit, hash, source,
@@ -1486,6 +1575,59 @@ mod tests {
             ..EventFilter::default()
         };
         assert!(seqs(&nobody, u64::MAX, 100).is_empty());
+    }
+
+    #[test]
+    fn credentials_are_found_by_any_word_of_the_holder_or_the_start_of_the_number() {
+        let dir = std::env::temp_dir().join(format!("keyway-store-people-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut store = Store::open(&dir).unwrap();
+        let row = |number: &str, holder: &str| CredentialRow {
+            number: number.into(),
+            holder: holder.into(),
+            doors: None,
+            levels: Vec::new(),
+            schedule: None,
+            valid_from: None,
+            valid_until: None,
+            responder: false,
+        };
+        store
+            .put_credentials(&[
+                row("1001", "Ann Smith"),
+                row("2002", "Bob Smith"),
+                row("3003", "Ann Lee"),
+            ])
+            .unwrap();
+        // Replaced and removed rows leave the index too.
+        store.put_credentials(&[row("1001", "Zoë Smyth")]).unwrap();
+        let numbers = |store: &Store, search: Option<&str>, after: Option<&str>, limit| {
+            let (page, next) = store.credentials_page(search, after, limit).unwrap();
+            (page.into_iter().map(|r| r.number).collect::<Vec<_>>(), next)
+        };
+        assert_eq!(numbers(&store, Some("smith"), None, 10).0, ["2002"]);
+        assert_eq!(
+            numbers(&store, Some("zoe SMY"), None, 10).0,
+            ["1001"],
+            "any case, no accents"
+        );
+        assert_eq!(numbers(&store, Some("100"), None, 10).0, ["1001"]);
+        assert_eq!(numbers(&store, Some("ann"), None, 10).0, ["3003"]);
+        assert_eq!(
+            numbers(&store, Some("\"quoted\""), None, 10).0,
+            Vec::<String>::new()
+        );
+        let (first, next) = numbers(&store, None, None, 2);
+        assert_eq!(
+            (first, next.as_deref()),
+            (vec!["1001".to_string(), "2002".to_string()], Some("2002"))
+        );
+        assert_eq!(
+            numbers(&store, None, Some("2002"), 2),
+            (vec!["3003".to_string()], None)
+        );
+        store.delete_credential("2002").unwrap();
+        assert!(numbers(&store, Some("smith"), None, 10).0.is_empty());
     }
 
     #[test]
