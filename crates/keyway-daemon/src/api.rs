@@ -470,7 +470,7 @@ struct EventsQuery {
     door: Option<String>,
     kind: Option<String>,
     credential: Option<String>,
-    /// Part of a holder's name (any case): the events of their credentials.
+    /// Words that start words of a holder's name: the events of their credentials.
     holder: Option<String>,
     actor: Option<String>,
     source: Option<String>,

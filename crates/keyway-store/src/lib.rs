@@ -739,27 +739,26 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
     }
 
-    /// The numbers of the credentials whose holder's name contains `part` (any case), at
-    /// most `limit`.
+    /// The numbers of the credentials with a word of the holder's name (or the number)
+    /// starting with each word of `words` (any case, accents ignored), at most `limit`; the
+    /// full-text index answers, so a million credentials take no longer than a thousand.
     pub fn credentials_of_holder(
         &self,
-        part: &str,
+        words: &str,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let escaped = part
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+        let Some(fts) = fts_query(words) else {
+            return Ok(Vec::new());
+        };
         let mut query = self
             .connection
             .prepare_cached(
-                "SELECT number FROM credentials WHERE holder LIKE ?1 ESCAPE '\\' ORDER BY number LIMIT ?2",
+                "SELECT c.number FROM credential_search s JOIN credentials c ON c.rowid = s.rowid
+                 WHERE credential_search MATCH ?1 ORDER BY s.rowid LIMIT ?2",
             )
             .map_err(|e| self.sqlite(e))?;
         let rows = query
-            .query_map(params![format!("%{escaped}%"), limit as i64], |row| {
-                row.get(0)
-            })
+            .query_map(params![fts, limit as i64], |row| row.get(0))
             .map_err(|e| self.sqlite(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
     }
@@ -988,13 +987,17 @@ impl Store {
         limit: usize,
     ) -> Result<(Vec<CredentialRow>, Option<String>), StoreError> {
         const COLUMNS: &str = "c.number, c.holder, c.doors, c.levels, c.schedule, c.valid_from, c.valid_until, c.responder, c.rowid";
-        let words: Vec<String> = search
-            .unwrap_or("")
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
-            .collect();
-        let (sql, values): (String, Vec<rusqlite::types::Value>) = if words.is_empty() {
+        let fts = fts_query(search.unwrap_or(""));
+        let (sql, values): (String, Vec<rusqlite::types::Value>) = if let Some(fts) = &fts {
+            let after: i64 = after.and_then(|a| a.parse().ok()).unwrap_or(0);
+            (
+                format!(
+                    "SELECT {COLUMNS} FROM credential_search s JOIN credentials c ON c.rowid = s.rowid
+                     WHERE credential_search MATCH ?1 AND s.rowid > ?2 ORDER BY s.rowid LIMIT ?3"
+                ),
+                vec![fts.clone().into(), after.into(), (limit as i64).into()],
+            )
+        } else {
             (
                 format!(
                     "SELECT {COLUMNS} FROM credentials c WHERE c.number > ?1 ORDER BY c.number LIMIT ?2"
@@ -1003,15 +1006,6 @@ impl Store {
                     after.unwrap_or("").to_string().into(),
                     (limit as i64).into(),
                 ],
-            )
-        } else {
-            let after: i64 = after.and_then(|a| a.parse().ok()).unwrap_or(0);
-            (
-                format!(
-                    "SELECT {COLUMNS} FROM credential_search s JOIN credentials c ON c.rowid = s.rowid
-                     WHERE credential_search MATCH ?1 AND s.rowid > ?2 ORDER BY s.rowid LIMIT ?3"
-                ),
-                vec![words.join(" ").into(), after.into(), (limit as i64).into()],
             )
         };
         let mut query = self
@@ -1027,7 +1021,7 @@ impl Store {
         let mut page = Vec::new();
         for row in rows {
             let (credential, rowid) = row.map_err(|e| self.sqlite(e))?;
-            last = Some(if words.is_empty() {
+            last = Some(if fts.is_none() {
                 credential.number.clone()
             } else {
                 rowid.to_string()
@@ -1255,12 +1249,9 @@ impl Store {
 
     /// Every user, by name.
     pub fn users(&self) -> Result<Vec<UserRow>, StoreError> {
-        let mut query = self
-            .connection
-            .prepare("SELECT name, role, password, created, disabled FROM users ORDER BY name")
-            .map_err(|e| self.sqlite(e))?;
-        let rows = query
-            .query_map([], |row| {
+        self.all(
+            "SELECT name, role, password, created, disabled FROM users ORDER BY name",
+            |row| {
                 Ok(UserRow {
                     name: row.get(0)?,
                     role: row.get(1)?,
@@ -1268,19 +1259,15 @@ impl Store {
                     created: row.get(3)?,
                     disabled: row.get(4)?,
                 })
-            })
-            .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+            },
+        )
     }
 
     /// Every stored session, expired or not.
     pub fn sessions(&self) -> Result<Vec<SessionRow>, StoreError> {
-        let mut query = self
-            .connection
-            .prepare("SELECT hash, user, csrf, created, expires FROM sessions ORDER BY created")
-            .map_err(|e| self.sqlite(e))?;
-        let rows = query
-            .query_map([], |row| {
+        self.all(
+            "SELECT hash, user, csrf, created, expires FROM sessions ORDER BY created",
+            |row| {
                 Ok(SessionRow {
                     hash: row.get(0)?,
                     user: row.get(1)?,
@@ -1288,8 +1275,18 @@ impl Store {
                     created: row.get(3)?,
                     expires: row.get(4)?,
                 })
-            })
-            .map_err(|e| self.sqlite(e))?;
+            },
+        )
+    }
+
+    /// Every row `sql` selects, each made by `make`.
+    fn all<T>(
+        &self,
+        sql: &str,
+        make: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut query = self.connection.prepare(sql).map_err(|e| self.sqlite(e))?;
+        let rows = query.query_map([], make).map_err(|e| self.sqlite(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
     }
 
@@ -1303,6 +1300,17 @@ impl Store {
             )
             .map_err(|e| self.sqlite(e))
     }
+}
+
+/// A full-text query in which each word of `search` must start a word (FTS5 prefixes, each
+/// quoted), or `None` when it has no word.
+fn fts_query(search: &str) -> Option<String> {
+    let words: Vec<String> = search
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{w}\"*"))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
 }
 
 /// A credential from `SELECT number, holder, doors, levels, schedule, valid_from,
@@ -1556,7 +1564,7 @@ mod tests {
         assert_eq!(seqs(&front_denied, u64::MAX, 100), [40, 30, 20, 10]);
         assert_eq!(seqs(&front_denied, 30, 2), [20, 10], "the next page back");
         let holder = store.credentials_of_holder("100%_s", 10).unwrap();
-        assert_eq!(holder, ["3"], "% and _ are letters in a holder search");
+        assert_eq!(holder, ["3"], "each word starts a word of the name");
         assert!(store.credentials_of_holder("1000", 10).unwrap().is_empty());
         let of_holder = EventFilter {
             credentials: Some(holder),
