@@ -176,7 +176,8 @@ pub async fn serve(
     reader.read_with_key(key);
 
     // Tokens: the environment's admin token is made known (and one it set before, now
-    // changed, is revoked); without one, a first start makes one.
+    // changed, is revoked). Without one there is no admin token: people sign in with a
+    // name and a password, and an admin makes tokens for machines.
     let mut token_events = Vec::new();
     let now = config.clock.wall();
     if let Some(token) = &config.admin_token {
@@ -434,8 +435,6 @@ pub fn restore_inputs(
     inputs
 }
 
-/// `keyway verify-log`: checks the audit log's chain and its last signed checkpoint.
-/// Reads only: it creates nothing, not even a missing key.
 /// A user to add while no daemon runs (`keyway user add`).
 #[derive(Clone, Debug)]
 pub struct NewUser {
@@ -500,6 +499,8 @@ pub fn add_user(
     Ok(())
 }
 
+/// `keyway verify-log`: checks the audit log's chain and its last signed checkpoint.
+/// Reads only: it creates nothing, not even a missing key.
 pub fn verify_log(
     data_dir: &std::path::Path,
     log_key: Option<&std::path::Path>,

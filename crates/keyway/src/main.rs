@@ -72,9 +72,10 @@ enum Command {
     /// Run the controller daemon: the controller, its durable audit log and its HTTP API.
     ///
     /// Every part of the site that maps to no real device is simulated (readers, relays,
-    /// sensors, power feeds: drive them through /api/sim/*). On first start an admin token is
-    /// generated and printed once, unless KEYWAY_ADMIN_TOKEN gives one. Stops cleanly on
-    /// SIGTERM or Ctrl-C, putting every relay at rest.
+    /// sensors, power feeds: drive them through /api/sim/*). While the console has no admin,
+    /// each start prints a one-time setup code for the first visit (or add one first with
+    /// `keyway user add`); KEYWAY_ADMIN_TOKEN makes an admin token for machines. Stops
+    /// cleanly on SIGTERM or Ctrl-C, putting every relay at rest.
     Serve {
         /// The site file; without it, the built-in demo site (examples/office.toml).
         #[arg(long)]
