@@ -11,6 +11,7 @@ const $ = (id) => document.getElementById(id);
 let site = null;
 let operator = false;
 let newestSeen = null;
+let pendingKey = null;
 
 const WORDS = {
   door_forced: "forced open",
@@ -91,10 +92,10 @@ export async function load() {
   const list = await api("/api/alarms");
   const pending = list.alarms.filter((a) => a.active || !a.acknowledged);
   const handled = list.alarms.filter((a) => !(a.active || !a.acknowledged)).slice(0, 20);
-  // The open forms are kept while their alarm still waits: a note being typed is not lost.
-  const shown = new Set([...$("alarms").querySelectorAll("li")].map((li) => li.dataset.alarm + li.dataset.active + !li.querySelector("form")));
-  const wanted = pending.map((a) => String(a.seq) + a.active + !!a.acknowledged);
-  if (shown.size !== wanted.length || wanted.some((w) => !shown.has(w))) {
+  // Drawn again only when what waits changed: a note being typed is not lost.
+  const key = pending.map((a) => `${a.seq}:${a.active}:${!!a.acknowledged}`).join(",");
+  if (key !== pendingKey) {
+    pendingKey = key;
     $("alarms").innerHTML = pending.map((a) => line(a, true)).join("") || '<li class="muted">No alarm needs attention.</li>';
   }
   $("alarms-handled").innerHTML = handled.map((a) => line(a, false)).join("");

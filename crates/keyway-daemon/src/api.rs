@@ -271,6 +271,23 @@ fn authorize_request(
     Ok(())
 }
 
+/// Whether a token or a user has this name (names are the log's actors, so unique).
+fn name_taken(state: &AppState, name: &str) -> ApiResult<bool> {
+    let token = state
+        .tokens
+        .read()
+        .map_err(|_| ApiError::unavailable("token table unavailable"))?
+        .values()
+        .any(|t| t.name == name);
+    let user = state
+        .accounts
+        .read()
+        .map_err(|_| ApiError::unavailable("account table unavailable"))?
+        .user(name)
+        .is_some();
+    Ok(token || user)
+}
+
 /// Who is asking: the role, the name its events carry as actor, and the session if it is
 /// one (not a token).
 #[derive(Clone, Debug)]
@@ -392,7 +409,11 @@ pub fn event_json(state: &AppState, event: &StoredEvent) -> Value {
 /// An instant (ms since the epoch) as the API shows it: local time with its offset in the
 /// site's zone, to the millisecond.
 fn local_time(state: &AppState, millis: i64) -> String {
-    let zone = &state.service.site().info.timezone;
+    time_in(&state.service.site().info.timezone, millis)
+}
+
+/// An instant (ms since the epoch) in `zone`, to the millisecond, with its offset.
+fn time_in(zone: &jiff::tz::TimeZone, millis: i64) -> String {
     jiff::Timestamp::from_millisecond(millis)
         .map(|t| {
             t.to_zoned_datetime(zone.clone())
@@ -547,13 +568,7 @@ async fn events_csv(
                 .map_err(|e| e.to_string())?;
             for stored in &page {
                 let event = &stored.event;
-                let at = jiff::Timestamp::from_millisecond(event.at)
-                    .map(|t| {
-                        t.to_zoned_datetime(zone.clone())
-                            .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
-                            .to_string()
-                    })
-                    .unwrap_or_default();
+                let at = time_in(&zone, event.at);
                 let field = |v: &Option<String>| v.clone().unwrap_or_default();
                 out.write_record([
                     stored.seq.to_string(),
@@ -1368,19 +1383,7 @@ async fn create_token(
         ))
     })?;
     check_name("token", &body.name).map_err(ApiError::bad_request)?;
-    let taken = state
-        .tokens
-        .read()
-        .map_err(|_| ApiError::unavailable("token table unavailable"))?
-        .values()
-        .any(|t| t.name == body.name)
-        || state
-            .accounts
-            .read()
-            .map_err(|_| ApiError::unavailable("account table unavailable"))?
-            .user(&body.name)
-            .is_some();
-    if taken {
+    if name_taken(&state, &body.name)? {
         return Err(ApiError::Plain(
             StatusCode::CONFLICT,
             format!(

@@ -747,20 +747,11 @@ impl Store {
         words: &str,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let Some(fts) = fts_query(words) else {
+        if fts_query(words).is_none() {
             return Ok(Vec::new());
-        };
-        let mut query = self
-            .connection
-            .prepare_cached(
-                "SELECT c.number FROM credential_search s JOIN credentials c ON c.rowid = s.rowid
-                 WHERE credential_search MATCH ?1 ORDER BY s.rowid LIMIT ?2",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let rows = query
-            .query_map(params![fts, limit as i64], |row| row.get(0))
-            .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+        }
+        let (page, _) = self.credentials_page(Some(words), None, limit)?;
+        Ok(page.into_iter().map(|row| row.number).collect())
     }
 
     fn events_where(

@@ -17,7 +17,9 @@ use keyway_store::AccountChange;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, AppState, Caller, authorize, local_time, log_change, write};
+use super::{
+    ApiError, ApiResult, AppState, Caller, authorize, local_time, log_change, name_taken, write,
+};
 use crate::accounts::{
     Accounts, SESSION_COOKIE, SESSION_LIFETIME, SetupRefusal, User, check_password, hash_password,
     verify_password,
@@ -388,19 +390,7 @@ pub(super) async fn setup(
 /// A name for a new user: well formed, and no user or token has it (names say who did what).
 fn check_new_name(state: &AppState, name: &str) -> ApiResult<()> {
     check_name("user", name).map_err(ApiError::bad_request)?;
-    let user = state
-        .accounts
-        .read()
-        .map_err(accounts_unavailable)?
-        .user(name)
-        .is_some();
-    let token = state
-        .tokens
-        .read()
-        .map_err(|_| ApiError::unavailable("token table unavailable"))?
-        .values()
-        .any(|t| t.name == name);
-    if user || token {
+    if name_taken(state, name)? {
         return Err(ApiError::Plain(
             StatusCode::CONFLICT,
             format!(
