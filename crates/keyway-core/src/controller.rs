@@ -104,8 +104,20 @@ pub enum Input {
     Lock {
         door: DoorIdx,
     },
+    /// Operator hold, unlocked or locked, that ends by itself at `until` (on the
+    /// controller's clock): the door then goes back to normal operation (`hold_ended`).
+    HoldUntil {
+        door: DoorIdx,
+        command: Command,
+        until: Millis,
+    },
     /// Back to normal operation.
     Release {
+        door: DoorIdx,
+    },
+    /// An operator's momentary unlock: the door unlocks for its `unlock_seconds`, as a
+    /// granted access does (it changes no hold, and lockdown outranks it).
+    MomentaryUnlock {
         door: DoorIdx,
     },
     /// The door's reader stopped answering. Logged; it changes no lock (losing a reader
@@ -179,6 +191,8 @@ pub enum EventKind {
     BatteryLow,
     LockFault,
     LockFaultCleared,
+    /// A timed operator hold reached its end: the door is back to normal operation.
+    HoldEnded,
 }
 
 impl EventKind {
@@ -212,6 +226,7 @@ impl EventKind {
             EventKind::BatteryLow => "battery_low",
             EventKind::LockFault => "lock_fault",
             EventKind::LockFaultCleared => "lock_fault_cleared",
+            EventKind::HoldEnded => "hold_ended",
         }
     }
 }
@@ -268,6 +283,10 @@ pub struct DoorStatus {
     pub lock_fault: bool,
     /// Why the lock is where it is.
     pub reason: Reason,
+    /// The operator's hold (unlock or lock), if there is one, whether or not it decides now.
+    pub hold: Option<Command>,
+    /// When a timed hold ends, on the wall clock.
+    pub hold_until: Option<Millis>,
 }
 
 /// Why a door's lock is where it is: the rule that decides the controller's command, unless
@@ -300,6 +319,8 @@ struct DoorState {
     /// Something outside the controller holds the lock's power path open until then.
     power_cut_until: Option<Millis>,
     operator_hold: Option<Command>,
+    /// A timed operator hold ends then.
+    hold_until: Option<Millis>,
     emergency_override: bool,
     /// The last access_granted, REX, push-to-exit or key override: opening the door within
     /// `unlock_seconds` of it is not forced.
@@ -391,6 +412,7 @@ impl Controller {
                 delayed_release_at: None,
                 power_cut_until: None,
                 operator_hold: None,
+                hold_until: None,
                 emergency_override: false,
                 last_permit: None,
                 open: false,
@@ -487,6 +509,10 @@ impl Controller {
             alarm: state.alarm,
             lock_fault: state.lock_fault,
             reason: state.reason,
+            hold: state.operator_hold,
+            hold_until: state
+                .hold_until
+                .map(|until| until.saturating_add(self.wall_offset)),
         }
     }
 
@@ -657,9 +683,23 @@ impl Controller {
                     }
                 }
             }
-            Input::Unlock { door } => self.hold(door, Some(Command::Unlock)),
-            Input::Lock { door } => self.hold(door, Some(Command::Lock)),
-            Input::Release { door } => self.hold(door, None),
+            Input::Unlock { door } => self.hold(door, Some(Command::Unlock), None),
+            Input::Lock { door } => self.hold(door, Some(Command::Lock), None),
+            Input::HoldUntil {
+                door,
+                command,
+                until,
+            } => {
+                if until > now {
+                    self.push_timer(until, Timer::Door(door));
+                    self.hold(door, Some(command), Some(until));
+                } else {
+                    // Already over: nothing to hold, and a hold that was there ends.
+                    self.hold(door, None, None);
+                }
+            }
+            Input::Release { door } => self.hold(door, None, None),
+            Input::MomentaryUnlock { door } => self.momentary_unlock(door),
             Input::ReaderOffline { door } => {
                 self.log(Event::door(now, EventKind::ReaderOffline, door))
             }
@@ -712,8 +752,23 @@ impl Controller {
         self.timers.push(Reverse((at, timer)));
     }
 
-    fn hold(&mut self, door: DoorIdx, hold: Option<Command>) {
-        self.doors[door.index()].operator_hold = hold;
+    fn hold(&mut self, door: DoorIdx, hold: Option<Command>, until: Option<Millis>) {
+        let state = &mut self.doors[door.index()];
+        state.operator_hold = hold;
+        state.hold_until = until;
+        self.refresh_door(door);
+    }
+
+    fn momentary_unlock(&mut self, door: DoorIdx) {
+        if !self.alive {
+            return;
+        }
+        let now = self.now;
+        let until = now.saturating_add(self.unlock_millis(door));
+        let state = &mut self.doors[door.index()];
+        state.granted_until = Some(state.granted_until.map_or(until, |u| u.max(until)));
+        state.last_permit = Some(now);
+        self.push_timer(until, Timer::Door(door));
         self.refresh_door(door);
     }
 
@@ -994,6 +1049,14 @@ impl Controller {
         expire(&mut state.responder_until);
         expire(&mut state.release_until);
         expire(&mut state.power_cut_until);
+        let mut events = Vec::new();
+        if state.hold_until.is_some_and(|until| until <= now) {
+            state.hold_until = None;
+            state.operator_hold = None;
+            if alive {
+                events.push(Event::door(now, EventKind::HoldEnded, door));
+            }
+        }
         let mut new_timer = None;
         if let Some(at) = state.delayed_release_at
             && at <= now
@@ -1051,7 +1114,6 @@ impl Controller {
         state.position = position;
         state.powered = powered;
 
-        let mut events = Vec::new();
         if alive && position != state.logged_position {
             state.logged_position = position;
             let kind = match position {

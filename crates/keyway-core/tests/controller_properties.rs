@@ -32,6 +32,9 @@ enum RawInput {
     Unlock(usize),
     Lock(usize),
     Release(usize),
+    /// A hold (unlock when `true`) ending this many milliseconds after it is set.
+    HoldFor(usize, bool, i64),
+    Momentary(usize),
     LockSensed(usize, bool),
     BatteryLow(usize),
     DoorFoundOpen(usize),
@@ -57,6 +60,8 @@ fn raw_input() -> impl Strategy<Value = RawInput> {
         1 => door.clone().prop_map(RawInput::Unlock),
         1 => door.clone().prop_map(RawInput::Lock),
         1 => door.clone().prop_map(RawInput::Release),
+        1 => (door.clone(), any::<bool>(), 0i64..120_000).prop_map(|(d, u, ms)| RawInput::HoldFor(d, u, ms)),
+        1 => door.clone().prop_map(RawInput::Momentary),
         2 => (door, any::<bool>()).prop_map(|(d, l)| RawInput::LockSensed(d, l)),
         1 => (0usize..8).prop_map(RawInput::BatteryLow),
         1 => (0usize..64).prop_map(RawInput::DoorFoundOpen),
@@ -68,7 +73,7 @@ fn gap() -> impl Strategy<Value = i64> {
     prop_oneof![6 => 0i64..20_000, 2 => 20_000i64..120_000, 1 => 600_000i64..7_200_000]
 }
 
-fn to_input(site: &Site, raw: &RawInput) -> Input {
+fn to_input(site: &Site, now: i64, raw: &RawInput) -> Input {
     let door = |d: usize| DoorIdx((d % site.doors.len()) as u32);
     let circuit = |c: usize| CircuitIdx((c % site.circuits.len()) as u32);
     match raw {
@@ -99,6 +104,16 @@ fn to_input(site: &Site, raw: &RawInput) -> Input {
         RawInput::Unlock(d) => Input::Unlock { door: door(*d) },
         RawInput::Lock(d) => Input::Lock { door: door(*d) },
         RawInput::Release(d) => Input::Release { door: door(*d) },
+        RawInput::HoldFor(d, unlock, ms) => Input::HoldUntil {
+            door: door(*d),
+            command: if *unlock {
+                Command::Unlock
+            } else {
+                Command::Lock
+            },
+            until: now + ms,
+        },
+        RawInput::Momentary(d) => Input::MomentaryUnlock { door: door(*d) },
         RawInput::LockSensed(d, locked) => Input::LockSensed {
             door: door(*d),
             locked: *locked,
@@ -247,7 +262,7 @@ proptest! {
             controller.advance(now);
             absorb(&mut controller, &mut watch)?;
             check_invariants(&controller, &watch)?;
-            let input = to_input(&site, &raw);
+            let input = to_input(&site, now, &raw);
             let before: Vec<_> = site.door_indices().map(|d| controller.door_status(d)).collect();
             controller.handle(now, input.clone());
             match input {
