@@ -104,8 +104,10 @@ pub enum Input {
     Lock {
         door: DoorIdx,
     },
-    /// Operator hold, unlocked or locked, that ends by itself at `until` (on the
-    /// controller's clock): the door then goes back to normal operation (`hold_ended`).
+    /// Operator hold, unlocked or locked, that ends by itself at `until`, an instant on the
+    /// wall clock (what the operator asked for): the door then goes back to normal operation
+    /// (`hold_ended`). It is turned into the controller's clock when it is set, so a later
+    /// step of the wall clock neither stretches nor cuts it.
     HoldUntil {
         door: DoorIdx,
         command: Command,
@@ -690,6 +692,7 @@ impl Controller {
                 command,
                 until,
             } => {
+                let until = until.saturating_sub(self.wall_offset);
                 if until > now {
                     self.push_timer(until, Timer::Door(door));
                     self.hold(door, Some(command), Some(until));

@@ -20,6 +20,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use futures_util::Stream;
 use keyway_core::controller::{EventKind, Input};
+use keyway_core::physics::Command;
 use keyway_core::site::{CircuitIdx, DoorIdx};
 use keyway_store::{CredentialRow, Store, StoredEvent};
 use serde::Deserialize;
@@ -140,6 +141,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/doors/{id}/unlock", post(door_unlock))
         .route("/api/doors/{id}/lock", post(door_lock))
         .route("/api/doors/{id}/release", post(door_release))
+        .route("/api/doors/{id}/momentary", post(door_momentary))
         .route("/api/lockdown", post(lockdown))
         .route("/api/fire-alarm/reset", post(fire_alarm_reset))
         .route(
@@ -409,18 +411,7 @@ pub fn event_json(state: &AppState, event: &StoredEvent) -> Value {
 /// An instant (ms since the epoch) as the API shows it: local time with its offset in the
 /// site's zone, to the millisecond.
 fn local_time(state: &AppState, millis: i64) -> String {
-    time_in(&state.service.site().info.timezone, millis)
-}
-
-/// An instant (ms since the epoch) in `zone`, to the millisecond, with its offset.
-fn time_in(zone: &jiff::tz::TimeZone, millis: i64) -> String {
-    jiff::Timestamp::from_millisecond(millis)
-        .map(|t| {
-            t.to_zoned_datetime(zone.clone())
-                .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
-                .to_string()
-        })
-        .unwrap_or_default()
+    crate::clock::time_in(&state.service.site().info.timezone, millis)
 }
 
 /// An event not (yet) stored: no sequence number, no hash.
@@ -568,7 +559,7 @@ async fn events_csv(
                 .map_err(|e| e.to_string())?;
             for stored in &page {
                 let event = &stored.event;
-                let at = time_in(&zone, event.at);
+                let at = crate::clock::time_in(&zone, event.at);
                 let field = |v: &Option<String>| v.clone().unwrap_or_default();
                 out.write_record([
                     stored.seq.to_string(),
@@ -817,20 +808,59 @@ async fn stream(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
+/// The body a hold may have: `{"until": "2026-12-02T17:00"}` ends it by itself then (an
+/// instant with its offset, or a local time in the site's zone). No body: held until
+/// released.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoldBody {
+    until: Option<String>,
+}
+
 async fn hold(
     state: AppState,
     headers: HeaderMap,
     id: String,
-    hold: Option<&str>,
+    command: Option<Command>,
+    body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let caller = authorize(&state, &headers, Role::Operator)?;
     let door = door_index(&state, &id)?;
-    // The door first; the hold is stored with its events (the service latches it).
-    let input = match hold {
-        Some("unlock") => Input::Unlock { door },
-        Some(_) => Input::Lock { door },
-        None => Input::Release { door },
+    let until = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let body: HoldBody = serde_json::from_slice(&body)
+            .map_err(|error| ApiError::bad_request(format!("bad request body: {error}")))?;
+        body.until
+            .map(|until| parse_instant(&state, "until", &until))
+            .transpose()?
     };
+    let input = match (command, until) {
+        (None, Some(_)) => {
+            return Err(ApiError::bad_request(
+                "a release takes no `until`: it ends the hold now".to_string(),
+            ));
+        }
+        (None, None) => Input::Release { door },
+        (Some(Command::Unlock), None) => Input::Unlock { door },
+        (Some(Command::Lock), None) => Input::Lock { door },
+        (Some(command), Some(until)) => {
+            let now = state.service.clock().wall();
+            if until <= now {
+                return Err(ApiError::bad_request(format!(
+                    "until {}: that is not in the future (now {})",
+                    local_time(&state, until),
+                    local_time(&state, now)
+                )));
+            }
+            Input::HoldUntil {
+                door,
+                command,
+                until,
+            }
+        }
+    };
+    // The door first; the hold is stored with its events (the service latches it).
     let events = run_input(&state, input, caller.origin(Source::Api)).await?;
     Ok(events_json(&state, &events))
 }
@@ -839,24 +869,45 @@ async fn door_unlock(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    hold(state, headers, id, Some("unlock")).await
+    hold(state, headers, id, Some(Command::Unlock), body).await
 }
 
 async fn door_lock(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    hold(state, headers, id, Some("lock")).await
+    hold(state, headers, id, Some(Command::Lock), body).await
 }
 
 async fn door_release(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    hold(state, headers, id, None).await
+    hold(state, headers, id, None, body).await
+}
+
+/// `POST /api/doors/{id}/momentary`: unlocked for the door's `unlock_seconds`, as a granted
+/// access is (lockdown and a lock hold outrank it).
+async fn door_momentary(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let caller = authorize(&state, &headers, Role::Operator)?;
+    let door = door_index(&state, &id)?;
+    let events = run_input(
+        &state,
+        Input::MomentaryUnlock { door },
+        caller.origin(Source::Api),
+    )
+    .await?;
+    Ok(events_json(&state, &events))
 }
 
 #[derive(Deserialize)]

@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use keyway_core::controller::Input;
 use keyway_core::credentials::{AccessLevel, CredentialStore, DoorScope};
+use keyway_core::physics::{Command, Millis};
 use keyway_core::site::ScheduleIdx;
 use keyway_core::{Site, parse_site};
 use keyway_store::{Store, StoreError};
@@ -262,7 +263,7 @@ pub async fn serve(
             tracing::warn!(%error, "stored credential skipped");
         }
     })?;
-    let restore = restore_inputs(&site, &store.state()?, &mut stale);
+    let restore = restore_inputs(&site, config.clock.wall(), &store.state()?, &mut stale);
     if !stale.is_empty() {
         tracing::warn!(summary = %stale.summary(), "stored state refers to what the site no longer has; see GET /api/stale");
         for credential in stale.credentials.iter().take(10) {
@@ -407,6 +408,7 @@ pub async fn serve(
 /// The inputs that bring back the latched operator state.
 pub fn restore_inputs(
     site: &Site,
+    now: Millis,
     state: &[(String, String)],
     stale: &mut stale::StaleState,
 ) -> Vec<Input> {
@@ -423,16 +425,43 @@ pub fn restore_inputs(
                     });
                     continue;
                 };
-                inputs.push(if hold == "unlock" {
-                    Input::Unlock { door }
-                } else {
-                    Input::Lock { door }
-                });
+                match parse_hold(hold) {
+                    Some((command, None)) => inputs.push(match command {
+                        Command::Unlock => Input::Unlock { door },
+                        Command::Lock => Input::Lock { door },
+                    }),
+                    Some((command, Some(until))) if until > now => inputs.push(Input::HoldUntil {
+                        door,
+                        command,
+                        until,
+                    }),
+                    // A timed hold that ended while the daemon was down is not restored
+                    // (its key stays until the door's next hold replaces it).
+                    Some((_, Some(_))) => {}
+                    None => stale.holds.push(stale::StaleHold {
+                        door: key["hold:".len()..].to_string(),
+                        hold: hold.to_string(),
+                    }),
+                }
             }
             _ => {}
         }
     }
     inputs
+}
+
+/// A stored hold: `unlock`, `lock`, or either with ` until MS` (its end on the wall clock).
+fn parse_hold(value: &str) -> Option<(Command, Option<Millis>)> {
+    let (command, until) = match value.split_once(" until ") {
+        Some((command, until)) => (command, Some(until.parse().ok()?)),
+        None => (value, None),
+    };
+    let command = match command {
+        "unlock" => Command::Unlock,
+        "lock" => Command::Lock,
+        _ => return None,
+    };
+    Some((command, until))
 }
 
 /// A user to add while no daemon runs (`keyway user add`).

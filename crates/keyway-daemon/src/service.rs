@@ -74,6 +74,10 @@ pub struct DoorSnapshot {
     /// `lockdown`, `operator_hold`, `schedule`, `access_granted`, `locked` (the rule that
     /// gives the command), or `no_lock`, `controller_dead`, `no_power`, `power_cut`.
     pub reason: keyway_core::controller::Reason,
+    /// The operator's hold, `unlock` or `lock`, whether or not it decides now.
+    pub hold: Option<&'static str>,
+    /// When a timed hold ends: local time with its offset in the site's zone.
+    pub hold_until: Option<String>,
     /// The relay driving the lock is energized.
     pub relay: bool,
     pub inside: String,
@@ -303,12 +307,13 @@ impl Task {
     /// controller's to the writer, for nobody to wait on (timers, boot).
     fn flush(&mut self, origin: &Origin, own: Vec<NewEvent>) {
         let events = self.drive_and_take(origin, own);
+        let state = ended_holds(self.controller.site(), &events);
         if !events.is_empty()
             && self
                 .writer
                 .send(Job::Commit {
                     events,
-                    state: Vec::new(),
+                    state,
                     reply: None,
                 })
                 .is_err()
@@ -348,6 +353,10 @@ impl Task {
         state: Vec<StateChange>,
     ) -> Accepted {
         let events = self.drive_and_take(origin, own);
+        // A hold that ended on the way comes first: a new one in this batch wins.
+        let mut ended = ended_holds(self.controller.site(), &events);
+        ended.extend(state);
+        let state = ended;
         if events.is_empty() && state.is_empty() {
             return Accepted {
                 events,
@@ -370,14 +379,15 @@ impl Task {
     }
 }
 
-/// `operator_hold` for an operator's unlock, lock or release of a door.
+/// `operator_hold` for an operator's unlock, lock, timed hold, release or momentary unlock
+/// of a door.
 fn hold_event(site: &Site, input: &Input, at: Millis, origin: &Origin) -> Option<NewEvent> {
-    let (door, hold) = operator_hold(input)?;
+    let command = OperatorCommand::of(input)?;
     Some(NewEvent {
         at,
         kind: "operator_hold".to_string(),
-        door: Some(site.door(door).id.clone()),
-        detail: Some(hold.to_string()),
+        door: Some(site.door(command.door).id.clone()),
+        detail: Some(command.describe(site)),
         source: Some(origin.source.name().to_string()),
         actor: origin.actor.clone(),
         ..NewEvent::default()
@@ -391,9 +401,13 @@ fn describe_restored(site: &Site, restore: &[Input]) -> String {
         .filter_map(|input| match input {
             Input::FireAlarm => Some("fire alarm not reset".to_string()),
             Input::Lockdown => Some("lockdown".to_string()),
-            Input::Unlock { door } => Some(format!("hold unlock {}", site.door(*door).id)),
-            Input::Lock { door } => Some(format!("hold lock {}", site.door(*door).id)),
-            _ => None,
+            _ => OperatorCommand::of(input).map(|command| {
+                format!(
+                    "hold {} {}",
+                    command.describe(site),
+                    site.door(command.door).id
+                )
+            }),
         })
         .collect();
     if parts.is_empty() {
@@ -421,24 +435,89 @@ fn latch(
     holds
 }
 
-/// An operator hold is stored as commanded, whether or not a higher rule outranks it now.
+/// The key of a door's stored operator hold.
+pub fn hold_key(site: &Site, door: DoorIdx) -> String {
+    format!("hold:{}", site.door(door).id)
+}
+
+/// An operator hold is stored as commanded, whether or not a higher rule outranks it now:
+/// `unlock`, `lock`, or `unlock until MS` / `lock until MS` (the end on the wall clock). A
+/// momentary unlock changes no hold.
 fn hold_latch(site: &Site, input: &Input) -> Vec<StateChange> {
-    operator_hold(input)
-        .map(|(door, hold)| {
-            let key = format!("hold:{}", site.door(door).id);
-            (key, (hold != "release").then(|| hold.to_string()))
-        })
+    let value = match input {
+        Input::Unlock { .. } => Some("unlock".to_string()),
+        Input::Lock { .. } => Some("lock".to_string()),
+        Input::HoldUntil { command, until, .. } => {
+            Some(format!("{} until {until}", command_name(*command)))
+        }
+        Input::Release { .. } => None,
+        _ => return Vec::new(),
+    };
+    OperatorCommand::of(input)
+        .map(|command| (hold_key(site, command.door), value))
         .into_iter()
         .collect()
 }
 
-/// The door and the hold (`unlock`, `lock`, `release`) of an operator's hold command.
-fn operator_hold(input: &Input) -> Option<(DoorIdx, &'static str)> {
-    match input {
-        Input::Unlock { door } => Some((*door, "unlock")),
-        Input::Lock { door } => Some((*door, "lock")),
-        Input::Release { door } => Some((*door, "release")),
-        _ => None,
+/// A timed hold that ended by itself is no longer stored.
+fn ended_holds(site: &Site, events: &[NewEvent]) -> Vec<StateChange> {
+    events
+        .iter()
+        .filter(|event| event.kind == EventKind::HoldEnded.name())
+        .filter_map(|event| event.door.as_deref().and_then(|id| site.find_door(id)))
+        .map(|door| (hold_key(site, door), None))
+        .collect()
+}
+
+fn command_name(command: Command) -> &'static str {
+    match command {
+        Command::Unlock => "unlock",
+        Command::Lock => "lock",
+    }
+}
+
+/// An operator's command to one door, as the log tells it.
+struct OperatorCommand {
+    door: DoorIdx,
+    what: OperatorWhat,
+}
+
+enum OperatorWhat {
+    Hold(Command),
+    HoldUntil(Command, Millis),
+    Release,
+    Momentary,
+}
+
+impl OperatorCommand {
+    fn of(input: &Input) -> Option<OperatorCommand> {
+        let (door, what) = match input {
+            Input::Unlock { door } => (*door, OperatorWhat::Hold(Command::Unlock)),
+            Input::Lock { door } => (*door, OperatorWhat::Hold(Command::Lock)),
+            Input::HoldUntil {
+                door,
+                command,
+                until,
+            } => (*door, OperatorWhat::HoldUntil(*command, *until)),
+            Input::Release { door } => (*door, OperatorWhat::Release),
+            Input::MomentaryUnlock { door } => (*door, OperatorWhat::Momentary),
+            _ => return None,
+        };
+        Some(OperatorCommand { door, what })
+    }
+
+    /// `unlock`, `lock`, `unlock until 2026-12-02T17:00:00.000-06:00`, `release`, `momentary`.
+    fn describe(&self, site: &Site) -> String {
+        match self.what {
+            OperatorWhat::Hold(command) => command_name(command).to_string(),
+            OperatorWhat::HoldUntil(command, until) => format!(
+                "{} until {}",
+                command_name(command),
+                crate::clock::time_in(&site.info.timezone, until)
+            ),
+            OperatorWhat::Release => "release".to_string(),
+            OperatorWhat::Momentary => "momentary".to_string(),
+        }
     }
 }
 
@@ -807,6 +886,13 @@ fn snapshot(controller: &Controller, relays: &[bool]) -> Snapshot {
                     Command::Lock => "locked",
                 },
                 reason: status.reason,
+                hold: status.hold.map(|hold| match hold {
+                    Command::Unlock => "unlock",
+                    Command::Lock => "lock",
+                }),
+                hold_until: status
+                    .hold_until
+                    .map(|until| crate::clock::time_in(&site.info.timezone, until)),
                 relay: relays[d.index()],
                 inside: site.area(door.inside).id.clone(),
                 outside: site.area(door.outside).id.clone(),

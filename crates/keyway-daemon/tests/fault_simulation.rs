@@ -131,7 +131,8 @@ fn boot(
             }
         })
         .unwrap();
-    let restore = keyway_daemon::restore_inputs(site, &store.state().unwrap(), &mut stale);
+    let restore =
+        keyway_daemon::restore_inputs(site, clock.wall(), &store.state().unwrap(), &mut stale);
     let storage = FaultyStorage::new(
         store,
         faults.clone(),

@@ -78,9 +78,30 @@ impl Server {
         faults: Option<Faults>,
         http: keyway_daemon::http::HttpLimits,
     ) -> Server {
+        Server::start_clocked(data, site, faults, http, SUNDAY_NIGHT)
+    }
+
+    /// The demo site on `data`, its clock starting at `wall`.
+    pub fn start_at(data: PathBuf, wall: i64) -> Server {
+        Server::start_clocked(
+            data,
+            SiteSource::Demo,
+            None,
+            keyway_daemon::http::HttpLimits::default(),
+            wall,
+        )
+    }
+
+    fn start_clocked(
+        data: PathBuf,
+        site: SiteSource,
+        faults: Option<Faults>,
+        http: keyway_daemon::http::HttpLimits,
+        wall: i64,
+    ) -> Server {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Ready>();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let clock = VirtualClock::new(SUNDAY_NIGHT);
+        let clock = VirtualClock::new(wall);
         let config = Config {
             site,
             data_dir: data.clone(),
