@@ -619,6 +619,35 @@ fn parse_instant(state: &AppState, name: &str, value: &str) -> ApiResult<i64> {
         })
 }
 
+/// A hold's end: a time of day (`17:00`, its next occurrence in the site's zone), or an
+/// instant as `parse_instant` takes it.
+fn hold_end(state: &AppState, value: &str) -> ApiResult<i64> {
+    // jiff reads the time out of a full date and time too: only `HH:MM[:SS]` is a time of day.
+    let time_of_day = value
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b':' || b == b'.');
+    let Some(time) = time_of_day
+        .then(|| value.parse::<jiff::civil::Time>().ok())
+        .flatten()
+    else {
+        return parse_instant(state, "until", value);
+    };
+    let zone = state.service.site().info.timezone.clone();
+    let now = state.service.clock().wall();
+    let today = jiff::Timestamp::from_millisecond(now)
+        .map_err(|error| ApiError::bad_request(format!("the clock: {error}")))?
+        .to_zoned_datetime(zone.clone())
+        .date();
+    // Today at that time, or tomorrow if it has passed (a time skipped by a change to
+    // daylight saving time is taken as the next one that exists).
+    [today, today.tomorrow().unwrap_or(today)]
+        .into_iter()
+        .filter_map(|day| day.to_datetime(time).to_zoned_datetime(zone.clone()).ok())
+        .map(|zoned| zoned.timestamp().as_millisecond())
+        .find(|at| *at > now)
+        .ok_or_else(|| ApiError::bad_request(format!("until {value:?}: no such time ahead")))
+}
+
 /// The store's filter for a query; a holder becomes the numbers of their credentials.
 async fn event_filter(
     state: &AppState,
@@ -832,7 +861,7 @@ async fn hold(
         let body: HoldBody = serde_json::from_slice(&body)
             .map_err(|error| ApiError::bad_request(format!("bad request body: {error}")))?;
         body.until
-            .map(|until| parse_instant(&state, "until", &until))
+            .map(|until| hold_end(&state, &until))
             .transpose()?
     };
     let input = match (command, until) {

@@ -161,3 +161,27 @@ fn a_momentary_unlock_lasts_the_doors_unlock_seconds_and_is_for_operators() {
     server.wait_for_event(|e| e["kind"] == "door_locked" && e["door"] == "server");
     assert_eq!(server.door("server")["lock"], "locked");
 }
+
+#[test]
+fn a_time_of_day_is_its_next_occurrence_in_the_sites_zone() {
+    let server = Server::start("hold-time-of-day");
+    // It is Sunday 03:00 in Chicago: 04:00 is within the hour, 02:30 is Monday's.
+    for (until, end) in [
+        ("04:00", "2026-12-06T04:00:00.000-06:00"),
+        ("02:30", "2026-12-07T02:30:00.000-06:00"),
+    ] {
+        let (status, body) = server.post(
+            "/api/doors/server/lock",
+            Some(ADMIN),
+            json!({ "until": until }),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(server.door("server")["hold_until"], end, "{until}");
+    }
+    let (status, _) = server.post(
+        "/api/doors/server/lock",
+        Some(ADMIN),
+        json!({"until": "25:00"}),
+    );
+    assert_eq!(status, 400);
+}
