@@ -255,6 +255,50 @@ try {
     if (released.status !== 200) throw new Error("release refused: " + released.status);
   });
 
+  await step("a brief unlock, a hold until a time, and many doors at once after asking", async () => {
+    const row = (id) => desk.locator(`#doors tr[data-door="${id}"]`);
+    const has = (locator, words) => locator.filter({ hasText: words }).first().waitFor({ timeout: 10_000 });
+    await row("server").locator('button[data-action="momentary"]').click();
+    await has(row("server").locator(".feedback"), "door unlocked");
+    await expectText(door("server", "reason"), "access granted");
+    await call("POST", "/api/sim/clock", { advance_seconds: 4 });
+    await expectText(door("server", "lock"), "locked");
+
+    await desk.fill("#hold-until", "23:30");
+    await row("server").locator('button[data-action="unlock"]').click();
+    await has(door("server", "reason"), "operator hold (unlock) until");
+    await has(door("server", "reason"), "23:30");
+    const held = (await call("GET", "/api/doors")).body.find((d) => d.id === "server");
+    if (held.hold !== "unlock" || !held.hold_until.includes("T23:30:00")) throw new Error("not held until 23:30: " + JSON.stringify(held));
+    await desk.fill("#hold-until", "");
+
+    // Two doors selected: the console asks first, and "No" changes nothing.
+    await row("server").locator("input[data-select]").check();
+    await row("stair-2").locator("input[data-select]").check();
+    await desk.click("#bulk-lock");
+    await desk.locator("#confirm[open]").waitFor();
+    await has(desk.locator("#confirm-text"), "2 doors (Server room, Stair, second floor)");
+    await shot(desk, "confirm-many-doors-desktop");
+    await desk.click("#confirm-no");
+    await has(door("server", "reason"), "operator hold (unlock)");
+    await desk.click("#bulk-lock");
+    await desk.click("#confirm-yes");
+    await has(desk.locator("#bulk-feedback"), "2 of 2 done");
+    await has(door("server", "reason"), "operator hold (lock)");
+    await has(door("stair-2", "reason"), "operator hold (lock)");
+    await row("server").locator("input[data-select]").check();
+    await row("stair-2").locator("input[data-select]").check();
+    await desk.click("#bulk-release");
+    await desk.click("#confirm-yes");
+    await has(desk.locator("#bulk-feedback"), "2 of 2 done");
+    await expectText(door("server", "reason"), "normal");
+    await expectText(door("stair-2", "reason"), "normal");
+    const logged = (await call("GET", "/api/events?order=newest&kind=operator_hold&limit=10")).body.map((e) => `${e.door} ${e.detail} ${e.actor}`);
+    for (const line of ["server momentary olga", "stair-2 lock olga", "server release olga"]) {
+      if (!logged.includes(line)) throw new Error(`${line} not logged: ${logged}`);
+    }
+  });
+
   await step("cutting the mains asks first, then raises a banner", async () => {
     await desk.locator('#circuits tr[data-circuit="mains"] button[data-power="off"]').click();
     await desk.locator("#confirm[open]").waitFor();

@@ -30,9 +30,11 @@ export function setup(theSite, theRole) {
       <td data-label="Why" data-field="reason"></td>
       <td data-label="Attention" data-field="attention"></td>
       ${operator ? `<td data-label="Controls">${d.lock
-        ? `<button type="button" data-action="unlock" aria-label="Hold ${text(d.name)} unlocked">Hold unlocked</button>
+        ? `<label class="check"><input type="checkbox" data-select aria-label="Select ${text(d.name)}"> select</label>
+           <button type="button" data-action="momentary" aria-label="Unlock ${text(d.name)} for ${d.unlock_seconds} seconds">Unlock briefly</button>
+           <button type="button" data-action="unlock" aria-label="Hold ${text(d.name)} unlocked">Hold unlocked</button>
            <button type="button" data-action="lock" aria-label="Hold ${text(d.name)} locked">Hold locked</button>
-           <button type="button" data-action="release" aria-label="Release ${text(d.name)} to its schedule">Release</button>
+           <button type="button" data-action="release" aria-label="Release ${text(d.name)} to normal operation">Release</button>
            <span class="feedback" aria-live="polite"></span>`
         : '<span class="muted">no lock</span>'}</td>` : ""}
     </tr>`)
@@ -84,7 +86,7 @@ export function update(status, readers, health) {
     const cell = (field) => row.querySelector(`[data-field="${field}"]`);
     setHtml(cell("lock"), tag(d.lock === "unlocked" ? (key === "attention" ? "attention" : "open") : "calm", d.lock));
     setHtml(cell("open"), d.open ? tag(d.alarm ? "alarm" : "open", "open") : "closed");
-    setHtml(cell("reason"), text(reasonWords(d.reason)));
+    setHtml(cell("reason"), text(why(d)));
     setHtml(cell("attention"), tags.map(([kind, words]) => tag(kind, words)).join(""));
   }
   for (const c of status.circuits) {
@@ -110,6 +112,14 @@ export function update(status, readers, health) {
       <td data-label="Status">${r.tamper ? tag("alarm", "tamper") : ""}${r.power_fault ? tag("attention", "power fault") : ""}${!r.online && r.last_problem ? ` <span class="muted">${text(r.last_problem)}</span>` : ""}</td>
     </tr>`)
     .join("");
+}
+
+/** Why the door is where it is, with a hold's end, or the hold a higher rule outranks. */
+function why(d) {
+  const until = d.hold_until ? ` until ${d.hold_until.slice(0, 10)} ${d.hold_until.slice(11, 16)}` : "";
+  if (d.reason === "operator_hold") return `${reasonWords(d.reason)} (${d.hold})${until}`;
+  if (d.hold) return `${reasonWords(d.reason)}; held ${d.hold}${until} underneath`;
+  return reasonWords(d.reason);
 }
 
 /** Only when it changed: an element under the pointer is left alone otherwise. */
@@ -173,15 +183,53 @@ export function addEvent(event) {
   while ($("feed").childElementCount > 200) $("feed").lastElementChild.remove();
 }
 
+/** One door's command; a hold ends at the time given above the table, if any. */
+function doorCommand(door, action) {
+  const until = $("hold-until").value;
+  const body = until && (action === "unlock" || action === "lock") ? { until } : undefined;
+  return api(`/api/doors/${encodeURIComponent(door)}/${action}`, { method: "POST", body });
+}
+
 /** The door and circuit buttons, by delegation (rows are never rebuilt). */
 export function wire(refresh) {
   $("doors").addEventListener("click", async (event) => {
     const button = event.target.closest("button[data-action]");
     if (!button) return;
     const door = button.closest("tr").dataset.door;
-    await act(() => api(`/api/doors/${encodeURIComponent(door)}/${button.dataset.action}`, { method: "POST" }), button.parentElement.querySelector(".feedback"));
+    await act(() => doorCommand(door, button.dataset.action), button.parentElement.querySelector(".feedback"));
     refresh();
   });
+  for (const button of document.querySelectorAll("button[data-bulk]")) {
+    button.addEventListener("click", async () => {
+      const action = button.dataset.bulk;
+      const rows = [...$("doors").querySelectorAll("tr[data-door]")].filter((row) => row.querySelector("input[data-select]")?.checked);
+      const feedback = $("bulk-feedback");
+      feedback.classList.remove("error");
+      if (!rows.length) {
+        feedback.textContent = "Select the doors first.";
+        return;
+      }
+      const names = rows.map((row) => row.querySelector("th").textContent);
+      const until = $("hold-until").value;
+      const what = action === "release" ? "Release" : `Hold ${action === "unlock" ? "unlocked" : "locked"}${until && action !== "release" ? " until " + until : ""}:`;
+      if (rows.length > 1 && !(await confirmAction(`${what} ${rows.length} doors (${names.join(", ")})?`, action === "release" ? "Release them" : `Hold ${rows.length} doors`))) return;
+      let done = 0;
+      for (const row of rows) {
+        try {
+          await doorCommand(row.dataset.door, action);
+          done++;
+        } catch (error) {
+          feedback.classList.add("error");
+          feedback.textContent = `${done} of ${rows.length} done; refused at ${row.querySelector("th").textContent}: ${error.message}`;
+          refresh();
+          return;
+        }
+      }
+      feedback.textContent = `${done} of ${rows.length} done`;
+      for (const row of rows) row.querySelector("input[data-select]").checked = false;
+      refresh();
+    });
+  }
   $("circuits").addEventListener("click", async (event) => {
     const button = event.target.closest("button[data-power]");
     if (!button) return;

@@ -1730,6 +1730,7 @@ async fn site(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Js
                 "reader": d.reader.is_some(),
                 "rex": d.release.rex_sensor,
                 "dps": d.dps,
+                "unlock_seconds": d.unlock_seconds,
             })
         })
         .collect();
