@@ -91,6 +91,7 @@ fn main() {
                 valid_from: None,
                 valid_until: (i % 11 == 0).then_some(1_800_000_000_000),
                 responder: false,
+                disabled: false,
             })
             .unwrap();
     }
@@ -175,6 +176,7 @@ fn main() {
                 valid_from: None,
                 valid_until: None,
                 responder: false,
+                disabled: false,
             })
             .unwrap();
     }

@@ -49,6 +49,8 @@ pub struct NewCredential {
     pub valid_until: Option<Millis>,
     /// Admitted during lockdown.
     pub responder: bool,
+    /// Kept, but refused everywhere (`disabled`): a lost card, a holder on leave.
+    pub disabled: bool,
 }
 
 /// Why a badge was refused, in the order the checks are made (replay spec).
@@ -56,6 +58,8 @@ pub struct NewCredential {
 #[serde(rename_all = "snake_case")]
 pub enum DenyReason {
     UnknownCredential,
+    /// The credential is known and disabled (checked right after it is found).
+    Disabled,
     NotYetValid,
     Expired,
     NotPermitted,
@@ -70,6 +74,7 @@ impl DenyReason {
     pub fn name(self) -> &'static str {
         match self {
             DenyReason::UnknownCredential => "unknown_credential",
+            DenyReason::Disabled => "disabled",
             DenyReason::NotYetValid => "not_yet_valid",
             DenyReason::Expired => "expired",
             DenyReason::NotPermitted => "not_permitted",
@@ -131,6 +136,7 @@ struct Record {
     valid_from: Millis,
     valid_until: Millis,
     responder: bool,
+    disabled: bool,
 }
 
 /// A credential as stored, borrowed from the store.
@@ -153,6 +159,10 @@ impl<'a> CredentialRef<'a> {
 
     pub fn responder(&self) -> bool {
         self.record.responder
+    }
+
+    pub fn disabled(&self) -> bool {
+        self.record.disabled
     }
 
     pub fn valid_from(&self) -> Option<Millis> {
@@ -340,6 +350,7 @@ impl CredentialStore {
             valid_from: credential.valid_from.unwrap_or(Millis::MIN),
             valid_until: credential.valid_until.unwrap_or(Millis::MAX),
             responder: credential.responder,
+            disabled: credential.disabled,
         };
         let (slot, existing, fingerprint) = self.slot_of(&credential.number);
         if let Some(index) = existing {
@@ -452,7 +463,8 @@ impl CredentialStore {
     }
 
     /// Decides a badge at a door, checking in the order of the replay spec: unknown,
-    /// not yet valid, expired, not permitted, outside schedule, lockdown, no power.
+    /// not yet valid, expired, not permitted, outside schedule, lockdown, no power; a
+    /// disabled credential (which no replay script makes) is refused right after it is found.
     pub fn decide(
         &self,
         levels: &[AccessLevel],
@@ -463,6 +475,9 @@ impl CredentialStore {
         let Some(credential) = self.get(number) else {
             return Decision::Deny(DenyReason::UnknownCredential);
         };
+        if credential.record.disabled {
+            return Decision::Deny(DenyReason::Disabled);
+        }
         if moment.now < credential.record.valid_from {
             return Decision::Deny(DenyReason::NotYetValid);
         }
@@ -533,6 +548,7 @@ mod tests {
             valid_from: None,
             valid_until: None,
             responder: false,
+            disabled: false,
         }
     }
 
@@ -697,6 +713,43 @@ mod tests {
         assert_eq!(
             store.decide(&[], "911", DoorIdx(0), moment),
             Decision::Grant { responder: true }
+        );
+    }
+
+    #[test]
+    fn a_disabled_credential_is_refused_before_anything_else_is_checked() {
+        let mut store = CredentialStore::new();
+        store
+            .insert(NewCredential {
+                disabled: true,
+                responder: true,
+                doors: DoorScope::All,
+                valid_until: Some(10),
+                ..card("7", &[])
+            })
+            .unwrap();
+        let moment = Moment {
+            now: 20,
+            schedule_active: &[],
+            lockdown: true,
+            can_unlock: false,
+        };
+        assert!(store.get("7").unwrap().disabled());
+        assert_eq!(
+            store.decide(&[], "7", DoorIdx(0), moment),
+            Decision::Deny(DenyReason::Disabled)
+        );
+        // Enabled again (replaced), the next check decides: it has expired.
+        store
+            .insert(NewCredential {
+                doors: DoorScope::All,
+                valid_until: Some(10),
+                ..card("7", &[])
+            })
+            .unwrap();
+        assert_eq!(
+            store.decide(&[], "7", DoorIdx(0), moment),
+            Decision::Deny(DenyReason::Expired)
         );
     }
 }

@@ -148,6 +148,7 @@ fn credentials(site: &Site) -> CredentialStore {
                 valid_from: None,
                 valid_until: None,
                 responder: c == 4,
+                disabled: false,
             })
             .unwrap();
     }

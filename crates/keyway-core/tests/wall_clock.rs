@@ -28,6 +28,7 @@ fn office() -> Controller {
             valid_from: None,
             valid_until: None,
             responder: false,
+            disabled: false,
         })
         .unwrap();
     Controller::new(site, credentials, Vec::new(), SUNDAY_NIGHT)

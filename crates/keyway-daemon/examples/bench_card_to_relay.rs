@@ -209,6 +209,7 @@ fn main() {
                 valid_from: None,
                 valid_until: None,
                 responder: false,
+                disabled: false,
             }])
             .await
             .unwrap();

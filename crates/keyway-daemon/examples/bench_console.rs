@@ -56,6 +56,7 @@ fn main() {
             valid_from: None,
             valid_until: None,
             responder: false,
+            disabled: false,
         })
         .collect();
     store.put_credentials(&rows).unwrap();

@@ -1002,6 +1002,9 @@ pub struct CredentialBody {
     pub valid_until: Option<String>,
     #[serde(default)]
     pub responder: bool,
+    /// Kept, but refused everywhere (`disabled`).
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 /// Checks a credential against the site and turns it into a stored row, or says what is wrong.
@@ -1077,19 +1080,23 @@ pub fn credential_row(
         levels: body.levels,
         schedule: body.schedule,
         responder: body.responder,
+        disabled: body.disabled,
     })
 }
 
-fn row_json(row: &CredentialRow) -> Value {
+/// A credential as the API shows it: times in the site's zone with their offset (which the
+/// API takes back as they are).
+fn row_json(state: &AppState, row: &CredentialRow) -> Value {
     json!({
         "number": row.number,
         "holder": row.holder,
         "doors": row.doors.clone().unwrap_or_else(|| vec!["*".to_string()]),
         "levels": row.levels,
         "schedule": row.schedule,
-        "valid_from": row.valid_from,
-        "valid_until": row.valid_until,
+        "valid_from": row.valid_from.map(|t| local_time(state, t)),
+        "valid_until": row.valid_until.map(|t| local_time(state, t)),
         "responder": row.responder,
+        "disabled": row.disabled,
     })
 }
 
@@ -1129,7 +1136,7 @@ async fn search_credentials(
     .map_err(|e| ApiError::unavailable(e.to_string()))?
     .map_err(ApiError::unavailable)?;
     Ok(Json(json!({
-        "credentials": rows.iter().map(row_json).collect::<Vec<_>>(),
+        "credentials": rows.iter().map(|row| row_json(&state, row)).collect::<Vec<_>>(),
         "next": next,
     })))
 }
@@ -1150,7 +1157,9 @@ async fn list_credentials(
     .await
     .map_err(|e| ApiError::unavailable(e.to_string()))?
     .map_err(ApiError::unavailable)?;
-    Ok(Json(Value::Array(rows.iter().map(row_json).collect())))
+    Ok(Json(Value::Array(
+        rows.iter().map(|row| row_json(&state, row)).collect(),
+    )))
 }
 
 async fn put_credential(
@@ -1161,9 +1170,13 @@ async fn put_credential(
     let caller = authorize(&state, &headers, Role::Admin)?;
     let Json(body) = body?;
     let row = credential_row(state.service.site(), body).map_err(ApiError::bad_request)?;
-    let answer = row_json(&row);
+    let answer = row_json(&state, &row);
     let number = row.number.clone();
-    let holder = row.holder.clone();
+    let detail = format!(
+        "holder {:?}{}",
+        row.holder,
+        if row.disabled { ", disabled" } else { "" }
+    );
     let replaced = state
         .service
         .put_credentials(vec![row])
@@ -1174,14 +1187,7 @@ async fn put_credential(
     } else {
         "credential_added"
     };
-    log_change(
-        &state,
-        &caller,
-        kind,
-        Some(number),
-        format!("holder {holder:?}"),
-    )
-    .await?;
+    log_change(&state, &caller, kind, Some(number), detail).await?;
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
@@ -1211,9 +1217,20 @@ async fn delete_credential(
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportQuery {
+    /// Check every line and say what is wrong, storing nothing.
+    #[serde(default)]
+    preview: bool,
+}
+
+/// `POST /api/credentials/import`: a CSV (see `import.rs`), all or nothing; with
+/// `?preview=true` every line is checked and nothing is stored.
 async fn import_credentials(
     State(state): State<AppState>,
     headers: HeaderMap,
+    query: Result<Query<ImportQuery>, axum::extract::rejection::QueryRejection>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Json<Value>> {
     let caller = authorize(&state, &headers, Role::Admin)?;
@@ -1226,6 +1243,17 @@ async fn import_credentials(
     })?;
     let text =
         std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the CSV is not UTF-8"))?;
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request(format!("bad query: {}", e.body_text())))?;
+    if query.preview {
+        let check = crate::import::check_csv(state.service.site(), text);
+        return Ok(Json(json!({
+            "preview": true,
+            "rows": check.rows.len(),
+            "bad_lines": check.bad_lines,
+            "problems": check.problems,
+        })));
+    }
     let rows = crate::import::parse_csv(state.service.site(), text)
         .map_err(|errors| ApiError::bad_request(errors.join("\n")))?;
     let count = rows.len();

@@ -1,18 +1,67 @@
 //! CSV import of credentials: `number,holder,doors,schedule,valid_from,valid_until`, doors
 //! separated by `;` (`*` for every door). A header row is recognised and skipped. Every row is
-//! checked before anything is stored: a file with one bad row imports nothing.
+//! checked before anything is stored: a file with one bad row imports nothing, and a
+//! preview lists every bad line without storing anything.
 
 use keyway_core::Site;
 use keyway_store::CredentialRow;
 
 use crate::api::{CredentialBody, credential_row};
 
-/// Parses and checks a whole CSV, or lists every problem with its line. The `csv` crate
-/// reads it (quoted fields, embedded commas and quotes, a byte-order mark, CRLF); a number
-/// that appears twice is an error naming both lines.
+/// A bad line of a CSV: where, and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    pub line: u64,
+    pub problem: String,
+}
+
+/// What a whole CSV holds once checked: the good rows, and the bad lines (the first
+/// `MAX_LISTED` of them listed, all of them counted).
+#[derive(Debug, Default)]
+pub struct CsvCheck {
+    pub rows: Vec<CredentialRow>,
+    pub problems: Vec<Problem>,
+    pub bad_lines: usize,
+}
+
+/// How many bad lines a check lists; past them it only counts.
+pub const MAX_LISTED: usize = 1_000;
+
+impl CsvCheck {
+    fn bad(&mut self, line: u64, problem: String) {
+        self.bad_lines += 1;
+        if self.problems.len() < MAX_LISTED {
+            self.problems.push(Problem { line, problem });
+        }
+    }
+}
+
+/// Parses and checks a whole CSV, or lists its problems, each with its line (see
+/// `check_csv`).
 pub fn parse_csv(site: &Site, text: &str) -> Result<Vec<CredentialRow>, Vec<String>> {
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
+    let check = check_csv(site, text);
+    if check.bad_lines == 0 {
+        return Ok(check.rows);
+    }
+    let mut errors: Vec<String> = check
+        .problems
+        .iter()
+        .map(|p| format!("line {}: {}", p.line, p.problem))
+        .collect();
+    if check.bad_lines > check.problems.len() {
+        errors.push(format!(
+            "… and {} more bad lines",
+            check.bad_lines - check.problems.len()
+        ));
+    }
+    Err(errors)
+}
+
+/// Checks every line of a CSV. The `csv` crate reads it (quoted fields, embedded commas and
+/// quotes, a byte-order mark, CRLF); a number that appears twice is an error naming both
+/// lines; a line the CSV reader cannot read (an unclosed quote) ends the check there.
+pub fn check_csv(site: &Site, text: &str) -> CsvCheck {
+    let mut check = CsvCheck::default();
     let mut first_line_of: std::collections::HashMap<String, u64> = Default::default();
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new()
@@ -24,7 +73,7 @@ pub fn parse_csv(site: &Site, text: &str) -> Result<Vec<CredentialRow>, Vec<Stri
             Ok(record) => record,
             Err(error) => {
                 let line = error.position().map_or(0, |p| p.line());
-                errors.push(format!("line {line}: {error}"));
+                check.bad(line, error.to_string());
                 break;
             }
         };
@@ -40,10 +89,13 @@ pub fn parse_csv(site: &Site, text: &str) -> Result<Vec<CredentialRow>, Vec<Stri
             continue;
         }
         if record.len() != 6 {
-            errors.push(format!(
-                "line {line_number}: expected 6 fields (number, holder, doors, schedule, valid_from, valid_until), found {}",
-                record.len()
-            ));
+            check.bad(
+                line_number,
+                format!(
+                    "expected 6 fields (number, holder, doors, schedule, valid_from, valid_until), found {}",
+                    record.len()
+                ),
+            );
             continue;
         }
         let field = |i: usize| record.get(i).unwrap_or("").trim();
@@ -62,31 +114,22 @@ pub fn parse_csv(site: &Site, text: &str) -> Result<Vec<CredentialRow>, Vec<Stri
             valid_from: optional(4),
             valid_until: optional(5),
             responder: false,
+            disabled: false,
         };
         match credential_row(site, body) {
             Ok(row) => {
                 if let Some(first) = first_line_of.get(&row.number) {
-                    errors.push(format!(
-                        "line {line_number}: number {:?} is already on line {first}",
-                        row.number
-                    ));
+                    let problem = format!("number {:?} is already on line {first}", row.number);
+                    check.bad(line_number, problem);
                 } else {
                     first_line_of.insert(row.number.clone(), line_number);
-                    rows.push(row);
+                    check.rows.push(row);
                 }
             }
-            Err(problem) => errors.push(format!("line {line_number}: {problem}")),
-        }
-        if errors.len() >= 100 {
-            errors.push("… stopped after 100 problems".to_string());
-            break;
+            Err(problem) => check.bad(line_number, problem),
         }
     }
-    if errors.is_empty() {
-        Ok(rows)
-    } else {
-        Err(errors)
-    }
+    check
 }
 
 #[cfg(test)]
@@ -118,5 +161,27 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(errors, ["line 3: number \"1001\" is already on line 1"]);
+    }
+
+    #[test]
+    fn every_bad_line_is_counted_and_the_first_thousand_listed() {
+        let mut text = String::from("number,holder,doors,schedule,valid_from,valid_until\n");
+        for i in 0..1_500 {
+            text.push_str(&format!("{i},H,nowhere,,,\n"));
+        }
+        text.push_str("9999,Good,front,,,\n");
+        let check = check_csv(&site(), &text);
+        assert_eq!(check.bad_lines, 1_500);
+        assert_eq!(check.problems.len(), MAX_LISTED);
+        assert_eq!(
+            check.problems[0],
+            Problem {
+                line: 2,
+                problem: "doors: the site has no door \"nowhere\"".to_string()
+            }
+        );
+        assert_eq!(check.rows.len(), 1);
+        let errors = parse_csv(&site(), &text).unwrap_err();
+        assert_eq!(errors.last().unwrap(), "… and 500 more bad lines");
     }
 }

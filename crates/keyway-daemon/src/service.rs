@@ -1009,5 +1009,6 @@ pub fn credential_from_row(ids: &SiteIds, row: &CredentialRow) -> Result<NewCred
         valid_from: row.valid_from,
         valid_until: row.valid_until,
         responder: row.responder,
+        disabled: row.disabled,
     })
 }

@@ -496,6 +496,100 @@ fn credentials_list_delete_and_csv_import_all_or_nothing() {
     assert_eq!(denied["reason"], "unknown_credential");
 }
 
+#[test]
+fn an_import_preview_lists_every_bad_line_and_stores_nothing() {
+    let server = Server::start("import-preview");
+    let csv = "number,holder,doors,schedule,valid_from,valid_until\n1001,Ann,front,,,\n1002,Bo,vault,,,\n1003,Cy,front,weekends,,\n1001,Di,front,,,\n1004,Ed\n";
+    let (status, body) = server.request(
+        "POST",
+        "/api/credentials/import?preview=true",
+        Some(ADMIN),
+        Some(csv),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["preview"], true);
+    assert_eq!(body["rows"], 1);
+    assert_eq!(body["bad_lines"], 4);
+    let lines: Vec<u64> = body["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [3, 4, 5, 6]);
+    assert_eq!(
+        body["problems"][1]["problem"],
+        "schedule: the site has no schedule \"weekends\""
+    );
+    assert_eq!(
+        body["problems"][2]["problem"],
+        "number \"1001\" is already on line 2"
+    );
+    // A good file previewed is not stored either.
+    let good = "1001,Ann,front,,,\n";
+    let (_, body) = server.request(
+        "POST",
+        "/api/credentials/import?preview=true",
+        Some(ADMIN),
+        Some(good),
+    );
+    assert_eq!(
+        (body["rows"].as_u64(), body["bad_lines"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let (_, list) = server.get("/api/credentials", Some(ADMIN));
+    assert_eq!(list, json!([]), "a preview stores nothing");
+    let (_, events) = server.get(
+        "/api/events?kind=credentials_imported&order=newest",
+        Some(ADMIN),
+    );
+    assert_eq!(events, json!([]), "nor logs an import");
+    let operator = server.token("operator");
+    let (status, _) = server.request(
+        "POST",
+        "/api/credentials/import?preview=true",
+        Some(&operator),
+        Some(good),
+    );
+    assert_eq!(status, 403, "previewing is an admin's, as importing is");
+}
+
+#[test]
+fn a_disabled_credential_is_kept_refused_and_enabled_again() {
+    let server = Server::start("credential-disabled");
+    let card = |disabled: bool| {
+        json!({"number": "1001", "holder": "Ann", "doors": ["front"],
+               "valid_until": "2027-01-01T00:00", "disabled": disabled})
+    };
+    let (status, body) = server.post("/api/credentials", Some(ADMIN), card(true));
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["disabled"], true);
+    // Times are shown in the site's zone, with the offset, as the API takes them back.
+    assert_eq!(body["valid_until"], "2027-01-01T00:00:00.000-06:00");
+    let badge = json!({"door": "front", "credential": "1001"});
+    let (_, denied) = server.post("/api/sim/badge", Some(ADMIN), badge.clone());
+    assert_eq!(denied["reason"], "disabled");
+    let (_, changed) = server.get(
+        "/api/events?kind=credential_added&order=newest",
+        Some(ADMIN),
+    );
+    assert_eq!(changed[0]["detail"], "holder \"Ann\", disabled");
+    // Kept across a restart, still disabled.
+    let server = Server::start_on(server.stop());
+    let (_, page) = server.get("/api/credentials/search?q=ann", Some(ADMIN));
+    assert_eq!(page["credentials"][0]["disabled"], true);
+    let (_, denied) = server.post("/api/sim/badge", Some(ADMIN), badge.clone());
+    assert_eq!(denied["reason"], "disabled");
+    // Enabled again with what was listed (its times as they were shown).
+    let mut again = page["credentials"][0].clone();
+    again["disabled"] = json!(false);
+    let (status, body) = server.post("/api/credentials", Some(ADMIN), again);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["valid_until"], "2027-01-01T00:00:00.000-06:00");
+    let (_, granted) = server.post("/api/sim/badge", Some(ADMIN), badge);
+    assert_eq!(granted["kind"], "access_granted");
+}
+
 /// Opens `/api/stream` with these extra header lines; returns the reader past the headers.
 fn open_stream(server: &Server, extra: &str) -> BufReader<TcpStream> {
     let mut stream = TcpStream::connect(server.addr).unwrap();

@@ -74,6 +74,7 @@ fn credential(number: &str, doors: Option<Vec<&str>>) -> CredentialRow {
         valid_from: None,
         valid_until: None,
         responder: number == "3003",
+        disabled: false,
     }
 }
 

@@ -69,6 +69,7 @@ async fn wired_devices_reach_the_controller_and_the_relay() {
             valid_from: None,
             valid_until: None,
             responder: false,
+            disabled: false,
         }])
         .await
         .unwrap();

@@ -119,6 +119,8 @@ const MIGRATIONS: &[&str] = &[
         INSERT INTO credential_search (rowid, number, holder) VALUES (new.rowid, new.number, new.holder);
      END;
      INSERT INTO credential_search (credential_search) VALUES ('rebuild');",
+    // 8: a credential may be disabled: kept, refused everywhere.
+    "ALTER TABLE credentials ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -233,6 +235,8 @@ pub struct CredentialRow {
     pub valid_from: Option<i64>,
     pub valid_until: Option<i64>,
     pub responder: bool,
+    /// Kept, but refused everywhere.
+    pub disabled: bool,
 }
 
 /// An API token as stored: its SHA-256 hash, never the token itself.
@@ -923,8 +927,8 @@ impl Store {
             let mut insert = transaction
                 .prepare_cached(
                     "INSERT OR REPLACE INTO credentials
-                     (number, holder, doors, levels, schedule, valid_from, valid_until, responder)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                     (number, holder, doors, levels, schedule, valid_from, valid_until, responder, disabled)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(sqlite)?;
             for (i, row) in rows.iter().enumerate() {
@@ -941,6 +945,7 @@ impl Store {
                         row.valid_from,
                         row.valid_until,
                         row.responder,
+                        row.disabled,
                     ])
                     .map_err(sqlite)?;
             }
@@ -977,7 +982,7 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<CredentialRow>, Option<String>), StoreError> {
-        const COLUMNS: &str = "c.number, c.holder, c.doors, c.levels, c.schedule, c.valid_from, c.valid_until, c.responder, c.rowid";
+        const COLUMNS: &str = "c.number, c.holder, c.doors, c.levels, c.schedule, c.valid_from, c.valid_until, c.responder, c.disabled, c.rowid";
         let fts = fts_query(search.unwrap_or(""));
         let (sql, values): (String, Vec<rusqlite::types::Value>) = if let Some(fts) = &fts {
             let after: i64 = after.and_then(|a| a.parse().ok()).unwrap_or(0);
@@ -1006,7 +1011,7 @@ impl Store {
         let mut last = None;
         let rows = query
             .query_map(rusqlite::params_from_iter(values), |row| {
-                Ok((credential_row(row)?, row.get::<_, i64>(8)?))
+                Ok((credential_row(row)?, row.get::<_, i64>(9)?))
             })
             .map_err(|e| self.sqlite(e))?;
         let mut page = Vec::new();
@@ -1040,7 +1045,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut query = self
             .connection
-            .prepare("SELECT number, holder, doors, levels, schedule, valid_from, valid_until, responder FROM credentials")
+            .prepare("SELECT number, holder, doors, levels, schedule, valid_from, valid_until, responder, disabled FROM credentials")
             .map_err(|e| self.sqlite(e))?;
         let rows = query
             .query_map([], credential_row)
@@ -1305,7 +1310,7 @@ fn fts_query(search: &str) -> Option<String> {
 }
 
 /// A credential from `SELECT number, holder, doors, levels, schedule, valid_from,
-/// valid_until, responder`.
+/// valid_until, responder, disabled`.
 fn credential_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CredentialRow> {
     let doors: String = row.get(2)?;
     let levels: String = row.get(3)?;
@@ -1322,6 +1327,7 @@ fn credential_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CredentialRow> {
         valid_from: row.get(5)?,
         valid_until: row.get(6)?,
         responder: row.get(7)?,
+        disabled: row.get(8)?,
     })
 }
 
@@ -1537,6 +1543,7 @@ mod tests {
                 valid_from: None,
                 valid_until: None,
                 responder: false,
+                disabled: false,
             }])
             .unwrap();
         let seqs = |filter: &EventFilter, before: u64, limit: usize| -> Vec<u64> {
@@ -1590,6 +1597,7 @@ mod tests {
             valid_from: None,
             valid_until: None,
             responder: false,
+            disabled: false,
         };
         store
             .put_credentials(&[
@@ -1973,6 +1981,7 @@ mod tests {
             valid_from: Some(1),
             valid_until: None,
             responder: false,
+            disabled: false,
         };
         let fire = CredentialRow {
             number: "911".into(),
@@ -1983,6 +1992,7 @@ mod tests {
             valid_from: None,
             valid_until: None,
             responder: true,
+            disabled: false,
         };
         store
             .put_credentials(&[alice.clone(), fire.clone()])

@@ -415,6 +415,7 @@ impl<'s> Loader<'s> {
             valid_from: self.local_time(&scope, table, "valid_from", site),
             valid_until: self.local_time(&scope, table, "valid_until", site),
             responder: self.boolean(&scope, table, "responder", false),
+            disabled: false,
             number,
         };
         Some(DraftCredential {
