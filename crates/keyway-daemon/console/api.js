@@ -22,16 +22,18 @@ export function onSessionEnded(callback) {
   ended.add(callback);
 }
 
-export async function api(path, { method = "GET", body, signal } = {}) {
+/** `body` goes as JSON; `csv`, a text, goes as it is (an import). */
+export async function api(path, { method = "GET", body, csv, signal } = {}) {
   const headers = {};
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (csv !== undefined) headers["Content-Type"] = "text/csv";
   if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
   let response;
   try {
     response = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: csv !== undefined ? csv : body === undefined ? undefined : JSON.stringify(body),
       credentials: "same-origin",
       signal,
     });

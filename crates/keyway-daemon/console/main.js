@@ -7,6 +7,7 @@ import { follow } from "./live.js";
 import * as overview from "./overview.js";
 import * as planner from "./planner.js";
 import * as admin from "./admin.js";
+import * as people from "./people.js";
 import * as alarms from "./alarms.js";
 import * as health from "./health.js";
 import * as eventsScreen from "./events.js";
@@ -23,6 +24,7 @@ function showScreen(name) {
   for (const screen of document.querySelectorAll(".screen")) screen.classList.toggle("hidden", screen.id !== "screen-" + name);
   if (name === "planner") planner.load().catch((error) => ($("plan-caption").textContent = error.message));
   if (name === "events") eventsScreen.search(false);
+  if (name === "people") people.load().catch((error) => ($("people-feedback").textContent = error.message));
   if (name === "admin") admin.load().catch((error) => ($("users-feedback").textContent = error.message));
 }
 
@@ -104,6 +106,10 @@ start(async (session) => {
   planner.setup(site);
   alarms.setup(site, session.role);
   eventsScreen.setup(site);
+  if (session.role !== "viewer") {
+    people.setup(site, session.role);
+    people.wire();
+  }
   if (session.role === "admin") admin.wire();
   // The newest 50 events, whatever the length of the log; the stream follows from there.
   const newest = await api("/api/events?order=newest&limit=50");

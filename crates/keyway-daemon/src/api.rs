@@ -1762,13 +1762,18 @@ async fn site(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Js
             })
         })
         .collect();
+    let schedules: Vec<Value> = site
+        .schedules
+        .iter()
+        .map(|s| json!({ "id": s.id }))
+        .collect();
     let circuits: Vec<Value> = site
         .circuits
         .iter()
         .map(|c| json!({ "id": c.id, "name": c.name, "fed_by": c.fed_by.map(|f| site.circuit(f).id.clone()), "battery_minutes": c.battery_minutes }))
         .collect();
     Ok(Json(
-        json!({ "name": site.info.name, "timezone": site.info.timezone_name, "areas": areas, "doors": doors, "circuits": circuits }),
+        json!({ "name": site.info.name, "timezone": site.info.timezone_name, "areas": areas, "doors": doors, "circuits": circuits, "schedules": schedules }),
     ))
 }
 

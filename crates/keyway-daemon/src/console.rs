@@ -32,6 +32,7 @@ pub const FILES: &[File] = files![
     "health.js" => JS,
     "events.js" => JS,
     "planner.js" => JS,
+    "people.js" => JS,
     "admin.js" => JS,
     "main.js" => JS,
 ];
