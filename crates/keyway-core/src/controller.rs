@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::credentials::{AccessLevel, CredentialStore, Decision, DenyReason, Moment};
+use crate::credentials::{AccessLevel, CredentialStore, Decision, DenyReason, LevelIdx, Moment};
 use crate::physics::{
     Command, CommandInputs, LockPosition, Millis, PowerInputs, PowerTimeline, Rule,
     controller_can_unlock, decide, lock_state, power_cut_unlocks, relay_energized,
@@ -469,6 +469,20 @@ impl Controller {
 
     pub fn credentials(&self) -> &CredentialStore {
         &self.credentials
+    }
+
+    /// Puts an access level at its place in the level list (where credentials name it by
+    /// `LevelIdx`), growing the list with levels that open nothing if it is short.
+    pub fn put_level(&mut self, at: LevelIdx, level: AccessLevel) {
+        let at = at.0 as usize;
+        if self.levels.len() <= at {
+            self.levels.resize(at + 1, AccessLevel::none());
+        }
+        self.levels[at] = level;
+    }
+
+    pub fn levels(&self) -> &[AccessLevel] {
+        &self.levels
     }
 
     pub fn credentials_mut(&mut self) -> &mut CredentialStore {

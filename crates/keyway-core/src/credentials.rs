@@ -35,6 +35,18 @@ pub struct AccessLevel {
     pub schedule: Option<ScheduleIdx>,
 }
 
+impl AccessLevel {
+    /// A level that opens nothing: what a removed level's place holds until the next start
+    /// (credentials name levels by their place in the list).
+    pub fn none() -> AccessLevel {
+        AccessLevel {
+            id: String::new(),
+            doors: DoorScope::Doors(Vec::new()),
+            schedule: None,
+        }
+    }
+}
+
 /// A credential as it is added.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewCredential {

@@ -631,3 +631,14 @@ fn feed_first_order(circuits: &[Circuit]) -> Vec<CircuitIdx> {
     }
     order
 }
+
+/// What an id may be, said as the site file's errors say it.
+pub const ID_RULE: &str = "bad id: expected 1 to 64 characters of a-z, 0-9, - and _";
+
+/// An id of the site format: 1 to 64 characters of `a-z`, `0-9`, `-` and `_`.
+pub fn is_valid_id(text: &str) -> bool {
+    (1..=64).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}

@@ -34,6 +34,7 @@ use crate::writer::Job;
 
 mod accounts;
 mod alarms;
+mod levels;
 
 /// Everything a handler needs.
 #[derive(Clone, Debug)]
@@ -174,6 +175,8 @@ pub fn router(state: AppState) -> Router {
             "/api/users",
             get(accounts::list_users).post(accounts::create_user),
         )
+        .route("/api/levels", get(levels::list).post(levels::put))
+        .route("/api/levels/{id}", delete(levels::delete))
         .route("/api/alarms", get(alarms::list))
         .route("/api/alarms/{seq}/acknowledge", post(alarms::acknowledge))
         .route(
@@ -1170,6 +1173,11 @@ async fn put_credential(
     let caller = authorize(&state, &headers, Role::Admin)?;
     let Json(body) = body?;
     let row = credential_row(state.service.site(), body).map_err(ApiError::bad_request)?;
+    if let Some(level) = row.levels.iter().find(|l| !state.service.has_level(l)) {
+        return Err(ApiError::bad_request(format!(
+            "levels: there is no access level {level:?}"
+        )));
+    }
     let answer = row_json(&state, &row);
     let number = row.number.clone();
     let detail = format!(

@@ -30,9 +30,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use keyway_core::controller::Input;
-use keyway_core::credentials::{AccessLevel, CredentialStore, DoorScope};
+use keyway_core::credentials::{AccessLevel, CredentialStore};
 use keyway_core::physics::{Command, Millis};
-use keyway_core::site::ScheduleIdx;
 use keyway_core::{Site, parse_site};
 use keyway_store::{Store, StoreError};
 use tokio::sync::broadcast;
@@ -232,24 +231,12 @@ pub async fn serve(
         })
         .collect();
 
+    // Doors sorted, and what the site no longer has left out (`level_from_row`).
+    let site_ids = SiteIds::new(&site, &[]);
     let levels: Vec<AccessLevel> = store
         .access_levels()?
-        .into_iter()
-        .map(|row| AccessLevel {
-            doors: match row.doors {
-                None => DoorScope::All,
-                Some(ids) => {
-                    DoorScope::Doors(ids.iter().filter_map(|id| site.find_door(id)).collect())
-                }
-            },
-            schedule: row.schedule.and_then(|id| {
-                site.schedules
-                    .iter()
-                    .position(|s| s.id == id)
-                    .map(|i| ScheduleIdx(i as u32))
-            }),
-            id: row.id,
-        })
+        .iter()
+        .map(|row| service::level_from_row(&site_ids, row))
         .collect();
     let ids = SiteIds::new(&site, &levels);
     let mut credentials = CredentialStore::with_capacity(store.credential_count()?);

@@ -15,7 +15,7 @@ use keyway_core::controller::{Alarm, Controller, Event, EventKind, Input};
 use keyway_core::credentials::{AccessLevel, CredentialStore, DoorScope, LevelIdx, NewCredential};
 use keyway_core::physics::{Command, LockPosition, Millis, relay_energized};
 use keyway_core::site::{CircuitIdx, DoorIdx, ScheduleIdx};
-use keyway_store::{CredentialRow, NewEvent, StoreError, StoredEvent};
+use keyway_store::{CredentialRow, LevelChange, LevelOutcome, NewEvent, StoreError, StoredEvent};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
@@ -216,6 +216,10 @@ enum Request {
     PutCredential {
         credential: NewCredential,
     },
+    PutLevel {
+        at: LevelIdx,
+        level: AccessLevel,
+    },
     DeleteCredential {
         number: String,
     },
@@ -259,7 +263,8 @@ impl DeviceHealth {
 #[derive(Clone, Debug)]
 pub struct Service {
     site: Arc<Site>,
-    ids: Arc<SiteIds>,
+    /// The ids credentials name; access levels change while the daemon runs.
+    ids: Arc<std::sync::RwLock<SiteIds>>,
     requests: mpsc::Sender<Request>,
     writer: Writer,
     clock: Arc<dyn Clock>,
@@ -538,7 +543,7 @@ impl Service {
             outputs.set_relay(door, false);
         }
         let (requests, mut queue) = mpsc::channel::<Request>(1024);
-        let ids = Arc::new(SiteIds::new(&site, &levels));
+        let ids = Arc::new(std::sync::RwLock::new(SiteIds::new(&site, &levels)));
         let time = ControllerClock::new(Arc::clone(&clock));
         let controller = Controller::new(Arc::clone(&site), credentials, levels, time.now());
         let mut task = Task {
@@ -606,6 +611,7 @@ impl Service {
                                     tracing::warn!(%error, "credential not loaded into the controller");
                                 }
                             }
+                            Request::PutLevel { at, level } => task.controller.put_level(at, level),
                             Request::DeleteCredential { number } => {
                                 task.controller.credentials_mut().remove(&number);
                             }
@@ -751,7 +757,7 @@ impl Service {
         let mut credentials = Vec::with_capacity(rows.len());
         for row in &rows {
             credentials
-                .push(credential_from_row(&self.ids, row).map_err(ServiceError::Credential)?);
+                .push(credential_from_row(&self.ids(), row).map_err(ServiceError::Credential)?);
         }
         let (reply, answer) = oneshot::channel();
         self.writer.send(Job::PutCredentials { rows, reply })?;
@@ -836,6 +842,56 @@ impl Service {
     }
 
     /// Removes a credential durably, then from the controller. `false` when there was none.
+    fn ids(&self) -> std::sync::RwLockReadGuard<'_, SiteIds> {
+        self.ids.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether an access level of this id is loaded.
+    pub fn has_level(&self, id: &str) -> bool {
+        self.ids().levels.contains_key(id)
+    }
+
+    /// Stores an access level change, then applies it to the controller: a new level takes
+    /// the next place in the list, a replaced one keeps its place, a removed one leaves a
+    /// level that opens nothing in its place (until the next start). `level` is the row as
+    /// checked against the site (see `api::level_row`).
+    pub async fn change_level(&self, change: LevelChange) -> Result<LevelOutcome, ServiceError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer.send(Job::AccessLevel {
+            change: change.clone(),
+            reply,
+        })?;
+        let outcome = answer.await.map_err(|_| ServiceError::Stopped)??;
+        let apply = {
+            let mut ids = self.ids.write().unwrap_or_else(|e| e.into_inner());
+            match (&change, outcome) {
+                (LevelChange::Put(row), LevelOutcome::Added | LevelOutcome::Replaced) => {
+                    let at = match ids.levels.get(&row.id) {
+                        Some(at) => *at,
+                        None => {
+                            let at = LevelIdx(ids.next_level);
+                            ids.next_level += 1;
+                            ids.levels.insert(row.id.clone(), at);
+                            at
+                        }
+                    };
+                    Some((at, level_from_row(&ids, row)))
+                }
+                (LevelChange::Delete(id), LevelOutcome::Removed) => {
+                    ids.levels.remove(id).map(|at| (at, AccessLevel::none()))
+                }
+                _ => None,
+            }
+        };
+        if let Some((at, level)) = apply {
+            self.requests
+                .send(Request::PutLevel { at, level })
+                .await
+                .map_err(|_| ServiceError::Stopped)?;
+        }
+        Ok(outcome)
+    }
+
     pub async fn delete_credential(&self, number: String) -> Result<bool, ServiceError> {
         let (reply, answer) = oneshot::channel();
         self.writer.send(Job::DeleteCredential {
@@ -939,6 +995,8 @@ pub struct SiteIds {
     doors: std::collections::HashMap<String, DoorIdx>,
     schedules: std::collections::HashMap<String, ScheduleIdx>,
     levels: std::collections::HashMap<String, LevelIdx>,
+    /// The place the next new level takes in the controller's list.
+    next_level: u32,
 }
 
 impl SiteIds {
@@ -965,7 +1023,33 @@ impl SiteIds {
                 .enumerate()
                 .map(|(i, l)| (l.id.clone(), LevelIdx(i as u32)))
                 .collect(),
+            next_level: levels.len() as u32,
         }
+    }
+}
+
+/// A stored access level in the controller's terms, its doors sorted (the decision searches
+/// them). A level is checked against the site before it is stored; a door or schedule the
+/// site has since lost is left out, as for credentials.
+pub fn level_from_row(ids: &SiteIds, row: &keyway_store::AccessLevelRow) -> AccessLevel {
+    AccessLevel {
+        id: row.id.clone(),
+        doors: match &row.doors {
+            None => DoorScope::All,
+            Some(list) => {
+                let mut doors: Vec<DoorIdx> = list
+                    .iter()
+                    .filter_map(|id| ids.doors.get(id).copied())
+                    .collect();
+                doors.sort();
+                doors.dedup();
+                DoorScope::Doors(doors)
+            }
+        },
+        schedule: row
+            .schedule
+            .as_ref()
+            .and_then(|id| ids.schedules.get(id).copied()),
     }
 }
 

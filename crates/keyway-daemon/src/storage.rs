@@ -8,7 +8,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use keyway_store::{
-    AccountChange, CredentialRow, NewEvent, Store, StoreError, StoredEvent, TokenRow,
+    AccountChange, CredentialRow, LevelChange, LevelOutcome, NewEvent, Store, StoreError,
+    StoredEvent, TokenRow,
 };
 
 /// One item of the latched operator state: a key set to a value, or with `None` cleared.
@@ -29,6 +30,7 @@ pub trait Storage: Send {
     fn delete_token(&mut self, hash: &str) -> Result<bool, StoreError>;
     /// A change to the console's users and sessions; says whether it replaced or removed one.
     fn change_accounts(&mut self, change: &AccountChange) -> Result<bool, StoreError>;
+    fn change_access_level(&mut self, change: &LevelChange) -> Result<LevelOutcome, StoreError>;
     /// The writer stops: a last signed checkpoint of the log.
     fn finish(&mut self) -> Result<(), StoreError> {
         Ok(())
@@ -63,6 +65,10 @@ impl Storage for Store {
 
     fn delete_token(&mut self, hash: &str) -> Result<bool, StoreError> {
         Store::delete_token(self, hash)
+    }
+
+    fn change_access_level(&mut self, change: &LevelChange) -> Result<LevelOutcome, StoreError> {
+        Store::change_access_level(self, change)
     }
 
     fn change_accounts(&mut self, change: &AccountChange) -> Result<bool, StoreError> {
@@ -248,6 +254,11 @@ impl<S: Storage> Storage for FaultyStorage<S> {
     fn change_accounts(&mut self, change: &AccountChange) -> Result<bool, StoreError> {
         self.check()?;
         self.inner.change_accounts(change)
+    }
+
+    fn change_access_level(&mut self, change: &LevelChange) -> Result<LevelOutcome, StoreError> {
+        self.check()?;
+        self.inner.change_access_level(change)
     }
 
     fn finish(&mut self) -> Result<(), StoreError> {

@@ -74,6 +74,10 @@ pub enum Job {
         change: AccountChange,
         reply: oneshot::Sender<Result<bool, StoreError>>,
     },
+    AccessLevel {
+        change: keyway_store::LevelChange,
+        reply: oneshot::Sender<Result<keyway_store::LevelOutcome, StoreError>>,
+    },
 }
 
 /// What the writer tells the rest of the daemon about storage (`/healthz`, `/metrics`).
@@ -426,6 +430,11 @@ impl WriterLoop {
             Job::Accounts { change, reply } => {
                 answer(&self.health, self.storage.change_accounts(&change), reply)
             }
+            Job::AccessLevel { change, reply } => answer(
+                &self.health,
+                self.storage.change_access_level(&change),
+                reply,
+            ),
             Job::Commit { .. } => {}
         }
     }

@@ -317,6 +317,27 @@ pub struct AccessLevelRow {
     pub schedule: Option<String>,
 }
 
+/// One change to the access levels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LevelChange {
+    /// Adds the level, or replaces the one of the same id.
+    Put(AccessLevelRow),
+    /// Removes the level, unless a credential holds it.
+    Delete(String),
+}
+
+/// What came of a `LevelChange`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LevelOutcome {
+    Added,
+    Replaced,
+    Removed,
+    /// No level has that id.
+    Missing,
+    /// Not removed: this many credentials hold it.
+    InUse(usize),
+}
+
 /// The lock file in a data directory: whoever holds it is the one process that writes there.
 pub const LOCK_FILE: &str = "keyway.lock";
 
@@ -1064,6 +1085,67 @@ impl Store {
             )
             .map_err(|e| self.sqlite(e))?;
         Ok(())
+    }
+
+    /// Adds, replaces or removes an access level in one transaction; a level that a
+    /// credential holds is not removed (the count is checked in the same transaction).
+    pub fn change_access_level(
+        &mut self,
+        change: &LevelChange,
+    ) -> Result<LevelOutcome, StoreError> {
+        let path = self.path.clone();
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let transaction = self.connection.transaction().map_err(sqlite)?;
+        let exists = |id: &str| {
+            transaction.query_row(
+                "SELECT EXISTS (SELECT 1 FROM access_levels WHERE id = ?1)",
+                params![id],
+                |row| row.get::<_, bool>(0),
+            )
+        };
+        let outcome = match change {
+            LevelChange::Put(level) => {
+                let existed = exists(&level.id).map_err(sqlite)?;
+                transaction
+                    .execute(
+                        "INSERT OR REPLACE INTO access_levels (id, doors, schedule) VALUES (?1, ?2, ?3)",
+                        params![level.id, encode_ids(level.doors.as_deref()), level.schedule],
+                    )
+                    .map_err(sqlite)?;
+                if existed {
+                    LevelOutcome::Replaced
+                } else {
+                    LevelOutcome::Added
+                }
+            }
+            LevelChange::Delete(id) => {
+                if !exists(id).map_err(sqlite)? {
+                    LevelOutcome::Missing
+                } else {
+                    // Levels are stored as `a;b;c`.
+                    let holders: i64 = transaction
+                        .query_row(
+                            "SELECT COUNT(*) FROM credentials WHERE ';' || levels || ';' LIKE '%;' || ?1 || ';%'",
+                            params![id],
+                            |row| row.get(0),
+                        )
+                        .map_err(sqlite)?;
+                    if holders > 0 {
+                        LevelOutcome::InUse(holders as usize)
+                    } else {
+                        transaction
+                            .execute("DELETE FROM access_levels WHERE id = ?1", params![id])
+                            .map_err(sqlite)?;
+                        LevelOutcome::Removed
+                    }
+                }
+            }
+        };
+        transaction.commit().map_err(sqlite)?;
+        Ok(outcome)
     }
 
     pub fn access_levels(&self) -> Result<Vec<AccessLevelRow>, StoreError> {

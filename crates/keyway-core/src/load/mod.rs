@@ -762,19 +762,10 @@ impl<'s> Loader<'s> {
         text: &str,
         span: Range<usize>,
     ) -> Option<()> {
-        let valid = (1..=64).contains(&text.len())
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-        if valid {
+        if crate::site::is_valid_id(text) {
             Some(())
         } else {
-            self.bad_value(
-                scope,
-                key,
-                span,
-                "bad id: expected 1 to 64 characters of a-z, 0-9, - and _".to_string(),
-            );
+            self.bad_value(scope, key, span, crate::site::ID_RULE.to_string());
             None
         }
     }
