@@ -373,6 +373,18 @@ try {
     await boss.click('nav button[data-screen="people"]');
     await expectText(boss.locator('#people tr[data-number="1001"]'), "Alice");
     const has = (locator, words) => locator.filter({ hasText: words }).first().waitFor({ timeout: 10_000 });
+    // An access level, added, then edited.
+    await boss.fill("#level-id", "staff");
+    await boss.check('input[data-level-door][value="server"]');
+    await boss.selectOption("#level-schedule", "business-hours");
+    await boss.click("#level-save");
+    await has(boss.locator('#levels tr[data-level="staff"]'), "business-hours");
+    await boss.locator('#levels tr[data-level="staff"] button[data-level-action="edit"]').click();
+    await boss.check('input[data-level-door][value="stair-2"]');
+    await boss.selectOption("#level-schedule", "");
+    await boss.click("#level-save");
+    await has(boss.locator('#levels tr[data-level="staff"]'), "Server room, Stair, second floor");
+    await has(boss.locator('#levels tr[data-level="staff"]'), "any time");
     // Add.
     await boss.fill("#credential-number", "2002");
     await boss.fill("#credential-holder", "Bea Jones");
@@ -380,6 +392,7 @@ try {
     await boss.check('input[data-door-choice][value="server"]');
     await boss.selectOption("#credential-schedule", "business-hours");
     await boss.fill("#credential-until", "2027-06-30T18:00");
+    await boss.check('input[data-level-choice][value="staff"]');
     await boss.click("#credential-save");
     await has(boss.locator("#credential-feedback"), "added 2002 (Bea Jones)");
     await has(boss.locator('#people tr[data-number="2002"]'), "until 2027-06-30 18:00");
@@ -395,7 +408,7 @@ try {
     await boss.click("#credential-save");
     await has(boss.locator('#people tr[data-number="2002"]'), "Bea Jones-Smith");
     const stored = (await call("GET", "/api/credentials/search?q=2002")).body.credentials[0];
-    if (stored.schedule !== "business-hours" || stored.doors.join() !== "front,server" || !stored.valid_until.startsWith("2027-06-30T18:00"))
+    if (stored.schedule !== "business-hours" || stored.doors.join() !== "front,server" || stored.levels.join() !== "staff" || !stored.valid_until.startsWith("2027-06-30T18:00"))
       throw new Error("the edit lost what it did not change: " + JSON.stringify(stored));
     // Disable: refused as disabled; enable again.
     await boss.locator('#people tr[data-number="2002"] button[data-credential-action="disable"]').click();
@@ -405,12 +418,19 @@ try {
     await boss.locator('#people tr[data-number="2002"] button[data-credential-action="enable"]').click();
     await has(boss.locator('#people tr[data-number="2002"] .tag'), "active");
     await shot(boss, "people-desktop");
-    // Delete, after asking.
+    // A level held by a credential is not removed; the answer says so beside the list.
+    await boss.locator('#levels tr[data-level="staff"] button[data-level-action="delete"]').click();
+    await boss.click("#confirm-yes");
+    await has(boss.locator("#levels-feedback"), "held by 1 credential");
+    // Delete, after asking; then the level can go.
     await boss.locator('#people tr[data-number="2002"] button[data-credential-action="delete"]').click();
     await boss.click("#confirm-yes");
     await boss.locator('#people tr[data-number="2002"]').waitFor({ state: "detached" });
+    await boss.locator('#levels tr[data-level="staff"] button[data-level-action="delete"]').click();
+    await boss.click("#confirm-yes");
+    await boss.locator('#levels tr[data-level="staff"]').waitFor({ state: "detached" });
     const changes = (await call("GET", "/api/events?order=newest&actor=ann&limit=20")).body.map((e) => `${e.kind} ${e.credential}`);
-    for (const line of ["credential_added 2002", "credential_replaced 2002", "credential_removed 2002"]) {
+    for (const line of ["credential_added 2002", "credential_replaced 2002", "credential_removed 2002", "access_level_added null", "access_level_replaced null", "access_level_removed null"]) {
       if (!changes.includes(line)) throw new Error(`${line} not logged by ann: ${changes}`);
     }
     // A CSV with a bad line: the preview lists it, nothing is written, Import stays off.

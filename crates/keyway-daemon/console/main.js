@@ -8,6 +8,7 @@ import * as overview from "./overview.js";
 import * as planner from "./planner.js";
 import * as admin from "./admin.js";
 import * as people from "./people.js";
+import * as levels from "./levels.js";
 import * as alarms from "./alarms.js";
 import * as health from "./health.js";
 import * as eventsScreen from "./events.js";
@@ -24,7 +25,10 @@ function showScreen(name) {
   for (const screen of document.querySelectorAll(".screen")) screen.classList.toggle("hidden", screen.id !== "screen-" + name);
   if (name === "planner") planner.load().catch((error) => ($("plan-caption").textContent = error.message));
   if (name === "events") eventsScreen.search(false);
-  if (name === "people") people.load().catch((error) => ($("people-feedback").textContent = error.message));
+  if (name === "people") {
+    people.load().catch((error) => ($("people-feedback").textContent = error.message));
+    levels.load().catch((error) => ($("levels-feedback").textContent = error.message));
+  }
   if (name === "admin") admin.load().catch((error) => ($("users-feedback").textContent = error.message));
 }
 
@@ -109,6 +113,8 @@ start(async (session) => {
   if (session.role !== "viewer") {
     people.setup(site, session.role);
     people.wire();
+    levels.setup(site, session.role, people.setLevels);
+    levels.wire();
   }
   if (session.role === "admin") admin.wire();
   // The newest 50 events, whatever the length of the log; the stream follows from there.

@@ -83,14 +83,23 @@ function replaceRow(c) {
   if (old) old.outerHTML = row(c);
 }
 
-/** The form's credential, as the API takes it (levels kept from the one edited). */
+/** The levels there are, as choices in the form (what was ticked stays ticked). */
+export function setLevels(levels) {
+  const ticked = new Set([...document.querySelectorAll("input[data-level-choice]:checked")].map((i) => i.value));
+  const box = $("credential-levels");
+  box.innerHTML = "<legend>Access levels</legend>" + (levels.length
+    ? levels.map((l) => `<label class="check"><input type="checkbox" value="${text(l.id)}" data-level-choice${ticked.has(l.id) ? " checked" : ""}> ${text(l.id)}</label>`).join("")
+    : '<span class="muted">none yet</span>');
+}
+
+/** The form's credential, as the API takes it. */
 function fromForm() {
   const doors = [...document.querySelectorAll("input[data-door-choice]:checked")].map((i) => i.value);
   return {
     number: $("credential-number").value.trim(),
     holder: $("credential-holder").value.trim(),
     doors: doors.includes("*") ? ["*"] : doors,
-    levels: editing ? editing.levels : [],
+    levels: [...document.querySelectorAll("input[data-level-choice]:checked")].map((i) => i.value),
     schedule: $("credential-schedule").value || null,
     valid_from: $("credential-from").value || null,
     valid_until: $("credential-until").value || null,
@@ -106,6 +115,7 @@ function edit(c) {
   $("credential-number").readOnly = true;
   $("credential-holder").value = c.holder;
   for (const input of document.querySelectorAll("input[data-door-choice]")) input.checked = c.doors.includes(input.value);
+  for (const input of document.querySelectorAll("input[data-level-choice]")) input.checked = c.levels.includes(input.value);
   $("credential-schedule").value = c.schedule || "";
   // Shown in the site's zone: the first 16 characters are its local date and time.
   $("credential-from").value = c.valid_from ? c.valid_from.slice(0, 16) : "";

@@ -33,6 +33,7 @@ pub const FILES: &[File] = files![
     "events.js" => JS,
     "planner.js" => JS,
     "people.js" => JS,
+    "levels.js" => JS,
     "admin.js" => JS,
     "main.js" => JS,
 ];
