@@ -38,7 +38,7 @@ use crate::physics::{
     controller_can_unlock, decide, lock_state, power_cut_unlocks, relay_energized,
 };
 use crate::schedule;
-use crate::site::{Arrangement, CircuitIdx, DoorIdx, ScheduleIdx, Site};
+use crate::site::{Arrangement, CircuitIdx, DoorIdx, Schedule, ScheduleIdx, Site};
 
 /// Something that happens at the controller, at a given time.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -479,6 +479,27 @@ impl Controller {
             self.levels.resize(at + 1, AccessLevel::none());
         }
         self.levels[at] = level;
+    }
+
+    /// Puts a schedule at its place in the site's list (where doors, credentials and levels
+    /// name it by `ScheduleIdx`), growing the list with schedules that are never active if it
+    /// is short, and looks at it again at once: a door it unlocks moves now if it must.
+    pub fn put_schedule(&mut self, at: ScheduleIdx, schedule: Schedule) {
+        let at_index = at.index();
+        let site = Arc::make_mut(&mut self.site);
+        if site.schedules.len() <= at_index {
+            let never = Schedule {
+                id: String::new(),
+                weekly: Vec::new(),
+                holidays: Vec::new(),
+            };
+            site.schedules.resize(at_index + 1, never);
+            self.schedule_active.resize(at_index + 1, false);
+            self.schedule_due.resize(at_index + 1, None);
+            self.doors_by_schedule.resize(at_index + 1, Vec::new());
+        }
+        site.schedules[at_index] = schedule;
+        self.refresh_schedule(at);
     }
 
     pub fn levels(&self) -> &[AccessLevel] {

@@ -79,6 +79,84 @@ impl WeeklySpan {
     }
 }
 
+impl std::fmt::Display for WeeklySpan {
+    /// As the site file writes it: `Mon-Fri 08:00-18:00` (days in runs, from Monday).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut runs = Vec::new();
+        let mut day = 0u8;
+        while day < 7 {
+            if self.days & (1 << day) == 0 {
+                day += 1;
+                continue;
+            }
+            let first = day;
+            while day + 1 < 7 && self.days & (1 << (day + 1)) != 0 {
+                day += 1;
+            }
+            runs.push(if first == day {
+                DAY_NAMES[first as usize].to_string()
+            } else {
+                format!("{}-{}", DAY_NAMES[first as usize], DAY_NAMES[day as usize])
+            });
+            day += 1;
+        }
+        let time = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+        write!(
+            f,
+            "{} {}-{}",
+            runs.join(","),
+            time(self.start_minute),
+            time(self.end_minute)
+        )
+    }
+}
+
+/// A holiday as the site file writes it: `YYYY-MM-DD`, nothing else.
+pub fn parse_date(text: &str) -> Option<jiff::civil::Date> {
+    if text.len() != 10 {
+        return None;
+    }
+    text.parse::<jiff::civil::Date>().ok()
+}
+
+/// A schedule from its text, checked as the site file's loader checks one: the id, each
+/// weekly span and each holiday, every problem said with the value it is about.
+pub fn schedule_from_text(
+    id: &str,
+    weekly: &[String],
+    holidays: &[String],
+) -> Result<Schedule, Vec<String>> {
+    let mut problems = Vec::new();
+    if !crate::site::is_valid_id(id) {
+        problems.push(format!("id {id:?}: {}", crate::site::ID_RULE));
+    }
+    let mut spans = Vec::new();
+    for text in weekly {
+        match WeeklySpan::parse(text) {
+            Ok(span) => spans.push(span),
+            Err(problem) => problems.push(format!("weekly {text:?}: {problem}")),
+        }
+    }
+    let mut dates = Vec::new();
+    for text in holidays {
+        match parse_date(text) {
+            Some(date) => dates.push(date),
+            None => problems.push(format!("holidays {text:?}: expected a date as YYYY-MM-DD")),
+        }
+    }
+    dates.sort();
+    dates.dedup();
+    if problems.is_empty() {
+        Ok(Schedule {
+            id: id.to_string(),
+            weekly: spans,
+            holidays: dates,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
 fn parse_day(text: &str) -> Result<u8, String> {
     DAY_NAMES
         .iter()
@@ -311,5 +389,58 @@ mod tests {
                 .unwrap_err()
                 .contains("days")
         );
+    }
+
+    #[test]
+    fn a_span_is_written_back_as_the_site_file_writes_it() {
+        for text in [
+            "Mon-Fri 08:00-18:00",
+            "Sat 09:00-13:00",
+            "Mon,Wed,Fri-Sun 22:00-06:00",
+            "Mon-Sun 00:00-24:00",
+        ] {
+            let span = WeeklySpan::parse(text).unwrap();
+            assert_eq!(span.to_string(), text);
+            assert_eq!(WeeklySpan::parse(&span.to_string()).unwrap(), span);
+        }
+        // Written from Monday: the same days, in another order.
+        assert_eq!(
+            WeeklySpan::parse("Sat-Mon 10:00-12:00")
+                .unwrap()
+                .to_string(),
+            "Mon,Sat-Sun 10:00-12:00"
+        );
+    }
+
+    #[test]
+    fn a_schedule_from_text_is_checked_as_the_file_is() {
+        let problems = schedule_from_text(
+            "Office",
+            &[
+                "Mon-Fri 08:00-18:00".to_string(),
+                "Mon-Fry 08:00-18:00".to_string(),
+            ],
+            &["2026-12-25".to_string(), "25/12/2026".to_string()],
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].starts_with("id \"Office\": bad id"));
+        assert!(problems[1].starts_with("weekly \"Mon-Fry 08:00-18:00\": unknown day \"Fry\""));
+        assert_eq!(
+            problems[2],
+            "holidays \"25/12/2026\": expected a date as YYYY-MM-DD"
+        );
+        let schedule = schedule_from_text(
+            "office",
+            &["Mon-Fri 08:00-18:00".to_string()],
+            &[
+                "2026-12-25".to_string(),
+                "2026-12-24".to_string(),
+                "2026-12-25".to_string(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(schedule.holidays.len(), 2, "sorted and once each");
+        assert_eq!(schedule.holidays[0].to_string(), "2026-12-24");
     }
 }

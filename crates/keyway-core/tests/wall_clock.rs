@@ -101,3 +101,52 @@ fn a_step_back_of_the_wall_clock_does_not_stretch_a_timed_unlock() {
         .unwrap();
     assert_eq!(locked.at, SUNDAY_NIGHT + 4_000 - 3_600_000);
 }
+
+#[test]
+fn a_schedule_changed_while_running_moves_its_doors_at_once() {
+    use keyway_core::schedule::schedule_from_text;
+    use keyway_core::site::ScheduleIdx;
+    let mut controller = office();
+    let front = controller.site().find_door("front").unwrap();
+    // Monday 10:00: business hours, the front door unlocked by its schedule.
+    controller.advance(SUNDAY_NIGHT + 1_000);
+    controller.set_wall_offset(MONDAY_MORNING - (SUNDAY_NIGHT + 1_000));
+    assert_eq!(controller.door_status(front).lock, LockPosition::Unlocked);
+    controller.take_events();
+    let at = ScheduleIdx(
+        controller
+            .site()
+            .schedules
+            .iter()
+            .position(|s| s.id == "business-hours")
+            .unwrap() as u32,
+    );
+    // Today made a holiday: it locks now, and the change is logged once.
+    let closed = schedule_from_text(
+        "business-hours",
+        &["Mon-Fri 08:00-18:00".to_string()],
+        &["2026-12-07".to_string()],
+    )
+    .unwrap();
+    controller.put_schedule(at, closed);
+    assert_eq!(controller.door_status(front).lock, LockPosition::Locked);
+    let kinds: Vec<EventKind> = controller.take_events().iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventKind::DoorLocked]);
+    // The holiday taken back: unlocked again.
+    let open =
+        schedule_from_text("business-hours", &["Mon-Fri 08:00-18:00".to_string()], &[]).unwrap();
+    controller.put_schedule(at, open);
+    assert_eq!(controller.door_status(front).lock, LockPosition::Unlocked);
+    // A new schedule past the end of the list: the list grows, no door moves.
+    let n = controller.site().schedules.len() as u32;
+    let weekend = schedule_from_text("weekend", &["Sat-Sun 00:00-24:00".to_string()], &[]).unwrap();
+    controller.put_schedule(ScheduleIdx(n + 1), weekend);
+    assert_eq!(controller.site().schedules.len() as u32, n + 2);
+    assert_eq!(controller.site().schedules[n as usize + 1].id, "weekend");
+    assert_eq!(
+        controller.site().schedules[n as usize].id,
+        "",
+        "a never-active place"
+    );
+    assert_eq!(controller.door_status(front).lock, LockPosition::Unlocked);
+}

@@ -2035,12 +2035,7 @@ fn parse_integer(text: &str, radix: u32) -> Option<i64> {
     i64::from_str_radix(digits, radix).ok()
 }
 
-fn parse_date(text: &str) -> Option<jiff::civil::Date> {
-    if text.len() != 10 {
-        return None;
-    }
-    text.parse::<jiff::civil::Date>().ok()
-}
+use crate::schedule::parse_date;
 
 fn type_name(value: &DeValue) -> &'static str {
     match value {
