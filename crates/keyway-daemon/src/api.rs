@@ -35,6 +35,7 @@ use crate::writer::Job;
 mod accounts;
 mod alarms;
 mod levels;
+mod schedules;
 
 /// Everything a handler needs.
 #[derive(Clone, Debug)]
@@ -55,6 +56,8 @@ pub struct AppState {
     pub accounts: Arc<RwLock<crate::accounts::Accounts>>,
     /// The alarms an operator handles, fed from every stored event.
     pub alarms: Arc<RwLock<crate::alarms::AlarmBook>>,
+    /// The site file's schedules, as the file has them (before the console's changes).
+    pub file_schedules: Arc<Vec<keyway_core::site::Schedule>>,
 }
 
 /// An API error: a status and a message for the person reading it.
@@ -177,6 +180,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/levels", get(levels::list).post(levels::put))
         .route("/api/levels/{id}", delete(levels::delete))
+        .route("/api/schedules", get(schedules::list).post(schedules::put))
+        .route("/api/schedules/{id}", delete(schedules::delete))
         .route("/api/alarms", get(alarms::list))
         .route("/api/alarms/{seq}/acknowledge", post(alarms::acknowledge))
         .route(
@@ -1013,6 +1018,7 @@ pub struct CredentialBody {
 /// Checks a credential against the site and turns it into a stored row, or says what is wrong.
 pub fn credential_row(
     site: &keyway_core::Site,
+    has_schedule: &dyn Fn(&str) -> bool,
     body: CredentialBody,
 ) -> Result<CredentialRow, String> {
     if body.number.is_empty() || body.number.len() > 64 || body.number.contains(char::is_control) {
@@ -1044,7 +1050,7 @@ pub fn credential_row(
         Some(body.doors)
     };
     if let Some(schedule) = &body.schedule
-        && !site.schedules.iter().any(|s| &s.id == schedule)
+        && !has_schedule(schedule)
     {
         return Err(format!("schedule: the site has no schedule {schedule:?}"));
     }
@@ -1172,7 +1178,9 @@ async fn put_credential(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let caller = authorize(&state, &headers, Role::Admin)?;
     let Json(body) = body?;
-    let row = credential_row(state.service.site(), body).map_err(ApiError::bad_request)?;
+    let has_schedule = |id: &str| state.service.has_schedule(id);
+    let row =
+        credential_row(state.service.site(), &has_schedule, body).map_err(ApiError::bad_request)?;
     if let Some(level) = row.levels.iter().find(|l| !state.service.has_level(l)) {
         return Err(ApiError::bad_request(format!(
             "levels: there is no access level {level:?}"
@@ -1253,8 +1261,9 @@ async fn import_credentials(
         std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the CSV is not UTF-8"))?;
     let Query(query) =
         query.map_err(|e| ApiError::bad_request(format!("bad query: {}", e.body_text())))?;
+    let has_schedule = |id: &str| state.service.has_schedule(id);
+    let check = crate::import::check_csv(state.service.site(), &has_schedule, text);
     if query.preview {
-        let check = crate::import::check_csv(state.service.site(), text);
         return Ok(Json(json!({
             "preview": true,
             "rows": check.rows.len(),
@@ -1262,7 +1271,8 @@ async fn import_credentials(
             "problems": check.problems,
         })));
     }
-    let rows = crate::import::parse_csv(state.service.site(), text)
+    let rows = check
+        .into_result()
         .map_err(|errors| ApiError::bad_request(errors.join("\n")))?;
     let count = rows.len();
     // All or nothing: the rows were all checked, and the store writes them in one transaction.
@@ -1770,10 +1780,10 @@ async fn site(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Js
             })
         })
         .collect();
-    let schedules: Vec<Value> = site
-        .schedules
+    let schedules: Vec<Value> = schedules::in_effect(&state)
+        .await?
         .iter()
-        .map(|s| json!({ "id": s.id }))
+        .map(|(row, _)| json!({ "id": row.id }))
         .collect();
     let circuits: Vec<Value> = site
         .circuits

@@ -36,31 +36,38 @@ impl CsvCheck {
     }
 }
 
-/// Parses and checks a whole CSV, or lists its problems, each with its line (see
-/// `check_csv`).
+impl CsvCheck {
+    /// The rows, or every problem listed with its line (and how many more there are).
+    pub fn into_result(self) -> Result<Vec<CredentialRow>, Vec<String>> {
+        if self.bad_lines == 0 {
+            return Ok(self.rows);
+        }
+        let mut errors: Vec<String> = self
+            .problems
+            .iter()
+            .map(|p| format!("line {}: {}", p.line, p.problem))
+            .collect();
+        if self.bad_lines > self.problems.len() {
+            errors.push(format!(
+                "… and {} more bad lines",
+                self.bad_lines - self.problems.len()
+            ));
+        }
+        Err(errors)
+    }
+}
+
+/// Parses and checks a whole CSV against the site and its schedules, or lists its problems,
+/// each with its line (see `check_csv`).
 pub fn parse_csv(site: &Site, text: &str) -> Result<Vec<CredentialRow>, Vec<String>> {
-    let check = check_csv(site, text);
-    if check.bad_lines == 0 {
-        return Ok(check.rows);
-    }
-    let mut errors: Vec<String> = check
-        .problems
-        .iter()
-        .map(|p| format!("line {}: {}", p.line, p.problem))
-        .collect();
-    if check.bad_lines > check.problems.len() {
-        errors.push(format!(
-            "… and {} more bad lines",
-            check.bad_lines - check.problems.len()
-        ));
-    }
-    Err(errors)
+    let has_schedule = |id: &str| site.schedules.iter().any(|s| s.id == id);
+    check_csv(site, &has_schedule, text).into_result()
 }
 
 /// Checks every line of a CSV. The `csv` crate reads it (quoted fields, embedded commas and
 /// quotes, a byte-order mark, CRLF); a number that appears twice is an error naming both
 /// lines; a line the CSV reader cannot read (an unclosed quote) ends the check there.
-pub fn check_csv(site: &Site, text: &str) -> CsvCheck {
+pub fn check_csv(site: &Site, has_schedule: &dyn Fn(&str) -> bool, text: &str) -> CsvCheck {
     let mut check = CsvCheck::default();
     let mut first_line_of: std::collections::HashMap<String, u64> = Default::default();
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -116,7 +123,7 @@ pub fn check_csv(site: &Site, text: &str) -> CsvCheck {
             responder: false,
             disabled: false,
         };
-        match credential_row(site, body) {
+        match credential_row(site, has_schedule, body) {
             Ok(row) => {
                 if let Some(first) = first_line_of.get(&row.number) {
                     let problem = format!("number {:?} is already on line {first}", row.number);
@@ -170,7 +177,8 @@ mod tests {
             text.push_str(&format!("{i},H,nowhere,,,\n"));
         }
         text.push_str("9999,Good,front,,,\n");
-        let check = check_csv(&site(), &text);
+        let demo = site();
+        let check = check_csv(&demo, &|_: &str| true, &text);
         assert_eq!(check.bad_lines, 1_500);
         assert_eq!(check.problems.len(), MAX_LISTED);
         assert_eq!(

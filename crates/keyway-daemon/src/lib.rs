@@ -18,6 +18,7 @@ pub mod import;
 pub mod metrics;
 pub mod readers;
 pub mod real_devices;
+pub mod schedules;
 pub mod service;
 pub mod stale;
 pub mod storage;
@@ -174,6 +175,13 @@ pub async fn serve(
     }
     let mut reader = Store::open(&config.data_dir)?;
     reader.read_with_key(key);
+    // The schedules changed or added from the console replace or join the file's: the site
+    // the controller, the check and the API see.
+    let file_schedules = Arc::new(site.schedules.clone());
+    let site = Arc::new(schedules::apply_stored(
+        Arc::unwrap_or_clone(site),
+        &store.schedules()?,
+    ));
 
     // Tokens: the environment's admin token is made known (and one it set before, now
     // changed, is revoked). Without one there is no admin token: people sign in with a
@@ -351,6 +359,7 @@ pub async fn serve(
         stale: Arc::new(Mutex::new(stale)),
         accounts: Arc::new(RwLock::new(accounts)),
         alarms: Arc::new(RwLock::new(alarm_book)),
+        file_schedules,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

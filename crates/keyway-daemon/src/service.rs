@@ -14,8 +14,10 @@ use keyway_core::Site;
 use keyway_core::controller::{Alarm, Controller, Event, EventKind, Input};
 use keyway_core::credentials::{AccessLevel, CredentialStore, DoorScope, LevelIdx, NewCredential};
 use keyway_core::physics::{Command, LockPosition, Millis, relay_energized};
-use keyway_core::site::{CircuitIdx, DoorIdx, ScheduleIdx};
-use keyway_store::{CredentialRow, LevelChange, LevelOutcome, NewEvent, StoreError, StoredEvent};
+use keyway_core::site::{CircuitIdx, DoorIdx, Schedule, ScheduleIdx};
+use keyway_store::{
+    CredentialRow, LevelChange, LevelOutcome, NewEvent, ScheduleChange, StoreError, StoredEvent,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
@@ -219,6 +221,10 @@ enum Request {
     PutLevel {
         at: LevelIdx,
         level: AccessLevel,
+    },
+    PutSchedule {
+        at: ScheduleIdx,
+        schedule: Schedule,
     },
     DeleteCredential {
         number: String,
@@ -612,6 +618,11 @@ impl Service {
                                 }
                             }
                             Request::PutLevel { at, level } => task.controller.put_level(at, level),
+                            Request::PutSchedule { at, schedule } => {
+                                task.controller.put_schedule(at, schedule);
+                                // A door the change moved is driven and logged now.
+                                task.flush(&Origin::new(Source::Schedule), Vec::new());
+                            }
                             Request::DeleteCredential { number } => {
                                 task.controller.credentials_mut().remove(&number);
                             }
@@ -892,6 +903,62 @@ impl Service {
         Ok(outcome)
     }
 
+    /// Whether a schedule of this id is in effect (the site file's or the console's).
+    pub fn has_schedule(&self, id: &str) -> bool {
+        self.ids().schedules.contains_key(id)
+    }
+
+    /// Stores a schedule change, then, if the store took it, applies `effect` to the
+    /// controller: a schedule put at its place (a new one at the next), or one of the
+    /// console's removed (its place never active until the next start).
+    pub async fn change_schedule(
+        &self,
+        change: ScheduleChange,
+        effect: ScheduleEffect,
+    ) -> Result<LevelOutcome, ServiceError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer.send(Job::Schedule { change, reply })?;
+        let outcome = answer.await.map_err(|_| ServiceError::Stopped)??;
+        if !matches!(
+            outcome,
+            LevelOutcome::Added | LevelOutcome::Replaced | LevelOutcome::Removed
+        ) {
+            return Ok(outcome);
+        }
+        let apply = {
+            let mut ids = self.ids.write().unwrap_or_else(|e| e.into_inner());
+            match effect {
+                ScheduleEffect::Put(schedule) => {
+                    let at = match ids.schedules.get(&schedule.id) {
+                        Some(at) => *at,
+                        None => {
+                            let at = ScheduleIdx(ids.next_schedule);
+                            ids.next_schedule += 1;
+                            ids.schedules.insert(schedule.id.clone(), at);
+                            at
+                        }
+                    };
+                    Some((at, schedule))
+                }
+                ScheduleEffect::Remove(id) => ids.schedules.remove(&id).map(|at| {
+                    let never = Schedule {
+                        id: String::new(),
+                        weekly: Vec::new(),
+                        holidays: Vec::new(),
+                    };
+                    (at, never)
+                }),
+            }
+        };
+        if let Some((at, schedule)) = apply {
+            self.requests
+                .send(Request::PutSchedule { at, schedule })
+                .await
+                .map_err(|_| ServiceError::Stopped)?;
+        }
+        Ok(outcome)
+    }
+
     pub async fn delete_credential(&self, number: String) -> Result<bool, ServiceError> {
         let (reply, answer) = oneshot::channel();
         self.writer.send(Job::DeleteCredential {
@@ -997,6 +1064,8 @@ pub struct SiteIds {
     levels: std::collections::HashMap<String, LevelIdx>,
     /// The place the next new level takes in the controller's list.
     next_level: u32,
+    /// The place the next new schedule takes in the site's list.
+    next_schedule: u32,
 }
 
 impl SiteIds {
@@ -1024,8 +1093,18 @@ impl SiteIds {
                 .map(|(i, l)| (l.id.clone(), LevelIdx(i as u32)))
                 .collect(),
             next_level: levels.len() as u32,
+            next_schedule: site.schedules.len() as u32,
         }
     }
+}
+
+/// What a stored schedule change does to the running controller.
+#[derive(Clone, Debug)]
+pub enum ScheduleEffect {
+    /// This schedule, at the place of its id (a new id takes the next place).
+    Put(Schedule),
+    /// The console's schedule of this id is gone.
+    Remove(String),
 }
 
 /// A stored access level in the controller's terms, its doors sorted (the decision searches

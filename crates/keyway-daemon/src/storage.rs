@@ -8,8 +8,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use keyway_store::{
-    AccountChange, CredentialRow, LevelChange, LevelOutcome, NewEvent, Store, StoreError,
-    StoredEvent, TokenRow,
+    AccountChange, CredentialRow, LevelChange, LevelOutcome, NewEvent, ScheduleChange, Store,
+    StoreError, StoredEvent, TokenRow,
 };
 
 /// One item of the latched operator state: a key set to a value, or with `None` cleared.
@@ -31,6 +31,7 @@ pub trait Storage: Send {
     /// A change to the console's users and sessions; says whether it replaced or removed one.
     fn change_accounts(&mut self, change: &AccountChange) -> Result<bool, StoreError>;
     fn change_access_level(&mut self, change: &LevelChange) -> Result<LevelOutcome, StoreError>;
+    fn change_schedule(&mut self, change: &ScheduleChange) -> Result<LevelOutcome, StoreError>;
     /// The writer stops: a last signed checkpoint of the log.
     fn finish(&mut self) -> Result<(), StoreError> {
         Ok(())
@@ -69,6 +70,10 @@ impl Storage for Store {
 
     fn change_access_level(&mut self, change: &LevelChange) -> Result<LevelOutcome, StoreError> {
         Store::change_access_level(self, change)
+    }
+
+    fn change_schedule(&mut self, change: &ScheduleChange) -> Result<LevelOutcome, StoreError> {
+        Store::change_schedule(self, change)
     }
 
     fn change_accounts(&mut self, change: &AccountChange) -> Result<bool, StoreError> {
@@ -259,6 +264,11 @@ impl<S: Storage> Storage for FaultyStorage<S> {
     fn change_access_level(&mut self, change: &LevelChange) -> Result<LevelOutcome, StoreError> {
         self.check()?;
         self.inner.change_access_level(change)
+    }
+
+    fn change_schedule(&mut self, change: &ScheduleChange) -> Result<LevelOutcome, StoreError> {
+        self.check()?;
+        self.inner.change_schedule(change)
     }
 
     fn finish(&mut self) -> Result<(), StoreError> {

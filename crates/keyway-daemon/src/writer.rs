@@ -78,6 +78,10 @@ pub enum Job {
         change: keyway_store::LevelChange,
         reply: oneshot::Sender<Result<keyway_store::LevelOutcome, StoreError>>,
     },
+    Schedule {
+        change: keyway_store::ScheduleChange,
+        reply: oneshot::Sender<Result<keyway_store::LevelOutcome, StoreError>>,
+    },
 }
 
 /// What the writer tells the rest of the daemon about storage (`/healthz`, `/metrics`).
@@ -435,6 +439,9 @@ impl WriterLoop {
                 self.storage.change_access_level(&change),
                 reply,
             ),
+            Job::Schedule { change, reply } => {
+                answer(&self.health, self.storage.change_schedule(&change), reply)
+            }
             Job::Commit { .. } => {}
         }
     }

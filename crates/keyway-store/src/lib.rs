@@ -121,6 +121,13 @@ const MIGRATIONS: &[&str] = &[
      INSERT INTO credential_search (credential_search) VALUES ('rebuild');",
     // 8: a credential may be disabled: kept, refused everywhere.
     "ALTER TABLE credentials ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;",
+    // 9: schedules changed or added from the console: each replaces the site file's of the
+    // same id, or adds one. Spans and holidays as the site file writes them, `;` between.
+    "CREATE TABLE schedules (
+        id TEXT PRIMARY KEY,
+        weekly TEXT NOT NULL,
+        holidays TEXT NOT NULL
+     );",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -315,6 +322,26 @@ pub struct AccessLevelRow {
     /// Door ids, or `None` for every door.
     pub doors: Option<Vec<String>>,
     pub schedule: Option<String>,
+}
+
+/// A schedule as stored: its spans and holidays as the site file writes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleRow {
+    pub id: String,
+    pub weekly: Vec<String>,
+    pub holidays: Vec<String>,
+}
+
+/// One change to the stored schedules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScheduleChange {
+    Put(ScheduleRow),
+    /// Removes the stored schedule; when `unless_held`, not while a credential or an access
+    /// level names it.
+    Delete {
+        id: String,
+        unless_held: bool,
+    },
 }
 
 /// One change to the access levels.
@@ -1146,6 +1173,90 @@ impl Store {
         };
         transaction.commit().map_err(sqlite)?;
         Ok(outcome)
+    }
+
+    /// Adds, replaces or removes a stored schedule in one transaction (the outcomes are an
+    /// access level's: `InUse` counts the credentials and levels that name it).
+    pub fn change_schedule(&mut self, change: &ScheduleChange) -> Result<LevelOutcome, StoreError> {
+        let path = self.path.clone();
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let transaction = self.connection.transaction().map_err(sqlite)?;
+        let exists = |id: &str| {
+            transaction.query_row(
+                "SELECT EXISTS (SELECT 1 FROM schedules WHERE id = ?1)",
+                params![id],
+                |row| row.get::<_, bool>(0),
+            )
+        };
+        let outcome = match change {
+            ScheduleChange::Put(row) => {
+                let existed = exists(&row.id).map_err(sqlite)?;
+                transaction
+                    .execute(
+                        "INSERT OR REPLACE INTO schedules (id, weekly, holidays) VALUES (?1, ?2, ?3)",
+                        params![row.id, row.weekly.join(";"), row.holidays.join(";")],
+                    )
+                    .map_err(sqlite)?;
+                if existed {
+                    LevelOutcome::Replaced
+                } else {
+                    LevelOutcome::Added
+                }
+            }
+            ScheduleChange::Delete { id, unless_held } => {
+                let holders: i64 = if *unless_held {
+                    transaction
+                        .query_row(
+                            "SELECT (SELECT COUNT(*) FROM credentials WHERE schedule = ?1)
+                                  + (SELECT COUNT(*) FROM access_levels WHERE schedule = ?1)",
+                            params![id],
+                            |row| row.get(0),
+                        )
+                        .map_err(sqlite)?
+                } else {
+                    0
+                };
+                if !exists(id).map_err(sqlite)? {
+                    LevelOutcome::Missing
+                } else if holders > 0 {
+                    LevelOutcome::InUse(holders as usize)
+                } else {
+                    transaction
+                        .execute("DELETE FROM schedules WHERE id = ?1", params![id])
+                        .map_err(sqlite)?;
+                    LevelOutcome::Removed
+                }
+            }
+        };
+        transaction.commit().map_err(sqlite)?;
+        Ok(outcome)
+    }
+
+    /// Every stored schedule, by id.
+    pub fn schedules(&self) -> Result<Vec<ScheduleRow>, StoreError> {
+        let split = |text: String| -> Vec<String> {
+            text.split(';')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let mut query = self
+            .connection
+            .prepare("SELECT id, weekly, holidays FROM schedules ORDER BY id")
+            .map_err(|e| self.sqlite(e))?;
+        let rows = query
+            .query_map([], |row| {
+                Ok(ScheduleRow {
+                    id: row.get(0)?,
+                    weekly: split(row.get(1)?),
+                    holidays: split(row.get(2)?),
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
     }
 
     pub fn access_levels(&self) -> Result<Vec<AccessLevelRow>, StoreError> {

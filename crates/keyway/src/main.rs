@@ -500,6 +500,12 @@ fn import_credentials(csv: &Path, site: Option<&Path>, data: &Path) -> anyhow::R
         }
     };
     let text = read(csv, "CSV file")?;
+    // The daemon's database, never a new one (an import from the wrong folder must say so),
+    // and never while a daemon runs on it (its controller would not see the credentials).
+    // Its schedules (the console's changes and its own) are the ones a credential may name.
+    let _lock = keyway_store::DataDirLock::acquire(data, "keyway import-credentials")?;
+    let mut store = keyway_store::Store::open_existing(data)?;
+    let site = keyway_daemon::schedules::apply_stored(site, &store.schedules()?);
     let progress = Progress::new("checking", text.lines().count());
     let rows = match keyway_daemon::import::parse_csv(&site, &text) {
         Ok(rows) => rows,
@@ -513,10 +519,6 @@ fn import_credentials(csv: &Path, site: Option<&Path>, data: &Path) -> anyhow::R
         }
     };
     progress.finish();
-    // The daemon's database, never a new one (an import from the wrong folder must say so),
-    // and never while a daemon runs on it (its controller would not see the credentials).
-    let _lock = keyway_store::DataDirLock::acquire(data, "keyway import-credentials")?;
-    let mut store = keyway_store::Store::open_existing(data)?;
     let progress = Progress::new("writing", rows.len());
     store.put_credentials_with_progress(&rows, &mut |done| progress.show(done))?;
     progress.finish();

@@ -25,7 +25,11 @@ pub struct LevelBody {
 }
 
 /// Checks a level against the site, as the site file's loader would, and says what is wrong.
-fn level_row(site: &keyway_core::Site, body: LevelBody) -> Result<AccessLevelRow, String> {
+fn level_row(
+    site: &keyway_core::Site,
+    has_schedule: &dyn Fn(&str) -> bool,
+    body: LevelBody,
+) -> Result<AccessLevelRow, String> {
     if !keyway_core::site::is_valid_id(&body.id) {
         return Err(format!("id {:?}: {}", body.id, keyway_core::site::ID_RULE));
     }
@@ -53,7 +57,7 @@ fn level_row(site: &keyway_core::Site, body: LevelBody) -> Result<AccessLevelRow
     };
     let schedule = body.schedule.filter(|s| !s.is_empty());
     if let Some(schedule) = &schedule
-        && !site.schedules.iter().any(|s| &s.id == schedule)
+        && !has_schedule(schedule)
     {
         return Err(format!("schedule: the site has no schedule {schedule:?}"));
     }
@@ -97,7 +101,9 @@ pub async fn put(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let caller = authorize(&state, &headers, Role::Admin)?;
     let Json(body) = body?;
-    let row = level_row(state.service.site(), body).map_err(ApiError::bad_request)?;
+    let has_schedule = |id: &str| state.service.has_schedule(id);
+    let row =
+        level_row(state.service.site(), &has_schedule, body).map_err(ApiError::bad_request)?;
     let answer = level_json(&row);
     let detail = format!(
         "level {}: doors {}{}",
