@@ -385,6 +385,32 @@ try {
     await boss.click("#level-save");
     await has(boss.locator('#levels tr[data-level="staff"]'), "Server room, Stair, second floor");
     await has(boss.locator('#levels tr[data-level="staff"]'), "any time");
+    // Schedules: a holiday added to the site file's, set back to the file's; one of our own.
+    const schedule = (id) => boss.locator(`#schedules tr[data-schedule="${id}"]`);
+    await has(schedule("business-hours"), "Front entrance");
+    await schedule("business-hours").locator('button[data-schedule-action="edit"]').click();
+    await boss.fill("#schedule-holidays", "2026-12-25\n2027-01-01\n2026-12-24");
+    await boss.click("#schedule-save");
+    await has(schedule("business-hours"), "2026-12-24, 2026-12-25, 2027-01-01");
+    await has(schedule("business-hours"), "site file, changed here");
+    await schedule("business-hours").locator('button[data-schedule-action="reset"]').click();
+    await boss.click("#confirm-yes");
+    await has(boss.locator("#schedules-feedback"), "the site file's again");
+    await has(schedule("business-hours"), "2026-12-25, 2027-01-01");
+    await boss.fill("#schedule-id", "weekends");
+    await boss.fill("#schedule-weekly", "Sat-Sun 09:00-17:00");
+    await boss.click("#schedule-save");
+    await has(schedule("weekends"), "this console");
+    await boss.fill("#schedule-weekly", "");
+    // A bad span is refused with what is wrong, and nothing changes.
+    await boss.fill("#schedule-id", "nights");
+    await boss.fill("#schedule-weekly", "Mon-Fry 22:00-06:00");
+    await boss.click("#schedule-save");
+    await has(boss.locator("#schedules-feedback"), 'unknown day "Fry"');
+    if (await schedule("nights").count()) throw new Error("a bad schedule was stored");
+    await boss.locator("#schedule-form").evaluate((f) => f.reset());
+    // The new schedule is a choice for credentials.
+    if (!(await boss.locator('#credential-schedule option:text-is("weekends")').count())) throw new Error("weekends is not a choice for credentials");
     // Add.
     await boss.fill("#credential-number", "2002");
     await boss.fill("#credential-holder", "Bea Jones");
@@ -429,8 +455,12 @@ try {
     await boss.locator('#levels tr[data-level="staff"] button[data-level-action="delete"]').click();
     await boss.click("#confirm-yes");
     await boss.locator('#levels tr[data-level="staff"]').waitFor({ state: "detached" });
+    await schedule("weekends").locator('button[data-schedule-action="delete"]').click();
+    await boss.click("#confirm-yes");
+    await schedule("weekends").waitFor({ state: "detached" });
     const changes = (await call("GET", "/api/events?order=newest&actor=ann&limit=20")).body.map((e) => `${e.kind} ${e.credential}`);
-    for (const line of ["credential_added 2002", "credential_replaced 2002", "credential_removed 2002", "access_level_added null", "access_level_replaced null", "access_level_removed null"]) {
+    for (const line of ["credential_added 2002", "credential_replaced 2002", "credential_removed 2002", "access_level_added null", "access_level_replaced null", "access_level_removed null",
+      "schedule_changed null", "schedule_reset null", "schedule_added null", "schedule_removed null"]) {
       if (!changes.includes(line)) throw new Error(`${line} not logged by ann: ${changes}`);
     }
     // A CSV with a bad line: the preview lists it, nothing is written, Import stays off.

@@ -89,3 +89,11 @@ export function wire() {
     if (done) await load();
   });
 }
+
+/** The schedules there are, as choices (the one chosen stays chosen). */
+export function setSchedules(schedules) {
+  const select = $("level-schedule");
+  const chosen = select.value;
+  select.innerHTML = `<option value="">none (any time)</option>` + schedules.map((s) => `<option>${text(s.id)}</option>`).join("");
+  select.value = schedules.some((s) => s.id === chosen) ? chosen : "";
+}

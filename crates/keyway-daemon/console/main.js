@@ -9,6 +9,7 @@ import * as planner from "./planner.js";
 import * as admin from "./admin.js";
 import * as people from "./people.js";
 import * as levels from "./levels.js";
+import * as schedules from "./schedules.js";
 import * as alarms from "./alarms.js";
 import * as health from "./health.js";
 import * as eventsScreen from "./events.js";
@@ -28,6 +29,7 @@ function showScreen(name) {
   if (name === "people") {
     people.load().catch((error) => ($("people-feedback").textContent = error.message));
     levels.load().catch((error) => ($("levels-feedback").textContent = error.message));
+    schedules.load().catch((error) => ($("schedules-feedback").textContent = error.message));
   }
   if (name === "admin") admin.load().catch((error) => ($("users-feedback").textContent = error.message));
 }
@@ -115,6 +117,11 @@ start(async (session) => {
     people.wire();
     levels.setup(site, session.role, people.setLevels);
     levels.wire();
+    schedules.setup(site, session.role, (list) => {
+      people.setSchedules(list);
+      levels.setSchedules(list);
+    });
+    schedules.wire();
   }
   if (session.role === "admin") admin.wire();
   // The newest 50 events, whatever the length of the log; the stream follows from there.

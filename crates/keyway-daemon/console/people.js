@@ -216,3 +216,11 @@ export function wire() {
     }
   });
 }
+
+/** The schedules there are, as choices (the one chosen stays chosen). */
+export function setSchedules(schedules) {
+  const select = $("credential-schedule");
+  const chosen = select.value;
+  select.innerHTML = `<option value="">none (any time)</option>` + schedules.map((s) => `<option>${text(s.id)}</option>`).join("");
+  select.value = schedules.some((s) => s.id === chosen) ? chosen : "";
+}

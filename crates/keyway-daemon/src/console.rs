@@ -34,6 +34,7 @@ pub const FILES: &[File] = files![
     "planner.js" => JS,
     "people.js" => JS,
     "levels.js" => JS,
+    "schedules.js" => JS,
     "admin.js" => JS,
     "main.js" => JS,
 ];
