@@ -80,7 +80,68 @@ const expectText = async (locator, expected, timeout = 10_000) => {
   const word = new RegExp(`(^|[^a-z_])${expected}($|[^a-z_])`);
   await locator.filter({ hasText: word }).first().waitFor({ timeout });
 };
+// Every screen shot is first checked: each visible control has an accessible name, and each
+// visible text has a WCAG AA contrast against what is behind it (4.5:1, 3:1 for large text;
+// disabled controls, the diagram's SVG and a page dimmed as out of date are not held to it).
+const audit = async (page, name) => {
+  const problems = await page.evaluate(() => {
+    const out = [];
+    const visible = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden";
+    const describe = (e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}${e.className && typeof e.className === "string" ? "." + e.className.split(" ").join(".") : ""} "${(e.textContent || "").trim().slice(0, 40)}"`;
+    for (const e of document.querySelectorAll("button, input, select, textarea, a[href]")) {
+      if (!visible(e) || e.type === "hidden") continue;
+      const labelled = e.getAttribute("aria-labelledby");
+      const accessible = (e.getAttribute("aria-label") || "").trim()
+        || (labelled ? labelled.split(" ").map((id) => document.getElementById(id)?.textContent || "").join(" ").trim() : "")
+        || (e.labels ? [...e.labels].map((l) => l.textContent).join(" ").trim() : "")
+        || (e.tagName === "BUTTON" || e.tagName === "A" ? e.textContent.trim() : "")
+        || (e.title || "").trim();
+      if (!accessible) out.push("no accessible name: " + describe(e));
+    }
+    const parse = (c) => {
+      const m = c.match(/rgba?\(([^)]+)\)/);
+      if (!m) return null;
+      const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+      return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+    };
+    const over = (top, bottom) => ({ r: top.r * top.a + bottom.r * (1 - top.a), g: top.g * top.a + bottom.g * (1 - top.a), b: top.b * top.a + bottom.b * (1 - top.a), a: 1 });
+    const luminance = ({ r, g, b }) => {
+      const f = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const behind = (e) => {
+      const layers = [];
+      for (let x = e; x; x = x.parentElement) {
+        const c = parse(getComputedStyle(x).backgroundColor);
+        if (c && c.a > 0) {
+          layers.push(c);
+          if (c.a >= 1) break;
+        }
+      }
+      return layers.reverse().reduce((bg, c) => over(c, bg), { r: 255, g: 255, b: 255, a: 1 });
+    };
+    const dimmed = (e) => { for (let x = e; x; x = x.parentElement) if (Number(getComputedStyle(x).opacity) < 1) return true; return false; };
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const seen = new Set();
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const e = node.parentElement;
+      if (!node.textContent.trim() || seen.has(e) || !visible(e) || e.closest("svg, :disabled, dialog:not([open])") || dimmed(e)) continue;
+      seen.add(e);
+      const style = getComputedStyle(e);
+      const bg = behind(e);
+      const fg = over(parse(style.color), bg);
+      const [hi, lo] = [luminance(fg), luminance(bg)].sort((a, b) => b - a);
+      const ratio = (hi + 0.05) / (lo + 0.05);
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (Number(style.fontWeight) >= 700 && size >= 18.66);
+      if (ratio < (large ? 3 : 4.5)) out.push(`contrast ${ratio.toFixed(2)}:1: ${describe(e)}`);
+    }
+    return out;
+  });
+  if (problems.length) throw new Error(`${name}: ${problems.length} accessibility problems:\n  ${problems.slice(0, 20).join("\n  ")}`);
+};
 const shot = async (page, name) => {
+  await audit(page, name);
   if (shots) await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
 };
 const newPage = async (width, height) => {
@@ -297,6 +358,51 @@ try {
     for (const line of ["server momentary olga", "stair-2 lock olga", "server release olga"]) {
       if (!logged.includes(line)) throw new Error(`${line} not logged: ${logged}`);
     }
+  });
+
+  await step("keyboard only: sign in, move between screens, act on a door, answer a confirmation", async () => {
+    const keys = await newPage(1280, 800);
+    await keys.goto(url + "/");
+    const at = (selector) => keys.evaluate((s) => document.activeElement?.matches(s) ?? false, selector);
+    const tabTo = async (selector, back = false, max = 250) => {
+      for (let i = 0; i < max; i++) {
+        await keys.keyboard.press(back ? "Shift+Tab" : "Tab");
+        if (await at(selector)) return;
+      }
+      const where = await keys.evaluate(() => document.activeElement?.outerHTML.slice(0, 80));
+      throw new Error(`the keyboard never reached ${selector}; it is at ${where}`);
+    };
+    await tabTo("#signin-name");
+    await keys.keyboard.type("olga");
+    await keys.keyboard.press("Tab");
+    if (!(await at("#signin-password"))) throw new Error("Tab from the name does not go to the password");
+    await keys.keyboard.type(PASSWORD);
+    await keys.keyboard.press("Enter");
+    await expectText(keys.locator("#who"), "olga");
+    await expectText(keys.locator("#connection"), "live");
+    // Where the focus is can be seen.
+    await tabTo('nav button[data-screen="events"]');
+    const outline = await keys.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    if (outline === "none") throw new Error("the focused control has no visible outline");
+    await keys.keyboard.press("Enter");
+    await keys.locator("#screen-events:not(.hidden)").waitFor();
+    await tabTo('nav button[data-screen="overview"]', true);
+    await keys.keyboard.press("Enter");
+    await keys.locator("#screen-overview:not(.hidden)").waitFor();
+    // A door's brief unlock, from the keyboard.
+    await tabTo('#doors tr[data-door="server"] button[data-action="momentary"]');
+    await keys.keyboard.press("Enter");
+    await keys.locator('#doors tr[data-door="server"] .feedback').filter({ hasText: "door unlocked" }).waitFor();
+    await call("POST", "/api/sim/clock", { advance_seconds: 4 });
+    // A confirmation: Escape says no, and nothing happens.
+    await tabTo("#lockdown-on");
+    await keys.keyboard.press("Enter");
+    await keys.locator("#confirm[open]").waitFor();
+    if (!(await at("#confirm button"))) throw new Error("the confirmation does not take the focus");
+    await keys.keyboard.press("Escape");
+    await keys.locator("#confirm[open]").waitFor({ state: "detached" });
+    if ((await call("GET", "/api/status")).body.lockdown) throw new Error("Escape started a lockdown");
+    await keys.context().close();
   });
 
   await step("cutting the mains asks first, then raises a banner", async () => {
