@@ -19,12 +19,15 @@ export function legend(element) {
 }
 
 const CHAR = 7.2;
+const CELL = 120;
 
 /**
- * Draws `site` into `svg`. `look(doorId)` gives a door's key in LOOKS and its state words;
- * `areas` (from a planned moment) marks areas that cannot exit, or open to the exterior.
+ * Where everything goes, once per site (it depends on the site only): areas in columns,
+ * each door's line, its marker and its label at the first place along the line where it
+ * overlaps nothing already placed. Overlaps are looked up in a grid of cells, so a site of a
+ * thousand doors is laid out in one pass, not by comparing every label with every other.
  */
-export function draw(svg, site, look, areas) {
+function layout(site) {
   const depth = {};
   site.areas.filter((a) => a.exterior).forEach((a) => (depth[a.id] = 0));
   for (let changed = true; changed; ) {
@@ -50,15 +53,21 @@ export function draw(svg, site, look, areas) {
   const rows = Math.max(...keys.map((k) => columns[k].length));
   const totalWidth = 20 + keys.length * width + (keys.length - 1) * gapX + gapX / 2;
   const totalHeight = 20 + rows * (height + gapY);
-  svg.setAttribute("viewBox", `0 0 ${totalWidth} ${totalHeight}`);
-  // Boxes and placed labels, so that no label is put over another or over an area.
-  const taken = site.areas.map((a) => ({ x: position[a.id].x, y: position[a.id].y, w: width, h: height }));
-  const free = (r) => taken.every((t) => r.x + r.w < t.x || t.x + t.w < r.x || r.y + r.h < t.y || t.y + t.h < r.y);
-  let lines = "", labels = "";
-  for (const d of site.doors) {
+  const grid = new Map();
+  const cells = (r, each) => {
+    for (let i = Math.floor(r.x / CELL); i <= Math.floor((r.x + r.w) / CELL); i++)
+      for (let j = Math.floor(r.y / CELL); j <= Math.floor((r.y + r.h) / CELL); j++) each(`${i},${j}`);
+  };
+  const take = (r) => cells(r, (c) => (grid.get(c) || grid.set(c, []).get(c)).push(r));
+  const overlaps = (r, t) => !(r.x + r.w < t.x || t.x + t.w < r.x || r.y + r.h < t.y || t.y + t.h < r.y);
+  const free = (r) => {
+    let ok = true;
+    cells(r, (c) => (ok &&= (grid.get(c) || []).every((t) => !overlaps(r, t))));
+    return ok;
+  };
+  site.areas.forEach((a) => take({ x: position[a.id].x, y: position[a.id].y, w: width, h: height }));
+  const doors = site.doors.map((d) => {
     let a = position[d.inside], b = position[d.outside];
-    const { key, words } = look(d.id);
-    const colour = LOOKS[key].colour;
     let path, at;
     if (a.column !== b.column) {
       if (a.column > b.column) [a, b] = [b, a];
@@ -72,8 +81,6 @@ export function draw(svg, site, look, areas) {
       // The cubic's point at t, for the label and its marker.
       at = (t) => [x + 3 * bulge * t * (1 - t), y1 + (y2 - y1) * (3 * t * t - 2 * t * t * t)];
     }
-    // The marker on the line; its label above or below it, at the first place along the
-    // line where it overlaps nothing.
     const labelWidth = d.name.length * CHAR * 0.9 + 6;
     let placed = null;
     for (const t of [0.5, 0.35, 0.65, 0.25, 0.75, 0.15, 0.85]) {
@@ -91,22 +98,72 @@ export function draw(svg, site, look, areas) {
       const [cx, cy] = at(0.5);
       placed = { cx, cy, box: { x: cx - labelWidth / 2, y: cy - 24, w: labelWidth, h: 15 } };
     }
-    taken.push(placed.box);
-    lines += `<path d="${path}" stroke="${colour}" stroke-width="3" fill="none"/>`;
-    labels += `<g data-door="${text(d.id)}" data-look="${key}" data-lock="${text(words.lock || "")}"><title>${text(d.name)}: ${text(words.all)}</title>`;
-    labels += `<circle cx="${placed.cx}" cy="${placed.cy}" r="7" fill="${colour}"/>`;
-    labels += `<text class="label" x="${placed.cx}" y="${placed.box.y + 12}" text-anchor="middle">${text(d.name)}</text></g>`;
+    take(placed.box);
+    return { door: d, path, ...placed };
+  });
+  return { width, height, position, doors, viewBox: `0 0 ${totalWidth} ${totalHeight}` };
+}
+
+const layouts = new WeakMap();
+
+/**
+ * Draws `site` into `svg`. `look(doorId)` gives a door's key in LOOKS and its state words;
+ * `areas` (from a planned moment) marks areas that cannot exit, or open to the exterior.
+ * The drawing is made once per site and svg; after that only what changed is set, so the
+ * diagram costs little at each refresh, and nothing under the pointer is replaced.
+ */
+export function draw(svg, site, look, areas) {
+  if (!layouts.has(site)) layouts.set(site, layout(site));
+  const l = layouts.get(site);
+  if (svg._site !== site) {
+    svg._site = site;
+    svg.setAttribute("viewBox", l.viewBox);
+    let lines = "", labels = "", boxes = "";
+    for (const p of l.doors) {
+      const d = p.door;
+      lines += `<path data-line="${text(d.id)}" d="${p.path}" stroke-width="3" fill="none"/>`;
+      labels += `<g data-door="${text(d.id)}"><title></title><circle cx="${p.cx}" cy="${p.cy}" r="7"/>`;
+      labels += `<text class="label" x="${p.cx}" y="${p.box.y + 12}" text-anchor="middle">${text(d.name)}</text></g>`;
+    }
+    for (const a of site.areas) {
+      const p = l.position[a.id];
+      boxes += `<g data-area="${text(a.id)}"><rect x="${p.x}" y="${p.y}" width="${l.width}" height="${l.height}" rx="5" stroke="#8a8f98"/>`;
+      boxes += `<text x="${p.x + 10}" y="${p.y + 19}" font-weight="600">${text(a.name)}</text>`;
+      boxes += `<text class="sub" x="${p.x + 10}" y="${p.y + 36}"></text></g>`;
+    }
+    svg.innerHTML = lines + boxes + labels;
+    svg._doors = new Map();
+    for (const g of svg.querySelectorAll("g[data-door]")) {
+      svg._doors.set(g.dataset.door, { g, circle: g.querySelector("circle"), title: g.querySelector("title"), line: svg.querySelector(`path[data-line="${CSS.escape(g.dataset.door)}"]`), state: "" });
+    }
+    svg._areas = new Map([...svg.querySelectorAll("g[data-area]")].map((g) => [g.dataset.area, { g, rect: g.querySelector("rect"), sub: g.querySelector("text.sub"), state: "" }]));
   }
-  let boxes = "";
+  for (const p of l.doors) {
+    const d = p.door;
+    const { key, words } = look(d.id);
+    const title = `${d.name}: ${words.all}`;
+    const state = `${key}|${words.lock || ""}|${title}`;
+    const e = svg._doors.get(d.id);
+    if (e.state === state) continue;
+    e.state = state;
+    const colour = LOOKS[key].colour;
+    e.line.setAttribute("stroke", colour);
+    e.circle.setAttribute("fill", colour);
+    e.g.dataset.look = key;
+    e.g.dataset.lock = words.lock || "";
+    e.title.textContent = title;
+  }
   for (const a of site.areas) {
-    const p = position[a.id];
     const planned = areas && areas[a.id];
     const trapped = planned && !planned.can_exit;
     const fill = a.exterior ? "#e8f3ec" : trapped ? "#f9d7d4" : "#fff";
     const sub = a.exterior ? "outside" : `${a.occupants} occupants${trapped ? " · CANNOT EXIT" : planned && planned.open_to_exterior ? " · open to outside" : ""}`;
-    boxes += `<g data-area="${text(a.id)}" data-trapped="${trapped ? "yes" : "no"}"><rect x="${p.x}" y="${p.y}" width="${width}" height="${height}" rx="5" fill="${fill}" stroke="#8a8f98"/>`;
-    boxes += `<text x="${p.x + 10}" y="${p.y + 19}" font-weight="600">${text(a.name)}</text>`;
-    boxes += `<text class="sub" x="${p.x + 10}" y="${p.y + 36}">${text(sub)}</text></g>`;
+    const state = `${fill}|${sub}`;
+    const e = svg._areas.get(a.id);
+    if (e.state === state) continue;
+    e.state = state;
+    e.rect.setAttribute("fill", fill);
+    e.sub.textContent = sub;
+    e.g.dataset.trapped = trapped ? "yes" : "no";
   }
-  svg.innerHTML = lines + boxes + labels;
 }

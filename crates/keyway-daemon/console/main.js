@@ -102,10 +102,14 @@ start(async (session) => {
     const button = event.target.closest("button[data-screen]");
     if (button) showScreen(button.dataset.screen);
   });
-  const site = await api("/api/site");
+  // The site's layout does not change while the daemon runs: it and its check are read once, with
+  // the newest events, all at once.
+  const [site, check, newest] = await Promise.all([
+    api("/api/site"),
+    api("/api/check"),
+    api("/api/events?order=newest&limit=50"),
+  ]);
   overview.setup(site, session.role);
-  // The site does not change while the daemon runs: its check is read once.
-  const check = await api("/api/check");
   health.show(check, site);
   overview.setCheck(check.summary);
   overview.wire(refresh);
@@ -125,7 +129,6 @@ start(async (session) => {
   }
   if (session.role === "admin") admin.wire();
   // The newest 50 events, whatever the length of the log; the stream follows from there.
-  const newest = await api("/api/events?order=newest&limit=50");
   newest.reverse().forEach(overview.addEvent);
   await refresh();
   const onEvent = (event) => {

@@ -11,6 +11,7 @@ const $ = (id) => document.getElementById(id);
 let site = null;
 let role = "viewer";
 let last = { status: null, readers: [], health: null };
+let doorRows = new Map();
 
 const tag = (kind, words) => `<span class="tag ${kind}">${text(words)}</span>`;
 
@@ -50,6 +51,7 @@ export function setup(theSite, theRole) {
         <span class="feedback" aria-live="polite"></span></td>` : ""}
     </tr>`)
     .join("");
+  doorRows = new Map([...$("doors").querySelectorAll("tr[data-door]")].map((row) => [row.dataset.door, row]));
   for (const element of document.querySelectorAll(".operator-only")) element.classList.toggle("hidden", !operator);
   legend($("legend"));
 }
@@ -80,7 +82,7 @@ export function update(status, readers, health) {
   last = { status, readers, health };
   const assessed = {};
   for (const d of status.doors) {
-    const row = $("doors").querySelector(`tr[data-door="${CSS.escape(d.id)}"]`);
+    const row = doorRows.get(d.id);
     if (!row) continue;
     const { key, tags } = (assessed[d.id] = assess(d, readers, status.circuits));
     const cell = (field) => row.querySelector(`[data-field="${field}"]`);
@@ -97,8 +99,9 @@ export function update(status, readers, health) {
     setHtml(row.querySelector('[data-field="battery"]'), c.battery_seconds_left == null ? "" : duration(c.battery_seconds_left));
   }
   banners(status, health);
+  const byId = new Map(status.doors.map((d) => [d.id, d]));
   draw($("diagram"), site, (id) => {
-    const d = status.doors.find((x) => x.id === id) || {};
+    const d = byId.get(id) || {};
     const a = assessed[id] || { key: "calm", tags: [] };
     return { key: a.key, words: { lock: d.lock, all: [d.lock, reasonWords(d.reason), ...a.tags.map((t) => t[1])].join(", ") } };
   }, null);
