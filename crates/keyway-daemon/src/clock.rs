@@ -167,6 +167,18 @@ impl Clock for VirtualClock {
     }
 }
 
+/// An instant (ms since the epoch) in `zone`, to the millisecond, with its offset: how the
+/// API shows every time.
+pub fn time_in(zone: &jiff::tz::TimeZone, millis: Millis) -> String {
+    jiff::Timestamp::from_millisecond(millis)
+        .map(|t| {
+            t.to_zoned_datetime(zone.clone())
+                .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,16 +205,4 @@ mod tests {
         let wall = clock.wall();
         assert!((1_796_659_200_000..1_796_659_260_000).contains(&wall));
     }
-}
-
-/// An instant (ms since the epoch) in `zone`, to the millisecond, with its offset: how the
-/// API shows every time.
-pub fn time_in(zone: &jiff::tz::TimeZone, millis: Millis) -> String {
-    jiff::Timestamp::from_millisecond(millis)
-        .map(|t| {
-            t.to_zoned_datetime(zone.clone())
-                .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
-                .to_string()
-        })
-        .unwrap_or_default()
 }
