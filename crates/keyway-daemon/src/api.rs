@@ -670,17 +670,10 @@ async fn event_filter(
         .transpose()?;
     let mut credentials = given(query.credential).map(|c| vec![c]);
     if let Some(holder) = given(query.holder) {
-        let reader = Arc::clone(&state.reader);
-        let numbers = tokio::task::spawn_blocking(move || {
-            reader
-                .lock()
-                .map_err(|_| "reader poisoned".to_string())?
-                .credentials_of_holder(&holder, 1_000)
-                .map_err(|e| e.to_string())
+        let numbers = read_store(state, move |reader| {
+            reader.credentials_of_holder(&holder, 1_000)
         })
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?
-        .map_err(ApiError::unavailable)?;
+        .await?;
         // With a credential too, only that one if it is the holder's.
         credentials = Some(match credentials {
             Some(one) => one.into_iter().filter(|n| numbers.contains(n)).collect(),
@@ -789,17 +782,7 @@ async fn stream(
     let receiver = state.live.subscribe();
     let mut backlog = std::collections::VecDeque::new();
     if let Some(after) = last_seen {
-        let reader = Arc::clone(&state.reader);
-        let stored = tokio::task::spawn_blocking(move || {
-            reader
-                .lock()
-                .map_err(|_| "reader poisoned".to_string())?
-                .events_after(after, 100_000)
-                .map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?
-        .map_err(ApiError::unavailable)?;
+        let stored = read_store(&state, move |reader| reader.events_after(after, 100_000)).await?;
         backlog.extend(stored);
     }
     let sent = backlog.back().map(|e| e.seq).or(last_seen).unwrap_or(0);
@@ -1133,17 +1116,10 @@ async fn search_credentials(
     if limit == 0 || limit > 1_000 {
         return Err(ApiError::bad_request("limit must be from 1 to 1000"));
     }
-    let reader = Arc::clone(&state.reader);
-    let (rows, next) = tokio::task::spawn_blocking(move || {
-        reader
-            .lock()
-            .map_err(|_| "reader poisoned".to_string())?
-            .credentials_page(query.q.as_deref(), query.after.as_deref(), limit)
-            .map_err(|e| e.to_string())
+    let (rows, next) = read_store(&state, move |reader| {
+        reader.credentials_page(query.q.as_deref(), query.after.as_deref(), limit)
     })
-    .await
-    .map_err(|e| ApiError::unavailable(e.to_string()))?
-    .map_err(ApiError::unavailable)?;
+    .await?;
     Ok(Json(json!({
         "credentials": rows.iter().map(|row| row_json(&state, row)).collect::<Vec<_>>(),
         "next": next,
@@ -1155,17 +1131,7 @@ async fn list_credentials(
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     authorize(&state, &headers, Role::Operator)?;
-    let reader = Arc::clone(&state.reader);
-    let rows = tokio::task::spawn_blocking(move || {
-        reader
-            .lock()
-            .map_err(|_| "reader poisoned".to_string())?
-            .credentials()
-            .map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| ApiError::unavailable(e.to_string()))?
-    .map_err(ApiError::unavailable)?;
+    let rows = read_store(&state, move |reader| reader.credentials()).await?;
     Ok(Json(Value::Array(
         rows.iter().map(|row| row_json(&state, row)).collect(),
     )))
@@ -1557,17 +1523,7 @@ async fn create_token(
 /// Every token, without its secret.
 async fn list_tokens(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     authorize(&state, &headers, Role::Admin)?;
-    let reader = Arc::clone(&state.reader);
-    let rows = tokio::task::spawn_blocking(move || {
-        reader
-            .lock()
-            .map_err(|_| "reader poisoned".to_string())?
-            .tokens()
-            .map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| ApiError::unavailable(e.to_string()))?
-    .map_err(ApiError::unavailable)?;
+    let rows = read_store(&state, move |reader| reader.tokens()).await?;
     Ok(Json(Value::Array(
         rows.iter()
             .map(|t| {
@@ -1690,6 +1646,21 @@ async fn clear_stale(State(state): State<AppState>, headers: HeaderMap) -> ApiRe
 }
 
 /// Logs who changed a credential or a token.
+/// Runs `read` on the reader connection, off the async threads; a failure is a 503.
+pub(super) async fn read_store<T: Send + 'static>(
+    state: &AppState,
+    read: impl FnOnce(&Store) -> Result<T, keyway_store::StoreError> + Send + 'static,
+) -> ApiResult<T> {
+    let reader = Arc::clone(&state.reader);
+    tokio::task::spawn_blocking(move || {
+        let reader = reader.lock().map_err(|_| "reader poisoned".to_string())?;
+        read(&reader).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::unavailable(e.to_string()))?
+    .map_err(ApiError::unavailable)
+}
+
 async fn log_change(
     state: &AppState,
     caller: &Caller,

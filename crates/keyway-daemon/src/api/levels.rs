@@ -12,7 +12,7 @@ use keyway_store::{AccessLevelRow, LevelChange, LevelOutcome};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, AppState, authorize, log_change, service_error};
+use super::{ApiError, ApiResult, AppState, authorize, log_change, read_store, service_error};
 use crate::auth::Role;
 
 #[derive(Deserialize)]
@@ -79,17 +79,7 @@ fn level_json(row: &AccessLevelRow) -> Value {
 /// `GET /api/levels`: every stored level, by id.
 pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     authorize(&state, &headers, Role::Operator)?;
-    let reader = std::sync::Arc::clone(&state.reader);
-    let rows = tokio::task::spawn_blocking(move || {
-        reader
-            .lock()
-            .map_err(|_| "reader poisoned".to_string())?
-            .access_levels()
-            .map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| ApiError::unavailable(e.to_string()))?
-    .map_err(ApiError::unavailable)?;
+    let rows = read_store(&state, move |reader| reader.access_levels()).await?;
     Ok(Json(Value::Array(rows.iter().map(level_json).collect())))
 }
 

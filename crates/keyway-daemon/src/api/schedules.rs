@@ -12,7 +12,7 @@ use keyway_store::{LevelOutcome, ScheduleChange, ScheduleRow};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, AppState, authorize, log_change, service_error};
+use super::{ApiError, ApiResult, AppState, authorize, log_change, read_store, service_error};
 use crate::auth::Role;
 use crate::schedules::{effective, to_row};
 use crate::service::ScheduleEffect;
@@ -31,17 +31,7 @@ pub struct ScheduleBody {
 
 /// The schedules in effect, with where each comes from.
 pub(super) async fn in_effect(state: &AppState) -> ApiResult<Vec<(ScheduleRow, &'static str)>> {
-    let reader = std::sync::Arc::clone(&state.reader);
-    let rows = tokio::task::spawn_blocking(move || {
-        reader
-            .lock()
-            .map_err(|_| "reader poisoned".to_string())?
-            .schedules()
-            .map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| ApiError::unavailable(e.to_string()))?
-    .map_err(ApiError::unavailable)?;
+    let rows = read_store(state, move |reader| reader.schedules()).await?;
     Ok(effective(&state.file_schedules, &rows))
 }
 
