@@ -852,7 +852,6 @@ impl Service {
         self.durable(accepted).await
     }
 
-    /// Removes a credential durably, then from the controller. `false` when there was none.
     fn ids(&self) -> std::sync::RwLockReadGuard<'_, SiteIds> {
         self.ids.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -864,8 +863,8 @@ impl Service {
 
     /// Stores an access level change, then applies it to the controller: a new level takes
     /// the next place in the list, a replaced one keeps its place, a removed one leaves a
-    /// level that opens nothing in its place (until the next start). `level` is the row as
-    /// checked against the site (see `api::level_row`).
+    /// level that opens nothing in its place (until the next start). A level put is checked
+    /// against the site first (`api::levels`).
     pub async fn change_level(&self, change: LevelChange) -> Result<LevelOutcome, ServiceError> {
         let (reply, answer) = oneshot::channel();
         self.writer.send(Job::AccessLevel {
@@ -959,6 +958,7 @@ impl Service {
         Ok(outcome)
     }
 
+    /// Removes a credential durably, then from the controller. `false` when there was none.
     pub async fn delete_credential(&self, number: String) -> Result<bool, ServiceError> {
         let (reply, answer) = oneshot::channel();
         self.writer.send(Job::DeleteCredential {
@@ -1009,10 +1009,7 @@ fn snapshot(controller: &Controller, relays: &[bool]) -> Snapshot {
                     Command::Lock => "locked",
                 },
                 reason: status.reason,
-                hold: status.hold.map(|hold| match hold {
-                    Command::Unlock => "unlock",
-                    Command::Lock => "lock",
-                }),
+                hold: status.hold.map(command_name),
                 hold_until: status
                     .hold_until
                     .map(|until| crate::clock::time_in(&site.info.timezone, until)),
