@@ -189,3 +189,24 @@ fn unknown_circuit_and_schedule() {
         &["credential \"1001\"", "no schedule"],
     );
 }
+
+#[test]
+fn steps_are_numbered_as_they_stand_in_the_file_after_a_bad_one() {
+    // Two bad steps: the second is the file's step #2, though the first was not read.
+    let text = format!(
+        "{}\n[[step]]\nat = \"2026-12-01T07:20:00\"\ninput = \"rexx\"\ndoor = \"lab\"\n",
+        SCRIPT.replace("input = \"badge\"", "input = \"bagde\"")
+    );
+    assert_pointed(
+        "numbered_after_bad",
+        &text,
+        line_of(&text, "bagde"),
+        &["step #1"],
+    );
+    assert_pointed(
+        "numbered_after_bad",
+        &text,
+        line_of(&text, "rexx"),
+        &["step #2", "\"rexx\""],
+    );
+}

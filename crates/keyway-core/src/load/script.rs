@@ -88,6 +88,10 @@ struct ScriptDrafts<'s> {
     level_names: Vec<Option<Named<'s>>>,
     steps: Vec<(Step, Range<usize>)>,
     probes: Vec<(Millis, Range<usize>)>,
+    /// How many of each have been met in the file, good or bad (their numbers in errors).
+    seen_credentials: usize,
+    seen_steps: usize,
+    seen_probes: usize,
 }
 
 /// Ids of the site, for lookups by name.
@@ -149,8 +153,11 @@ impl<'s> Loader<'s> {
                 "end" => drafts.end = self.local_time(&Scope::ROOT, document, "end", site),
                 "credential" => {
                     for (table, span) in self.elements("credential", value) {
-                        let scope =
-                            Self::element_scope("credential", drafts.credentials.len() + 1, span);
+                        // Numbered as they stand in the file, good or not: the file is read section
+                        // by section, so the count goes across them.
+                        drafts.seen_credentials += 1;
+                        let number = drafts.seen_credentials - 1;
+                        let scope = Self::element_scope("credential", number + 1, span);
                         if let Some(credential) = self.credential(scope, table, site, ids) {
                             drafts.credentials.push(credential);
                         }
@@ -187,8 +194,11 @@ impl<'s> Loader<'s> {
                 }
                 "step" => {
                     for (table, span) in self.elements("step", value) {
-                        let scope =
-                            Self::element_scope("step", drafts.steps.len() + 1, span.clone());
+                        // Numbered as they stand in the file, good or not: the file is read section
+                        // by section, so the count goes across them.
+                        drafts.seen_steps += 1;
+                        let number = drafts.seen_steps - 1;
+                        let scope = Self::element_scope("step", number + 1, span.clone());
                         if let Some(step) = self.step(&scope, table, site, ids) {
                             drafts.steps.push((step, self.absolute(span)));
                         }
@@ -196,8 +206,11 @@ impl<'s> Loader<'s> {
                 }
                 "probe" => {
                     for (table, span) in self.elements("probe", value) {
-                        let scope =
-                            Self::element_scope("probe", drafts.probes.len() + 1, span.clone());
+                        // Numbered as they stand in the file, good or not: the file is read section
+                        // by section, so the count goes across them.
+                        drafts.seen_probes += 1;
+                        let number = drafts.seen_probes - 1;
+                        let scope = Self::element_scope("probe", number + 1, span.clone());
                         self.check_fields(&scope, table, PROBE_FIELDS);
                         if table.get("at").is_none() {
                             self.missing(&scope, "at", "the local time of the probe");
