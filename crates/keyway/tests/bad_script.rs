@@ -210,3 +210,37 @@ fn steps_are_numbered_as_they_stand_in_the_file_after_a_bad_one() {
         &["step #2", "\"rexx\""],
     );
 }
+
+#[test]
+fn a_local_time_that_daylight_saving_skips_or_repeats_is_an_error_naming_the_choice() {
+    // US daylight saving: 2027-03-14 02:30 does not exist; 2026-11-01 01:30 happens twice.
+    let skipped = SCRIPT.replace("2026-12-01T07:10:00", "2027-03-14T02:30:00");
+    assert_pointed(
+        "dst_gap",
+        &skipped,
+        line_of(&skipped, "2027-03-14T02:30:00"),
+        &[
+            "step #1",
+            "2027-03-14T02:30:00 does not exist in America/Chicago",
+            "from UTC-06:00 to UTC-05:00",
+            "write a time outside the jump",
+        ],
+    );
+    let repeated = SCRIPT.replace("2026-12-01T07:10:00", "2026-11-01T01:30:00");
+    assert_pointed(
+        "dst_fold",
+        &repeated,
+        line_of(&repeated, "2026-11-01T01:30:00"),
+        &[
+            "2026-11-01T01:30:00 happens twice in America/Chicago",
+            "2026-11-01T01:30:00-05:00 for the first",
+            "2026-11-01T01:30:00-06:00 for the second",
+        ],
+    );
+    // With its offset, the second one: the script runs.
+    let named = SCRIPT
+        .replace("start = \"2026-12-01T07:00:00\"", "start = \"2026-11-01T00:00:00\"")
+        .replace("2026-12-01T07:10:00", "2026-11-01T01:30:00-06:00");
+    let (code, stderr, _) = run("dst_fold_named", &named);
+    assert_eq!(code, 0, "{stderr}");
+}

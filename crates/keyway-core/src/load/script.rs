@@ -225,8 +225,9 @@ impl<'s> Loader<'s> {
     }
 
     /// A local date-time in the site's zone, written `"2026-12-01T09:00:00"` (a TOML local
-    /// date-time without quotes is accepted too). A time that a daylight-saving change skips
-    /// or repeats is taken as a wall clock would: later in a gap, the first in a fold.
+    /// date-time without quotes is accepted too), or an instant with its offset. A local time
+    /// that a daylight-saving change skips is an error, and so is one it repeats unless it is
+    /// written with its offset: a script never means a time it does not say.
     fn local_time(
         &mut self,
         scope: &Scope<'s>,
@@ -248,12 +249,44 @@ impl<'s> Loader<'s> {
                 return None;
             }
         };
-        let parsed = text
-            .parse::<jiff::civil::DateTime>()
-            .ok()
-            .and_then(|local| local.to_zoned_datetime(site.info.timezone.clone()).ok());
-        match parsed {
-            Some(zoned) => Some(zoned.timestamp().as_millisecond()),
+        // With its offset, an instant (the way to name one of the two times of a fold).
+        if text.len() > 19
+            && let Ok(instant) = text.parse::<jiff::Timestamp>()
+        {
+            return Some(instant.as_millisecond());
+        }
+        let zone = &site.info.timezone;
+        let zone_name = &site.info.timezone_name;
+        let parsed = text.parse::<jiff::civil::DateTime>().ok();
+        match parsed.map(|local| (local, zone.to_ambiguous_zoned_datetime(local).offset())) {
+            Some((local, jiff::tz::AmbiguousOffset::Unambiguous { offset })) => offset
+                .to_timestamp(local)
+                .ok()
+                .map(|t| t.as_millisecond()),
+            Some((local, jiff::tz::AmbiguousOffset::Gap { before, after })) => {
+                let (before, after) = (offset_text(before), offset_text(after));
+                self.bad_value(
+                    scope,
+                    key,
+                    value.span(),
+                    format!(
+                        "{local} does not exist in {zone_name}: the clocks jump from UTC{before} to UTC{after} over it; write a time outside the jump"
+                    ),
+                );
+                None
+            }
+            Some((local, jiff::tz::AmbiguousOffset::Fold { before, after })) => {
+                let (before, after) = (offset_text(before), offset_text(after));
+                self.bad_value(
+                    scope,
+                    key,
+                    value.span(),
+                    format!(
+                        "{local} happens twice in {zone_name} (the clocks go back): write it with its offset, {local}{before} for the first or {local}{after} for the second"
+                    ),
+                );
+                None
+            }
             None => {
                 self.bad_value(
                     scope,
@@ -707,4 +740,12 @@ fn longest_door_timer(site: &Site) -> Millis {
         .map(crate::controller::seconds_to_millis)
         .max()
         .unwrap_or(0)
+}
+
+/// An offset as a time is written with it: `-05:00`.
+fn offset_text(offset: jiff::tz::Offset) -> String {
+    let seconds = offset.seconds();
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let seconds = seconds.unsigned_abs();
+    format!("{sign}{:02}:{:02}", seconds / 3600, seconds % 3600 / 60)
 }
