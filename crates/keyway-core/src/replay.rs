@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use crate::controller::{Alarm, Controller, DoorStatus, Event};
+use crate::controller::{Alarm, Controller, DoorStatus, Event, Input};
 use crate::load::Script;
 use crate::physics::{LockPosition, Millis};
 use crate::report::Style;
@@ -24,6 +24,10 @@ pub struct Probe {
 pub struct Replay {
     pub events: Vec<Event>,
     pub probes: Vec<Probe>,
+    /// The steps that came while the controller had no power: it saw none of them (a dead
+    /// controller logs nothing), and the table says so. Not in the JSON, whose shape the
+    /// replay spec fixes.
+    pub unseen: Vec<(Millis, String)>,
 }
 
 /// Runs a script: at each instant the due timers fire first, then the steps at that instant
@@ -33,6 +37,7 @@ pub fn run(site: Arc<Site>, script: Script) -> Replay {
     let mut events = controller.take_events();
     let mut probes = Vec::with_capacity(script.probes.len());
     let mut pending_probes = script.probes.into_iter().peekable();
+    let mut unseen = Vec::new();
     let probe = |controller: &Controller, at: Millis| Probe {
         at,
         doors: controller
@@ -47,6 +52,14 @@ pub fn run(site: Arc<Site>, script: Script) -> Replay {
             events.append(&mut controller.take_events());
             probes.push(probe(&controller, at));
         }
+        controller.advance(step.at);
+        events.append(&mut controller.take_events());
+        // Power itself is not an input to the controller: it acts whether or not the
+        // controller is alive.
+        let power = matches!(step.input, Input::PowerOff { .. } | Input::PowerOn { .. });
+        if !controller.alive() && !power {
+            unseen.push((step.at, step.what));
+        }
         controller.handle(step.at, step.input);
         events.append(&mut controller.take_events());
     }
@@ -57,7 +70,11 @@ pub fn run(site: Arc<Site>, script: Script) -> Replay {
     }
     controller.advance(script.end);
     events.append(&mut controller.take_events());
-    Replay { events, probes }
+    Replay {
+        events,
+        probes,
+        unseen,
+    }
 }
 
 /// A local time in the site's zone, as the script writes it.
@@ -178,7 +195,24 @@ pub fn replay_table(site: &Site, replay: &Replay, style: Style) -> String {
         .max(4);
     let mut events = replay.events.iter().peekable();
     let mut probes = replay.probes.iter().peekable();
+    let mut unseen = replay.unseen.iter().peekable();
     loop {
+        // A step the dead controller did not see, at its place in time (before what is
+        // reported at the same instant, since steps come before probes).
+        let next = match (events.peek(), probes.peek()) {
+            (Some(event), Some(probe)) => Some(event.at.min(probe.at)),
+            (Some(event), None) => Some(event.at),
+            (None, Some(probe)) => Some(probe.at),
+            (None, None) => None,
+        };
+        if let Some((at, what)) = unseen.next_if(|(at, _)| next.is_none_or(|next| *at <= next)) {
+            out.push_str(&format!(
+                "{}  {}  {what} (nothing logged)\n",
+                local_time(site, *at),
+                style.paint("1;33", "controller off, not seen:")
+            ));
+            continue;
+        }
         let take_probe = match (events.peek(), probes.peek()) {
             (Some(event), Some(probe)) => probe.at < event.at,
             (None, Some(_)) => true,

@@ -239,7 +239,10 @@ fn a_local_time_that_daylight_saving_skips_or_repeats_is_an_error_naming_the_cho
     );
     // With its offset, the second one: the script runs.
     let named = SCRIPT
-        .replace("start = \"2026-12-01T07:00:00\"", "start = \"2026-11-01T00:00:00\"")
+        .replace(
+            "start = \"2026-12-01T07:00:00\"",
+            "start = \"2026-11-01T00:00:00\"",
+        )
         .replace("2026-12-01T07:10:00", "2026-11-01T01:30:00-06:00");
     let (code, stderr, _) = run("dst_fold_named", &named);
     assert_eq!(code, 0, "{stderr}");

@@ -29,6 +29,8 @@ pub struct Script {
 pub struct Step {
     pub at: Millis,
     pub input: Input,
+    /// The step as people read it: its input, and the door, circuit or credential it names.
+    pub what: String,
 }
 
 const SCRIPT_TOP_LEVEL: &[&str] = &[
@@ -259,10 +261,9 @@ impl<'s> Loader<'s> {
         let zone_name = &site.info.timezone_name;
         let parsed = text.parse::<jiff::civil::DateTime>().ok();
         match parsed.map(|local| (local, zone.to_ambiguous_zoned_datetime(local).offset())) {
-            Some((local, jiff::tz::AmbiguousOffset::Unambiguous { offset })) => offset
-                .to_timestamp(local)
-                .ok()
-                .map(|t| t.as_millisecond()),
+            Some((local, jiff::tz::AmbiguousOffset::Unambiguous { offset })) => {
+                offset.to_timestamp(local).ok().map(|t| t.as_millisecond())
+            }
             Some((local, jiff::tz::AmbiguousOffset::Gap { before, after })) => {
                 let (before, after) = (offset_text(before), offset_text(after));
                 self.bad_value(
@@ -625,7 +626,25 @@ impl<'s> Loader<'s> {
             "lock" => Input::Lock { door: door? },
             _ => Input::Release { door: door? },
         };
-        Some(Step { at: at?, input })
+        let what = match &input {
+            Input::Badge { door, credential } => {
+                format!("badge {credential} at {}", site.door(*door).id)
+            }
+            Input::PowerOff { circuit }
+            | Input::PowerOn { circuit }
+            | Input::BatteryLow { circuit } => {
+                format!("{input_name} {}", site.circuit(*circuit).id)
+            }
+            _ => match door {
+                Some(door) => format!("{input_name} at {}", site.door(door).id),
+                None => input_name.to_string(),
+            },
+        };
+        Some(Step {
+            at: at?,
+            input,
+            what,
+        })
     }
 
     fn resolve_script(&mut self, drafts: ScriptDrafts<'s>, site: &Site) -> Script {
