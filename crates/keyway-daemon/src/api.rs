@@ -793,12 +793,16 @@ async fn stream(
             .event("event")
             .data(event_json(state, event).to_string())
     };
+    // Who asked is asked again before each event is sent: a stream ends when its session
+    // does (sign-out, expiry, its user changed) or its token is revoked, before it sends
+    // anything more.
     let stream = futures_util::stream::unfold(
-        (receiver, state, backlog, sent, stopping),
-        move |(mut receiver, state, mut backlog, mut sent, mut stopping)| async move {
+        (receiver, state, backlog, sent, stopping, headers),
+        move |(mut receiver, state, mut backlog, mut sent, mut stopping, headers)| async move {
             if let Some(event) = backlog.pop_front() {
+                authorize(&state, &headers, Role::Viewer).ok()?;
                 let sse = sse_of(&state, &event);
-                return Some((Ok(sse), (receiver, state, backlog, sent, stopping)));
+                return Some((Ok(sse), (receiver, state, backlog, sent, stopping, headers)));
             }
             loop {
                 if *stopping.borrow() {
@@ -821,7 +825,8 @@ async fn stream(
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 };
-                return Some((Ok(sse), (receiver, state, backlog, sent, stopping)));
+                authorize(&state, &headers, Role::Viewer).ok()?;
+                return Some((Ok(sse), (receiver, state, backlog, sent, stopping, headers)));
             }
         },
     );

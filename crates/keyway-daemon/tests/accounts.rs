@@ -348,3 +348,50 @@ fn on_a_full_disk_an_operator_still_signs_in_and_out() {
     assert_eq!(olga.send(&server, "GET", "/api/doors", None).status, 401);
     faults.heal();
 }
+
+#[test]
+fn a_live_stream_ends_with_its_session_and_sends_nothing_after_it() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let server = Server::start("stream-session");
+    add_user(&server, "vic", "viewer");
+    let vic = Browser::from(&sign_in(&server, "vic", PASSWORD));
+    let mut connection = std::net::TcpStream::connect(server.addr).unwrap();
+    connection
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        connection,
+        "GET /api/stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\nCookie: {}\r\n\r\n",
+        vic.cookie
+    )
+    .unwrap();
+    let mut reader = BufReader::new(connection);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.contains("200"), "{line}");
+    // While the session lasts, events reach the stream.
+    server.post("/api/sim/rex/office-entry", Some(ADMIN), json!({}));
+    loop {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "the stream ended early"
+        );
+        // The REX's last event: the door it unlocked.
+        if line.starts_with("data: ") && line.contains("\"door_unlocked\"") {
+            break;
+        }
+    }
+    // Signed out: the stream ends at the next event (its own `signed_out`) without sending
+    // it or anything after it.
+    assert_eq!(
+        vic.send(&server, "DELETE", "/api/session", None).status,
+        204
+    );
+    server.post("/api/sim/rex/office-entry", Some(ADMIN), json!({}));
+    let mut rest = String::new();
+    reader
+        .read_to_string(&mut rest)
+        .expect("the stream ends (the server closes it)");
+    assert!(!rest.contains("data: "), "sent after the sign-out: {rest}");
+}
