@@ -12,6 +12,7 @@ let site = null;
 let operator = false;
 let newestSeen = null;
 let pendingKey = null;
+let liveSeen = false;
 
 const WORDS = {
   door_forced: "forced open",
@@ -76,6 +77,13 @@ function ring() {
 
 function line(alarm, pending) {
   const state = alarm.active ? '<span class="tag alarm">active</span>' : '<span class="tag calm">cleared</span>';
+  if (alarm.seq === null) {
+    // A storage fault whose record waits for the disk: shown now, acknowledged once stored.
+    return `<li data-alarm="live" data-kind="${text(alarm.kind)}" data-active="true">
+    <span class="what"><strong>${text(WORDS[alarm.kind] || alarm.kind)}</strong> ${text(subject(alarm))}
+      <span class="muted" title="${text(when(alarm.at))}">since ${text(alarm.at.slice(11, 19))}</span></span>
+    ${state} <span class="muted">not recorded yet (the disk takes no writes): it can be acknowledged once it is</span></li>`;
+  }
   const ack = alarm.acknowledged
     ? `<span class="muted">acknowledged by ${text(alarm.acknowledged.by)} ${text(when(alarm.acknowledged.at).slice(11, 19))}${alarm.acknowledged.note ? `: ${text(alarm.acknowledged.note)}` : ""}</span>`
     : operator && pending
@@ -101,9 +109,13 @@ export async function load() {
   $("alarms-handled").innerHTML = handled.map((a) => line(a, false)).join("");
   $("alarms-handled-box").classList.toggle("hidden", handled.length === 0);
   $("alarm-count").textContent = `${list.active} active, ${list.unacknowledged} to acknowledge`;
-  const newest = list.alarms.length ? list.alarms[0].seq : 0;
-  if (newestSeen !== null && newest > newestSeen) {
-    const alarm = list.alarms[0];
+  const recorded = list.alarms.filter((a) => a.seq !== null);
+  const newest = recorded.length ? recorded[0].seq : 0;
+  const live = list.alarms.find((a) => a.seq === null);
+  const fresh = live && !liveSeen ? live : newestSeen !== null && newest > newestSeen ? recorded[0] : null;
+  liveSeen = !!live;
+  if (fresh && newestSeen !== null) {
+    const alarm = fresh;
     const words = `${WORDS[alarm.kind] || alarm.kind} ${subject(alarm)}`;
     if ($("alarm-sound").checked) ring();
     if ($("alarm-desktop").checked && "Notification" in window && Notification.permission === "granted") new Notification("Keyway: " + words);

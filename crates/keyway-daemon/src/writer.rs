@@ -12,7 +12,7 @@
 //! `storage_restored` event and `/metrics` say how many).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
@@ -92,6 +92,8 @@ pub struct StorageHealth {
     write_failures: AtomicU64,
     dropped: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// When the current fault began (its `storage_fault` event's time), 0 while none.
+    fault_since: AtomicI64,
 }
 
 impl StorageHealth {
@@ -108,6 +110,12 @@ impl StorageHealth {
         } else {
             None
         }
+    }
+
+    /// When the current fault began, on the daemon's wall clock.
+    pub fn fault_since(&self) -> Option<i64> {
+        let since = self.fault_since.load(Ordering::Relaxed);
+        (self.failing.load(Ordering::Relaxed) && since != 0).then_some(since)
     }
 
     /// Events waiting in memory for storage.
@@ -394,6 +402,7 @@ impl WriterLoop {
             self.health.failing.store(true, Ordering::Relaxed);
             self.fault = Some(FaultSpan { dropped: 0 });
             let event = self.own_event("storage_fault", error.to_string());
+            self.health.fault_since.store(event.at, Ordering::Relaxed);
             self.push(vec![event], Vec::new(), None);
         } else {
             self.backoff = (self.backoff * 2).min(MAX_BACKOFF);

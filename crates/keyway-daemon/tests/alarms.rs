@@ -117,3 +117,52 @@ fn lost_mains_is_an_alarm_per_circuit_until_power_returns() {
         .unwrap();
     assert_eq!(mains["active"], false, "{list}");
 }
+
+#[test]
+fn a_storage_fault_is_listed_while_it_lasts_though_its_record_waits_for_the_disk() {
+    use keyway_daemon::storage::{Fault, Faults};
+    let faults = Faults::default();
+    let data = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("alarms-storage");
+    let _ = std::fs::remove_dir_all(&data);
+    let server = Server::start_with(data, Some(faults.clone()));
+    faults.fail(Fault::DiskFull);
+    // The door acts; its record and the fault's wait in memory.
+    server.post("/api/sim/rex/office-entry", Some(ADMIN), json!({}));
+    let list = alarms(&server);
+    let live = &list["alarms"][0];
+    assert_eq!(
+        (
+            live["kind"].as_str(),
+            live["seq"].is_null(),
+            live["recorded"].as_bool()
+        ),
+        (Some("storage_fault"), true, Some(false)),
+        "{list}"
+    );
+    assert_eq!(live["active"], true);
+    assert!(live["detail"].as_str().unwrap().contains("full"), "{live}");
+    assert_eq!(live["at"], "2026-12-06T03:00:00.000-06:00");
+    assert_eq!(
+        (list["active"].as_u64(), list["unacknowledged"].as_u64()),
+        (Some(1), Some(1))
+    );
+    // The disk back: the fault is stored with its clearing, and listed as any other.
+    faults.heal();
+    server.wait_for_event(|e| e["kind"] == "storage_restored");
+    let list = alarms(&server);
+    let stored = &list["alarms"][0];
+    assert_eq!(stored["kind"], "storage_fault", "{list}");
+    assert!(stored["seq"].is_u64(), "{list}");
+    assert_eq!(
+        stored["active"], false,
+        "cleared by storage_restored: {list}"
+    );
+    assert!(
+        list["alarms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| !a["seq"].is_null()),
+        "no unrecorded one left: {list}"
+    );
+}

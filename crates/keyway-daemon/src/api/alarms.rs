@@ -50,6 +50,7 @@ fn alarm_json(state: &AppState, alarm: &Alarm) -> Value {
         "detail": alarm.detail,
         "active": alarm.cleared_by.is_none(),
         "cleared_by": alarm.cleared_by,
+        "recorded": true,
         "acknowledged": alarm.ack.as_ref().map(|ack| json!({
             "by": ack.by,
             "at": local_time(state, ack.at),
@@ -67,12 +68,34 @@ pub(super) async fn list(
     authorize(&state, &headers, Role::Viewer)?;
     sync(&state).await?;
     let book = state.alarms.read().map_err(book_unavailable)?;
-    let alarms: Vec<Value> = book.newest_first().map(|a| alarm_json(&state, a)).collect();
-    let active = book
-        .newest_first()
-        .filter(|a| a.cleared_by.is_none())
-        .count();
-    let unacknowledged = book.newest_first().filter(|a| a.ack.is_none()).count();
+    let mut alarms: Vec<Value> = Vec::new();
+    // A storage fault cannot wait for its own record, which waits for the disk: while it
+    // lasts it is listed from the writer's health, unrecorded (no `seq`), first. It can be
+    // acknowledged once its `storage_fault` event is stored.
+    let health = state.service.writer().health();
+    let live = health.fault().map(|problem| {
+        json!({
+            "seq": null,
+            "at": local_time(&state, health.fault_since().unwrap_or_else(|| state.service.clock().wall())),
+            "kind": "storage_fault",
+            "door": null,
+            "circuit": null,
+            "detail": problem,
+            "active": true,
+            "cleared_by": null,
+            "acknowledged": null,
+            "recorded": false,
+        })
+    });
+    alarms.extend(live.iter().cloned());
+    alarms.extend(book.newest_first().map(|a| alarm_json(&state, a)));
+    let live = usize::from(live.is_some());
+    let active = live
+        + book
+            .newest_first()
+            .filter(|a| a.cleared_by.is_none())
+            .count();
+    let unacknowledged = live + book.newest_first().filter(|a| a.ack.is_none()).count();
     Ok(Json(
         json!({ "alarms": alarms, "active": active, "unacknowledged": unacknowledged }),
     ))
