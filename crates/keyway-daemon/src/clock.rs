@@ -167,6 +167,13 @@ impl Clock for VirtualClock {
     }
 }
 
+/// The `Instant` that stands for `clock`'s monotonic 0, for what must speak in `Instant`s
+/// (hyper's timer, `http.rs`): the one place outside `SystemClock` that reads the machine's
+/// monotonic clock, once, to anchor `clock`'s readings to it.
+pub fn instant_of_zero(clock: &dyn Clock) -> Instant {
+    Instant::now() - Duration::from_millis(clock.monotonic().max(0) as u64)
+}
+
 /// An instant (ms since the epoch) in `zone`, to the millisecond, with its offset: how the
 /// API shows every time.
 pub fn time_in(zone: &jiff::tz::TimeZone, millis: Millis) -> String {

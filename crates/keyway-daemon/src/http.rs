@@ -44,7 +44,7 @@ struct ClockTimer {
 
 impl ClockTimer {
     fn new(clock: Arc<dyn Clock>) -> ClockTimer {
-        let origin = Instant::now() - Duration::from_millis(clock.monotonic().max(0) as u64);
+        let origin = crate::clock::instant_of_zero(&*clock);
         ClockTimer { clock, origin }
     }
 
