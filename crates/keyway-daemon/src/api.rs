@@ -1003,6 +1003,26 @@ pub struct CredentialBody {
     pub disabled: bool,
 }
 
+/// A list of door ids as stored: `None` for `["*"]` (every door), else the ids, each a door
+/// of the site; `"*"` mixed with ids, or an unknown door, is said.
+pub(super) fn door_list(
+    site: &keyway_core::Site,
+    doors: Vec<String>,
+) -> Result<Option<Vec<String>>, String> {
+    if doors.iter().any(|d| d == "*") {
+        if doors.len() > 1 {
+            return Err(format!(
+                "doors {doors:?}: \"*\" (every door) cannot be mixed with door ids"
+            ));
+        }
+        return Ok(None);
+    }
+    if let Some(door) = doors.iter().find(|d| site.find_door(d).is_none()) {
+        return Err(format!("doors: the site has no door {door:?}"));
+    }
+    Ok(Some(doors))
+}
+
 /// Checks a credential against the site and turns it into a stored row, or says what is wrong.
 pub fn credential_row(
     site: &keyway_core::Site,
@@ -1021,22 +1041,7 @@ pub fn credential_row(
             body.holder
         ));
     }
-    let doors = if body.doors.iter().any(|d| d == "*") {
-        if body.doors.len() > 1 {
-            return Err(format!(
-                "doors {:?}: \"*\" (every door) cannot be mixed with door ids",
-                body.doors
-            ));
-        }
-        None
-    } else {
-        for door in &body.doors {
-            if site.find_door(door).is_none() {
-                return Err(format!("doors: the site has no door {door:?}"));
-            }
-        }
-        Some(body.doors)
-    };
+    let doors = door_list(site, body.doors)?;
     if let Some(schedule) = &body.schedule
         && !has_schedule(schedule)
     {

@@ -12,7 +12,9 @@ use keyway_store::{AccessLevelRow, LevelChange, LevelOutcome};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, AppState, authorize, log_change, read_store, service_error};
+use super::{
+    ApiError, ApiResult, AppState, authorize, door_list, log_change, read_store, service_error,
+};
 use crate::auth::Role;
 
 #[derive(Deserialize)]
@@ -33,27 +35,16 @@ fn level_row(
     if !keyway_core::site::is_valid_id(&body.id) {
         return Err(format!("id {:?}: {}", body.id, keyway_core::site::ID_RULE));
     }
-    let doors = if body.doors.iter().any(|d| d == "*") {
-        if body.doors.len() > 1 {
-            return Err(format!(
-                "doors {:?}: \"*\" (every door) cannot be mixed with door ids",
-                body.doors
-            ));
-        }
-        None
-    } else {
-        if body.doors.is_empty() {
+    let doors = match door_list(site, body.doors)? {
+        Some(doors) if doors.is_empty() => {
             return Err("doors: a level opens at least one door (or \"*\", every door)".into());
         }
-        for door in &body.doors {
-            if site.find_door(door).is_none() {
-                return Err(format!("doors: the site has no door {door:?}"));
-            }
+        Some(mut doors) => {
+            doors.sort();
+            doors.dedup();
+            Some(doors)
         }
-        let mut doors = body.doors;
-        doors.sort();
-        doors.dedup();
-        Some(doors)
+        None => None,
     };
     let schedule = body.schedule.filter(|s| !s.is_empty());
     if let Some(schedule) = &schedule
