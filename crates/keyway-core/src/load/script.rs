@@ -260,47 +260,32 @@ impl<'s> Loader<'s> {
         let zone = &site.info.timezone;
         let zone_name = &site.info.timezone_name;
         let parsed = text.parse::<jiff::civil::DateTime>().ok();
-        match parsed.map(|local| (local, zone.to_ambiguous_zoned_datetime(local).offset())) {
-            Some((local, jiff::tz::AmbiguousOffset::Unambiguous { offset })) => {
-                offset.to_timestamp(local).ok().map(|t| t.as_millisecond())
+        use jiff::tz::AmbiguousOffset;
+        let problem = match parsed
+            .map(|local| (local, zone.to_ambiguous_zoned_datetime(local).offset()))
+        {
+            Some((local, AmbiguousOffset::Unambiguous { offset })) => {
+                match offset.to_timestamp(local) {
+                    Ok(instant) => return Some(instant.as_millisecond()),
+                    Err(_) => format!("{local} is out of range"),
+                }
             }
-            Some((local, jiff::tz::AmbiguousOffset::Gap { before, after })) => {
-                let (before, after) = (offset_text(before), offset_text(after));
-                self.bad_value(
-                    scope,
-                    key,
-                    value.span(),
-                    format!(
-                        "{local} does not exist in {zone_name}: the clocks jump from UTC{before} to UTC{after} over it; write a time outside the jump"
-                    ),
-                );
-                None
-            }
-            Some((local, jiff::tz::AmbiguousOffset::Fold { before, after })) => {
-                let (before, after) = (offset_text(before), offset_text(after));
-                self.bad_value(
-                    scope,
-                    key,
-                    value.span(),
-                    format!(
-                        "{local} happens twice in {zone_name} (the clocks go back): write it with its offset, {local}{before} for the first or {local}{after} for the second"
-                    ),
-                );
-                None
-            }
-            None => {
-                self.bad_value(
-                    scope,
-                    key,
-                    value.span(),
-                    format!(
-                        "expected a local date-time such as \"2026-12-01T09:00:00\" (in {})",
-                        site.info.timezone_name
-                    ),
-                );
-                None
-            }
-        }
+            Some((local, AmbiguousOffset::Gap { before, after })) => format!(
+                "{local} does not exist in {zone_name}: the clocks jump from UTC{} to UTC{} over it; write a time outside the jump",
+                offset_text(before),
+                offset_text(after)
+            ),
+            Some((local, AmbiguousOffset::Fold { before, after })) => format!(
+                "{local} happens twice in {zone_name} (the clocks go back): write it with its offset, {local}{} for the first or {local}{} for the second",
+                offset_text(before),
+                offset_text(after)
+            ),
+            None => format!(
+                "expected a local date-time such as \"2026-12-01T09:00:00\" (in {zone_name})"
+            ),
+        };
+        self.bad_value(scope, key, value.span(), problem);
+        None
     }
 
     /// A reference to something of the site, resolved at once (the site is already loaded).
