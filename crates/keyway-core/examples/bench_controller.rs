@@ -191,6 +191,7 @@ fn main() {
         let input = match k % 4 {
             0 => Input::Badge {
                 door,
+                side: keyway_core::site::Side::Entry,
                 credential: format!("c{}", random.next() % 11_000),
             },
             1 => Input::Rex { door },

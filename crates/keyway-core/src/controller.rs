@@ -33,20 +33,37 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::credentials::{AccessLevel, CredentialStore, Decision, DenyReason, LevelIdx, Moment};
+use crate::people::{People, ToMuster};
 use crate::physics::{
     Command, CommandInputs, LockPosition, Millis, PowerInputs, PowerTimeline, Rule,
     controller_can_unlock, decide, lock_state, power_cut_unlocks, relay_energized,
 };
 use crate::schedule;
-use crate::site::{Arrangement, CircuitIdx, DoorIdx, Schedule, ScheduleIdx, Site};
+use crate::site::{
+    AntiPassback, Arrangement, CircuitIdx, DoorIdx, Schedule, ScheduleIdx, Side, Site, StationIdx,
+    ZoneIdx,
+};
 
 /// Something that happens at the controller, at a given time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
-    /// A credential is presented at the door's reader.
+    /// A credential is presented at the door's entry reader (`Side::Entry`, on its outside)
+    /// or its exit reader (`Side::Exit`, on its inside).
     Badge {
         door: DoorIdx,
+        side: Side,
         credential: String,
+    },
+    /// A credential is presented at a muster station: its holder is out, and safe.
+    Muster {
+        station: StationIdx,
+        credential: String,
+    },
+    /// An operator forgives anti-passback: one holder's (`credential`), one zone's, or, with
+    /// neither, everyone's.
+    ForgivePassback {
+        credential: Option<String>,
+        zone: Option<ZoneIdx>,
     },
     /// The request-to-exit sensor fires (on a delayed-egress door: the delay starts).
     Rex {
@@ -195,6 +212,14 @@ pub enum EventKind {
     LockFaultCleared,
     /// A timed operator hold reached its end: the door is back to normal operation.
     HoldEnded,
+    /// The first credential at a two-person door: it waits for a second one.
+    AccessPending,
+    /// A holder went into a soft anti-passback zone they had not left: granted, logged.
+    AntiPassbackViolation,
+    /// An operator forgave anti-passback (a holder's, a zone's or everyone's).
+    AntiPassbackForgiven,
+    /// A holder badged at a muster station.
+    Mustered,
 }
 
 impl EventKind {
@@ -229,6 +254,10 @@ impl EventKind {
             EventKind::LockFault => "lock_fault",
             EventKind::LockFaultCleared => "lock_fault_cleared",
             EventKind::HoldEnded => "hold_ended",
+            EventKind::AccessPending => "access_pending",
+            EventKind::AntiPassbackViolation => "anti_passback_violation",
+            EventKind::AntiPassbackForgiven => "anti_passback_forgiven",
+            EventKind::Mustered => "mustered",
         }
     }
 }
@@ -242,6 +271,16 @@ pub struct Event {
     pub credential: Option<String>,
     pub reason: Option<DenyReason>,
     pub circuit: Option<CircuitIdx>,
+    pub detail: Option<Detail>,
+}
+
+/// What else an event names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// The badge was at the door's exit reader.
+    Exit,
+    Station(StationIdx),
+    Zone(ZoneIdx),
 }
 
 impl Event {
@@ -253,6 +292,7 @@ impl Event {
             credential: None,
             reason: None,
             circuit: None,
+            detail: None,
         }
     }
 
@@ -327,6 +367,11 @@ struct DoorState {
     /// The last access_granted, REX, push-to-exit or key override: opening the door within
     /// `unlock_seconds` of it is not forced.
     last_permit: Option<Millis>,
+    /// The last access granted at the entry reader: opening the door within `unlock_seconds`
+    /// of it is that person going in, not someone going out.
+    last_entry: Option<Millis>,
+    /// A two-person door: the first credential, at which reader, and when.
+    pending: Option<(String, Side, Millis)>,
     open: bool,
     open_since: Option<Millis>,
     alarm: Option<Alarm>,
@@ -381,6 +426,10 @@ pub struct Controller {
     events: Vec<Event>,
     /// How many of `events` are already stamped on the wall clock.
     events_stamped: usize,
+    /// Where each holder was last seen.
+    people: People,
+    /// Since when the muster list is kept (a fire alarm), on the controller's clock.
+    muster_since: Option<Millis>,
 }
 
 impl Controller {
@@ -417,6 +466,8 @@ impl Controller {
                 hold_until: None,
                 emergency_override: false,
                 last_permit: None,
+                last_entry: None,
+                pending: None,
                 open: false,
                 open_since: None,
                 alarm: None,
@@ -431,6 +482,7 @@ impl Controller {
             });
         }
         let site_schedules = site.schedules.len();
+        let people = People::new(&site);
         let mut controller = Controller {
             schedule_active: vec![false; site.schedules.len()],
             alive: timeline.is_live(site.controller_power, now),
@@ -450,6 +502,8 @@ impl Controller {
             wall_offset: 0,
             events: Vec::new(),
             events_stamped: 0,
+            people,
+            muster_since: None,
         };
         for s in 0..controller.site.schedules.len() {
             controller.refresh_schedule(ScheduleIdx(s as u32));
@@ -526,6 +580,29 @@ impl Controller {
 
     pub fn lockdown(&self) -> bool {
         self.lockdown
+    }
+
+    /// Where each holder was last seen.
+    pub fn people(&self) -> &People {
+        &self.people
+    }
+
+    /// Per area, by index: the credentials known to be there, sorted.
+    pub fn occupants(&self) -> Vec<Vec<&str>> {
+        self.people.occupants(&self.site)
+    }
+
+    /// While a fire alarm is active: everyone last seen inside who has not mustered since,
+    /// sorted by credential. `None` when there is no muster.
+    pub fn muster_list(&self) -> Option<Vec<ToMuster<'_>>> {
+        self.muster_since?;
+        Some(self.people.last_seen_inside(&self.site))
+    }
+
+    /// When the muster began (the fire alarm), on the wall clock.
+    pub fn muster_since(&self) -> Option<Millis> {
+        self.muster_since
+            .map(|at| at.saturating_add(self.wall_offset))
     }
 
     pub fn circuit_live(&self, circuit: CircuitIdx) -> bool {
@@ -645,7 +722,16 @@ impl Controller {
         self.advance(now);
         let now = self.now;
         match input {
-            Input::Badge { door, credential } => self.badge(door, credential),
+            Input::Badge {
+                door,
+                side,
+                credential,
+            } => self.badge(door, side, credential),
+            Input::Muster {
+                station,
+                credential,
+            } => self.muster(station, credential),
+            Input::ForgivePassback { credential, zone } => self.forgive_passback(credential, zone),
             Input::Rex { door } => self.rex(door),
             Input::PushToExit { door } => self.push_to_exit(door),
             Input::DoorOpen { door } => self.door_open(door, false),
@@ -656,6 +742,9 @@ impl Controller {
                 self.log(Event::door(now, EventKind::KeyOverride, door));
             }
             Input::PowerOff { circuit } => {
+                // A power loss forgives every holder's anti-passback: the readers that saw
+                // them leave may have been dark.
+                self.people.forgive_everyone();
                 if self.power.feed_cut_since[circuit.index()].is_none() {
                     self.power.feed_cut_since[circuit.index()] = Some(now);
                     self.power_changed(Some(Event {
@@ -686,6 +775,7 @@ impl Controller {
             Input::FireAlarmReset => {
                 if self.fire_alarm {
                     self.fire_alarm = false;
+                    self.muster_since = None;
                     self.power.fire_alarm_since = None;
                     self.power_changed(Some(Event::new(now, EventKind::FireAlarmReset)));
                 }
@@ -774,6 +864,9 @@ impl Controller {
     fn fire_alarm_latch(&mut self, now: Millis) {
         if !self.fire_alarm {
             self.fire_alarm = true;
+            // Everyone leaves by the nearest way: nobody is held to the way they came in.
+            self.people.forgive_everyone();
+            self.muster_since.get_or_insert(now);
             self.power.fire_alarm_since = Some(now);
             self.power_changed(Some(Event::new(now, EventKind::FireAlarm)));
         }
@@ -825,7 +918,7 @@ impl Controller {
         seconds_to_millis(self.site.door(door).unlock_seconds)
     }
 
-    fn badge(&mut self, door: DoorIdx, credential: String) {
+    fn badge(&mut self, door: DoorIdx, side: Side, credential: String) {
         if !self.alive {
             // Nobody can badge through a dead controller: the reader is dark.
             return;
@@ -837,33 +930,174 @@ impl Controller {
             lockdown: self.lockdown,
             can_unlock: self.can_unlock(door),
         };
-        match self
+        let responder = match self
             .credentials
             .decide(&self.levels, &credential, door, moment)
         {
-            Decision::Grant { responder } => {
-                let until = now.saturating_add(self.unlock_millis(door));
-                let state = &mut self.doors[door.index()];
-                state.granted_until = Some(until);
-                if responder {
-                    state.responder_until = Some(until);
+            Decision::Grant { responder } => responder,
+            Decision::Deny(reason) => return self.deny(door, side, credential, reason),
+        };
+        // A responder is held to none of the rules about people: emergency services get in.
+        let exempt = self
+            .credentials
+            .get(&credential)
+            .is_some_and(|c| c.responder());
+        let mut violation = None;
+        let mut partner = None;
+        if !exempt {
+            match self.passback(door, side, &credential) {
+                Some((_, AntiPassback::Hard)) => {
+                    return self.deny(door, side, credential, DenyReason::AntiPassback);
                 }
-                state.last_permit = Some(now);
-                self.log(Event {
-                    credential: Some(credential),
-                    ..Event::door(now, EventKind::AccessGranted, door)
-                });
-                self.push_timer(until, Timer::Door(door));
-                self.refresh_door(door);
+                Some((zone, AntiPassback::Soft)) => violation = Some(zone),
+                None => {}
             }
-            Decision::Deny(reason) => {
-                self.log(Event {
-                    credential: Some(credential),
-                    reason: Some(reason),
-                    ..Event::door(now, EventKind::AccessDenied, door)
-                });
+            if self.interlocked(door) {
+                return self.deny(door, side, credential, DenyReason::Interlock);
+            }
+            let access = &self.site.door(door).access;
+            if access.two_person {
+                let window = seconds_to_millis(access.two_person_seconds);
+                let state = &mut self.doors[door.index()];
+                match state.pending.take() {
+                    Some((first, first_side, at))
+                        if first != credential && first_side == side && now - at <= window =>
+                    {
+                        partner = Some(first);
+                    }
+                    _ => {
+                        state.pending = Some((credential.clone(), side, now));
+                        self.log(Event {
+                            credential: Some(credential),
+                            detail: (side == Side::Exit).then_some(Detail::Exit),
+                            ..Event::door(now, EventKind::AccessPending, door)
+                        });
+                        return;
+                    }
+                }
             }
         }
+        if let Some(zone) = violation {
+            self.log(Event {
+                credential: Some(credential.clone()),
+                detail: Some(Detail::Zone(zone)),
+                ..Event::door(now, EventKind::AntiPassbackViolation, door)
+            });
+        }
+        let until = now.saturating_add(self.unlock_millis(door));
+        let state = &mut self.doors[door.index()];
+        state.granted_until = Some(until);
+        if responder {
+            state.responder_until = Some(until);
+        }
+        state.last_permit = Some(now);
+        if side == Side::Entry {
+            state.last_entry = Some(now);
+        }
+        let site_door = self.site.door(door);
+        let into = match side {
+            Side::Entry => site_door.inside,
+            Side::Exit => site_door.outside,
+        };
+        for holder in partner.into_iter().chain(std::iter::once(credential)) {
+            self.people.see(&holder, Some(into), now);
+            self.log(Event {
+                credential: Some(holder),
+                detail: (side == Side::Exit).then_some(Detail::Exit),
+                ..Event::door(now, EventKind::AccessGranted, door)
+            });
+        }
+        self.push_timer(until, Timer::Door(door));
+        self.refresh_door(door);
+    }
+
+    fn deny(&mut self, door: DoorIdx, side: Side, credential: String, reason: DenyReason) {
+        self.log(Event {
+            credential: Some(credential),
+            reason: Some(reason),
+            detail: (side == Side::Exit).then_some(Detail::Exit),
+            ..Event::door(self.now, EventKind::AccessDenied, door)
+        });
+    }
+
+    /// The anti-passback zone this badge would re-enter, the hardest first. Only an entry
+    /// reader into a zone from outside it counts: anti-passback never keeps anyone in.
+    fn passback(
+        &self,
+        door: DoorIdx,
+        side: Side,
+        credential: &str,
+    ) -> Option<(ZoneIdx, AntiPassback)> {
+        if side == Side::Exit {
+            return None;
+        }
+        let site_door = self.site.door(door);
+        let from = self.site.zones_of(site_door.outside);
+        let mut found = None;
+        for &zone in self.site.zones_of(site_door.inside) {
+            if from.contains(&zone)
+                || !self
+                    .people
+                    .inside_zone(&self.site, credential, zone, self.now)
+            {
+                continue;
+            }
+            let kind = self.site.zone(zone).anti_passback;
+            if kind == AntiPassback::Hard {
+                return Some((zone, kind));
+            }
+            found.get_or_insert((zone, kind));
+        }
+        found
+    }
+
+    /// Another door of one of this door's interlocks is open or unlocked. A fire alarm
+    /// suspends every interlock: its doors are released for everyone to get out.
+    fn interlocked(&self, door: DoorIdx) -> bool {
+        !self.fire_alarm
+            && self.site.interlocks_of(door).iter().any(|&group| {
+                self.site.interlock(group).doors.iter().any(|&other| {
+                    let state = &self.doors[other.index()];
+                    other != door && (state.open || state.position == LockPosition::Unlocked)
+                })
+            })
+    }
+
+    /// Someone may have gone out through this door without being seen: a door without an
+    /// exit reader says nothing of who.
+    fn unseen_exit(&mut self, door: DoorIdx) {
+        let site_door = self.site.door(door);
+        if self.alive && site_door.exit_reader.is_none() {
+            self.people.left_unseen(site_door.inside);
+        }
+    }
+
+    fn muster(&mut self, station: StationIdx, credential: String) {
+        if !self.alive {
+            return;
+        }
+        let area = self.site.muster_stations[station.index()].area;
+        self.people.see(&credential, area, self.now);
+        self.log(Event {
+            credential: Some(credential),
+            detail: Some(Detail::Station(station)),
+            ..Event::new(self.now, EventKind::Mustered)
+        });
+    }
+
+    fn forgive_passback(&mut self, credential: Option<String>, zone: Option<ZoneIdx>) {
+        match (&credential, zone) {
+            (Some(holder), _) => {
+                self.people.forgive_holder(holder);
+            }
+            (None, Some(zone)) => self.people.forgive_zone(zone),
+            (None, None) => self.people.forgive_everyone(),
+        }
+        self.log(Event {
+            credential,
+            detail: zone.map(Detail::Zone),
+            ..Event::new(self.now, EventKind::AntiPassbackForgiven)
+        });
     }
 
     fn rex(&mut self, door: DoorIdx) {
@@ -873,6 +1107,7 @@ impl Controller {
             // The delay timer is part of the lock: it runs while the lock has power.
             let delay = seconds_to_millis(site_door.release.delay_seconds.unwrap_or(15.0));
             self.log(Event::door(now, EventKind::Rex, door));
+            self.unseen_exit(door);
             let state = &mut self.doors[door.index()];
             state.last_permit = Some(now);
             if state.powered && state.delayed_release_at.is_none() {
@@ -886,6 +1121,7 @@ impl Controller {
             return;
         }
         self.log(Event::door(now, EventKind::Rex, door));
+        self.unseen_exit(door);
         self.release_for(door, now.saturating_add(self.unlock_millis(door)));
     }
 
@@ -912,6 +1148,7 @@ impl Controller {
             .lock
             .as_ref()
             .is_some_and(|lock| power_cut_unlocks(lock.fail));
+        self.unseen_exit(door);
         if device.direct_power_cut {
             // Hard-wired: it opens the lock's power path whatever the controller does. That
             // unlocks a fail-safe lock and does nothing to a fail-secure one (simulation spec).
@@ -950,6 +1187,7 @@ impl Controller {
         state.open = true;
         state.open_since = Some(now);
         let permitted = state.last_permit.is_some_and(|at| now - at <= unlock);
+        let entering = state.last_entry.is_some_and(|at| now - at <= unlock);
         let forced =
             has_lock && state.position == LockPosition::Locked && !permitted && !found_open;
         if forced && self.alive {
@@ -958,6 +1196,10 @@ impl Controller {
         self.log(Event::door(now, EventKind::DoorOpened, door));
         if forced {
             self.log(Event::door(now, EventKind::DoorForced, door));
+        }
+        if !entering {
+            // Opened from the inside (free egress), or by someone nobody saw.
+            self.unseen_exit(door);
         }
         self.push_timer(now.saturating_add(held), Timer::Door(door));
     }

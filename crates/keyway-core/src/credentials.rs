@@ -80,6 +80,10 @@ pub enum DenyReason {
     /// The controller cannot unlock the door now: it would have to power a fail-secure lock
     /// whose circuit is dead.
     NoPower,
+    /// The holder is going into a hard anti-passback zone they were not seen leaving.
+    AntiPassback,
+    /// Another door of the door's interlock is open or unlocked.
+    Interlock,
 }
 
 impl DenyReason {
@@ -93,6 +97,8 @@ impl DenyReason {
             DenyReason::OutsideSchedule => "outside_schedule",
             DenyReason::Lockdown => "lockdown",
             DenyReason::NoPower => "no_power",
+            DenyReason::AntiPassback => "anti_passback",
+            DenyReason::Interlock => "interlock",
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod check;
 pub mod controller;
 pub mod credentials;
 pub mod load;
+pub mod people;
 pub mod physics;
 pub mod replay;
 pub mod report;

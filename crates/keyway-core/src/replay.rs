@@ -5,18 +5,22 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use crate::controller::{Alarm, Controller, DoorStatus, Event, Input};
+use crate::controller::{Alarm, Controller, Detail, DoorStatus, Event, Input};
 use crate::load::Script;
 use crate::physics::{LockPosition, Millis};
 use crate::report::Style;
 use crate::site::Site;
 
-/// The state of every door at a probe.
+/// The state of every door, and where people are, at a probe.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Probe {
     pub at: Millis,
     /// By door index.
     pub doors: Vec<DoorStatus>,
+    /// By area index: the credentials known to be there, sorted.
+    pub occupants: Vec<Vec<String>>,
+    /// While a fire alarm is active: the credentials still to muster, sorted.
+    pub muster: Option<Vec<String>>,
 }
 
 /// What the controller did during a replay.
@@ -45,6 +49,16 @@ pub fn run(site: Arc<Site>, script: Script) -> Replay {
             .door_indices()
             .map(|d| controller.door_status(d))
             .collect(),
+        occupants: controller
+            .occupants()
+            .into_iter()
+            .map(|area| area.into_iter().map(str::to_string).collect())
+            .collect(),
+        muster: controller.muster_list().map(|list| {
+            list.into_iter()
+                .map(|person| person.credential.to_string())
+                .collect()
+        }),
     };
     for step in script.steps {
         while let Some(at) = pending_probes.next_if(|at| *at < step.at) {
@@ -116,6 +130,14 @@ impl Serialize for EventJson<'_> {
         if let Some(circuit) = event.circuit {
             map.serialize_entry("circuit", &site.circuit(circuit).id)?;
         }
+        match event.detail {
+            Some(Detail::Exit) => map.serialize_entry("side", "exit")?,
+            Some(Detail::Station(station)) => {
+                map.serialize_entry("station", &site.muster_stations[station.index()].id)?
+            }
+            Some(Detail::Zone(zone)) => map.serialize_entry("zone", &site.zone(zone).id)?,
+            None => {}
+        }
         map.end()
     }
 }
@@ -132,9 +154,32 @@ struct ProbeJson<'a>(&'a Site, &'a Probe);
 impl Serialize for ProbeJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (site, probe) = (self.0, self.1);
-        let mut map = serializer.serialize_map(Some(2))?;
+        let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("at", &local_time(site, probe.at))?;
         map.serialize_entry("doors", &DoorsJson(site, &probe.doors))?;
+        map.serialize_entry("areas", &AreasJson(site, &probe.occupants))?;
+        if let Some(muster) = &probe.muster {
+            map.serialize_entry("muster", muster)?;
+        }
+        map.end()
+    }
+}
+
+/// `{"AREA": {"occupants": [CREDENTIAL, …]}}` for every area that is not exterior.
+struct AreasJson<'a>(&'a Site, &'a [Vec<String>]);
+
+impl Serialize for AreasJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct AreaJson<'a> {
+            occupants: &'a [String],
+        }
+        let mut map = serializer.serialize_map(None)?;
+        for (area, occupants) in self.0.areas.iter().zip(self.1) {
+            if !area.is_exterior() {
+                map.serialize_entry(&area.id, &AreaJson { occupants })?;
+            }
+        }
         map.end()
     }
 }
@@ -193,6 +238,13 @@ pub fn replay_table(site: &Site, replay: &Replay, style: Style) -> String {
         .max()
         .unwrap_or(4)
         .max(4);
+    let kind_width = replay
+        .events
+        .iter()
+        .map(|e| e.kind.name().len())
+        .max()
+        .unwrap_or(0)
+        .max(16);
     let mut events = replay.events.iter().peekable();
     let mut probes = replay.probes.iter().peekable();
     let mut unseen = replay.unseen.iter().peekable();
@@ -241,6 +293,22 @@ pub fn replay_table(site: &Site, replay: &Replay, style: Style) -> String {
                     if status.open { "open" } else { "closed" }
                 ));
             }
+            for (area, occupants) in site.areas.iter().zip(&probe.occupants) {
+                if !occupants.is_empty() {
+                    out.push_str(&format!("    in {}: {}\n", area.id, occupants.join(", ")));
+                }
+            }
+            if let Some(muster) = &probe.muster {
+                let list = if muster.is_empty() {
+                    "nobody".to_string()
+                } else {
+                    muster.join(", ")
+                };
+                out.push_str(&format!(
+                    "    {} {list}\n",
+                    style.paint("1;33", "still to muster:")
+                ));
+            }
             out.push('\n');
             continue;
         }
@@ -255,12 +323,25 @@ pub fn replay_table(site: &Site, replay: &Replay, style: Style) -> String {
         if let Some(circuit) = event.circuit {
             details.push(format!("circuit {}", site.circuit(circuit).id));
         }
+        match event.detail {
+            Some(Detail::Exit) => details.push("exit reader".to_string()),
+            Some(Detail::Station(station)) => details.push(format!(
+                "station {}",
+                site.muster_stations[station.index()].id
+            )),
+            Some(Detail::Zone(zone)) => details.push(format!("zone {}", site.zone(zone).id)),
+            None => {}
+        }
         let kind = match event.kind.name() {
-            name @ ("access_denied" | "door_forced" | "door_held_open" | "fire_alarm"
-            | "lockdown_started" | "battery_depleted" | "power_lost") => {
-                style.paint("1;31", &format!("{name:<16}"))
-            }
-            name => format!("{name:<16}"),
+            name @ ("access_denied"
+            | "door_forced"
+            | "door_held_open"
+            | "fire_alarm"
+            | "lockdown_started"
+            | "battery_depleted"
+            | "power_lost"
+            | "anti_passback_violation") => style.paint("1;31", &format!("{name:<kind_width$}")),
+            name => format!("{name:<kind_width$}"),
         };
         out.push_str(&format!(
             "{}  {kind}  {:<door_width$}  {}\n",

@@ -36,6 +36,18 @@ index_type!(
     /// Position of a schedule in [`Site::schedules`].
     ScheduleIdx
 );
+index_type!(
+    /// Position of an anti-passback zone in [`Site::zones`].
+    ZoneIdx
+);
+index_type!(
+    /// Position of an interlock in [`Site::interlocks`].
+    InterlockIdx
+);
+index_type!(
+    /// Position of a muster station in [`Site::muster_stations`].
+    StationIdx
+);
 
 /// A code edition the checker cites and applies (`site.codes`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -405,6 +417,81 @@ pub struct Reader {
     pub rex_input: Option<u8>,
 }
 
+/// Which side of a door a reader is on: an entry reader reads on the `outside` (a badge asks
+/// to go in), an exit reader on the `inside` (a badge asks to go out).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Side {
+    #[default]
+    Entry,
+    Exit,
+}
+
+impl Side {
+    pub const ALL: [(&'static str, Side); 2] = [("entry", Side::Entry), ("exit", Side::Exit)];
+
+    pub fn name(self) -> &'static str {
+        name_of(&Self::ALL, self)
+    }
+}
+
+/// A `[door.access]`: how many people a grant needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DoorAccess {
+    /// A grant needs two different valid credentials within `two_person_seconds`.
+    pub two_person: bool,
+    pub two_person_seconds: f64,
+}
+
+impl Default for DoorAccess {
+    fn default() -> Self {
+        DoorAccess {
+            two_person: false,
+            two_person_seconds: 10.0,
+        }
+    }
+}
+
+/// Whether re-entering an anti-passback zone is refused or only logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AntiPassback {
+    /// Granted, with an `anti_passback_violation` event.
+    Soft,
+    /// Refused with reason `anti_passback`.
+    Hard,
+}
+
+impl AntiPassback {
+    pub const ALL: [(&'static str, AntiPassback); 2] =
+        [("soft", AntiPassback::Soft), ("hard", AntiPassback::Hard)];
+}
+
+/// A `[[zone]]`: areas a holder may enter only once before leaving them.
+#[derive(Clone, Debug)]
+pub struct Zone {
+    pub id: String,
+    pub areas: Vec<AreaIdx>,
+    pub anti_passback: AntiPassback,
+    /// A holder inside is forgiven this long after they were last seen there.
+    pub forgive_minutes: Option<f64>,
+}
+
+/// An `[[interlock]]`: doors of which only one may be open or unlocked at a time (a mantrap).
+#[derive(Clone, Debug)]
+pub struct Interlock {
+    pub id: String,
+    pub doors: Vec<DoorIdx>,
+}
+
+/// A `[[muster_station]]`: a reader that is not on a door, where people badge once they are
+/// out in an emergency.
+#[derive(Clone, Debug)]
+pub struct MusterStation {
+    pub id: String,
+    /// Where it stands; the holder is there once they badge. `None`: outside the building.
+    pub area: Option<AreaIdx>,
+    pub reader: Reader,
+}
+
 /// A `[[bus]]`: a serial line with OSDP readers on it. A reader whose `bus` names one is real;
 /// any other reader is simulated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -447,6 +534,9 @@ pub struct Door {
     pub lock: Option<Lock>,
     pub release: Release,
     pub reader: Option<Reader>,
+    /// The reader on the inside (boxed, as most doors have none).
+    pub exit_reader: Option<Box<Reader>>,
+    pub access: DoorAccess,
     /// Where its devices are wired to GPIO lines; `None`: all simulated (boxed: most doors in
     /// a large file have none, and a door is kept small for the checker).
     pub wiring: Option<Box<DoorWiring>>,
@@ -518,6 +608,13 @@ pub struct Site {
     pub buses: Vec<Bus>,
     /// The site's own GPIO inputs.
     pub wiring: SiteWiring,
+    pub zones: Vec<Zone>,
+    pub interlocks: Vec<Interlock>,
+    pub muster_stations: Vec<MusterStation>,
+    /// The anti-passback zones each area is in.
+    pub(crate) zones_by_area: Vec<Vec<ZoneIdx>>,
+    /// The interlocks each door is in.
+    pub(crate) interlocks_by_door: Vec<Vec<InterlockIdx>>,
     /// Every circuit once, each after the circuit that feeds it.
     pub(crate) circuits_feed_first: Vec<CircuitIdx>,
     /// Doors by their `inside` area: `doors_by_inside[area]` lists the doors whose inside is it.
@@ -570,6 +667,55 @@ impl Site {
         &self.doors_by_inside[area.index()]
     }
 
+    /// The anti-passback zones the area is in.
+    pub fn zones_of(&self, area: AreaIdx) -> &[ZoneIdx] {
+        self.zones_by_area
+            .get(area.index())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The interlocks the door is in.
+    pub fn interlocks_of(&self, door: DoorIdx) -> &[InterlockIdx] {
+        self.interlocks_by_door
+            .get(door.index())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub fn zone(&self, idx: ZoneIdx) -> &Zone {
+        &self.zones[idx.index()]
+    }
+
+    pub fn interlock(&self, idx: InterlockIdx) -> &Interlock {
+        &self.interlocks[idx.index()]
+    }
+
+    /// Sets the zones, interlocks and muster stations and indexes them (their references are
+    /// resolved and valid).
+    pub(crate) fn set_people_rules(
+        &mut self,
+        zones: Vec<Zone>,
+        interlocks: Vec<Interlock>,
+        muster_stations: Vec<MusterStation>,
+    ) {
+        let mut zones_by_area = vec![Vec::new(); self.areas.len()];
+        for (i, zone) in zones.iter().enumerate() {
+            for area in &zone.areas {
+                zones_by_area[area.index()].push(ZoneIdx(i as u32));
+            }
+        }
+        let mut interlocks_by_door = vec![Vec::new(); self.doors.len()];
+        for (i, interlock) in interlocks.iter().enumerate() {
+            for door in &interlock.doors {
+                interlocks_by_door[door.index()].push(InterlockIdx(i as u32));
+            }
+        }
+        self.zones = zones;
+        self.interlocks = interlocks;
+        self.muster_stations = muster_stations;
+        self.zones_by_area = zones_by_area;
+        self.interlocks_by_door = interlocks_by_door;
+    }
+
     /// The doors whose `outside` is this area.
     pub fn doors_with_outside(&self, area: AreaIdx) -> &[DoorIdx] {
         &self.doors_by_outside[area.index()]
@@ -606,6 +752,11 @@ impl Site {
             schedules,
             buses: Vec::new(),
             wiring: SiteWiring::default(),
+            zones: Vec::new(),
+            interlocks: Vec::new(),
+            muster_stations: Vec::new(),
+            zones_by_area: Vec::new(),
+            interlocks_by_door: Vec::new(),
             circuits_feed_first,
             doors_by_inside,
             doors_by_outside,

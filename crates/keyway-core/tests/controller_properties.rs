@@ -80,6 +80,7 @@ fn to_input(site: &Site, now: i64, raw: &RawInput) -> Input {
         // Credentials 0..4 exist (4 is a responder); 5 is unknown.
         RawInput::Badge(d, c) => Input::Badge {
             door: door(*d),
+            side: keyway_core::site::Side::Entry,
             credential: format!("c{c}"),
         },
         RawInput::Rex(d) => Input::Rex { door: door(*d) },

@@ -82,6 +82,7 @@ fn a_step_back_of_the_wall_clock_does_not_stretch_a_timed_unlock() {
     let server = controller.site().find_door("server").unwrap();
     let badge = Input::Badge {
         door: server,
+        side: keyway_core::site::Side::Entry,
         credential: "1001".to_string(),
     };
     controller.handle(SUNDAY_NIGHT, badge);

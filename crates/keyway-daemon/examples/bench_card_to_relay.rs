@@ -300,6 +300,7 @@ fn main() {
             .submit(
                 keyway_core::controller::Input::Badge {
                     door,
+                    side: keyway_core::site::Side::Entry,
                     credential: "123:4567".into(),
                 },
                 keyway_daemon::service::Origin::new(keyway_daemon::service::Source::Reader),

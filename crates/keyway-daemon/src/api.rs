@@ -21,7 +21,7 @@ use axum::{Json, Router};
 use futures_util::Stream;
 use keyway_core::controller::{EventKind, Input};
 use keyway_core::physics::Command;
-use keyway_core::site::{CircuitIdx, DoorIdx};
+use keyway_core::site::{CircuitIdx, DoorIdx, Side};
 use keyway_store::{CredentialRow, Store, StoredEvent};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -1272,6 +1272,9 @@ async fn import_credentials(
 #[serde(deny_unknown_fields)]
 struct BadgeBody {
     door: String,
+    /// `entry` (the default) or `exit`: which of the door's readers.
+    #[serde(default)]
+    side: Option<String>,
     credential: String,
 }
 
@@ -1283,6 +1286,27 @@ async fn sim_badge(
     let caller = authorize(&state, &headers, Role::Operator)?;
     let Json(body) = body?;
     let door = door_index(&state, &body.door)?;
+    let side = match body.side.as_deref() {
+        None | Some("entry") => Side::Entry,
+        Some("exit") => Side::Exit,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "field `side` = {other:?}: expected \"entry\" or \"exit\""
+            )));
+        }
+    };
+    let site_door = state.service.site().door(door);
+    let has_reader = match side {
+        Side::Entry => site_door.reader.is_some(),
+        Side::Exit => site_door.exit_reader.is_some(),
+    };
+    if !has_reader {
+        return Err(ApiError::bad_request(format!(
+            "door {:?} has no {} reader",
+            site_door.id,
+            side.name()
+        )));
+    }
     refuse_real(real_devices::at_door(
         state.service.site(),
         door,
@@ -1292,6 +1316,7 @@ async fn sim_badge(
         &state,
         Input::Badge {
             door,
+            side,
             credential: body.credential,
         },
         caller.origin(Source::Sim),
@@ -1299,7 +1324,12 @@ async fn sim_badge(
     .await?;
     let decision = events
         .iter()
-        .find(|e| e.event.kind == "access_granted" || e.event.kind == "access_denied")
+        .find(|e| {
+            matches!(
+                e.event.kind.as_str(),
+                "access_granted" | "access_denied" | "access_pending"
+            )
+        })
         .ok_or_else(|| {
             ApiError::unavailable(
                 "the controller has no power: the reader is dark and nothing was decided",

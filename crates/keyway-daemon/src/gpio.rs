@@ -13,7 +13,7 @@ use std::time::Duration;
 use keyway_core::Site;
 use keyway_core::controller::Input;
 use keyway_core::physics::Millis;
-use keyway_core::site::{CircuitIdx, DoorIdx, GpioLine};
+use keyway_core::site::{CircuitIdx, DoorIdx, GpioLine, Side};
 use keyway_hw::gpio::{
     Debouncer, GpioError, GpiocdevInputs, GpiocdevOutput, InputEdge, InputLines, LineConfig,
     Micros, OutputLine,
@@ -236,6 +236,7 @@ impl InputRouter {
             match decoder.poll(now) {
                 Some(Ok(frame)) => routed.push(Routed::Input(Input::Badge {
                     door: *door,
+                    side: Side::Entry,
                     credential: frame.credential,
                 })),
                 Some(Err(problem)) => routed.push(Routed::Refused {
@@ -565,6 +566,7 @@ mod tests {
             router.poll(due),
             [Routed::Input(Input::Badge {
                 door: FRONT,
+                side: Side::Entry,
                 credential: "123:4567".into()
             })]
         );

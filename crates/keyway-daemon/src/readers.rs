@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use keyway_core::Site;
 use keyway_core::controller::Input;
-use keyway_core::site::{Bus, DoorIdx, ReaderKind};
+use keyway_core::site::{Bus, DoorIdx, Reader, ReaderKind, Side, StationIdx};
 use keyway_hw::osdp::{
     Feedback, Line, LinkState, Micros, Panel, ReaderEvent, ReaderStatus, Rs485Mode, Security,
     SerialTransport, Timing, urandom8,
@@ -140,16 +140,7 @@ pub fn start(
     site.buses
         .iter()
         .map(|bus| {
-            let doors: HashMap<u8, Vec<DoorIdx>> =
-                site.door_indices().fold(HashMap::new(), |mut map, d| {
-                    if let Some(reader) = &site.door(d).reader
-                        && reader.kind == ReaderKind::Osdp
-                        && reader.bus == bus.id
-                    {
-                        map.entry(reader.address as u8).or_default().push(d);
-                    }
-                    map
-                });
+            let doors = places_on(site, bus);
             let (bus, service, stop) = (bus.clone(), service.clone(), Arc::clone(&stop));
             std::thread::Builder::new()
                 .name(format!("keyway-bus-{}", bus.id))
@@ -157,6 +148,36 @@ pub fn start(
                 .expect("start a bus thread")
         })
         .collect()
+}
+
+/// Where a reader stands: on a door's side, or at a muster station.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    Door(DoorIdx, Side),
+    Station(StationIdx),
+}
+
+/// The places of the bus's readers, by address.
+fn places_on(site: &Site, bus: &Bus) -> HashMap<u8, Vec<Place>> {
+    let mut map: HashMap<u8, Vec<Place>> = HashMap::new();
+    let mut add = |reader: &Reader, place: Place| {
+        if reader.kind == ReaderKind::Osdp && reader.bus == bus.id {
+            map.entry(reader.address as u8).or_default().push(place);
+        }
+    };
+    for d in site.door_indices() {
+        let door = site.door(d);
+        if let Some(reader) = &door.reader {
+            add(reader, Place::Door(d, Side::Entry));
+        }
+        if let Some(reader) = &door.exit_reader {
+            add(reader, Place::Door(d, Side::Exit));
+        }
+    }
+    for (i, station) in site.muster_stations.iter().enumerate() {
+        add(&station.reader, Place::Station(StationIdx(i as u32)));
+    }
+    map
 }
 
 /// The bus's timing from its site entry.
@@ -168,7 +189,7 @@ pub fn timing(bus: &Bus) -> Timing {
     }
 }
 
-fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<DoorIdx>>, service: &Service, stop: &AtomicBool) {
+fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<Place>>, service: &Service, stop: &AtomicBool) {
     let mut addresses: Vec<u8> = doors.keys().copied().collect();
     addresses.sort_unstable();
     let door_names = |address: u8| -> Vec<String> {
@@ -176,7 +197,16 @@ fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<DoorIdx>>, service: &Service, stop
             .get(&address)
             .into_iter()
             .flatten()
-            .map(|&d| service.site().door(d).id.clone())
+            .map(|place| match *place {
+                Place::Door(d, Side::Entry) => service.site().door(d).id.clone(),
+                Place::Door(d, Side::Exit) => format!("{} (exit)", service.site().door(d).id),
+                Place::Station(s) => {
+                    format!(
+                        "muster station {}",
+                        service.site().muster_stations[s.index()].id
+                    )
+                }
+            })
             .collect()
     };
     let rs485 = match bus.rs485 {
@@ -245,7 +275,11 @@ fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<DoorIdx>>, service: &Service, stop
             }
             decisions.retain_mut(|(address, decision)| match decision.try_recv() {
                 Ok(accepted) => {
-                    let granted = accepted.events.iter().any(|e| e.kind == "access_granted");
+                    // A muster station's reader shows the holder's safe arrival as a grant.
+                    let granted = accepted
+                        .events
+                        .iter()
+                        .any(|e| e.kind == "access_granted" || e.kind == "mustered");
                     let denied = accepted.events.iter().any(|e| e.kind == "access_denied");
                     if granted || denied {
                         line.panel.feedback(
@@ -279,7 +313,7 @@ fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<DoorIdx>>, service: &Service, stop
         // The readers of a bus that failed are off-line until it is open again.
         for &address in &addresses {
             if !stop.load(Ordering::Relaxed) && line.panel.is_online(address) {
-                for &door in doors.get(&address).into_iter().flatten() {
+                for door in doors_at(doors, address) {
                     let _ =
                         service.submit(Input::ReaderOffline { door }, Origin::new(Source::Reader));
                 }
@@ -289,9 +323,21 @@ fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<DoorIdx>>, service: &Service, stop
 }
 
 /// One reader event: the inputs it stands for, and the logs.
+/// The doors of the readers at an address (a muster station's reader is on none).
+fn doors_at(doors: &HashMap<u8, Vec<Place>>, address: u8) -> impl Iterator<Item = DoorIdx> + '_ {
+    doors
+        .get(&address)
+        .into_iter()
+        .flatten()
+        .filter_map(|place| match *place {
+            Place::Door(door, _) => Some(door),
+            Place::Station(_) => None,
+        })
+}
+
 fn handle(
     bus: &Bus,
-    doors: &HashMap<u8, Vec<DoorIdx>>,
+    doors: &HashMap<u8, Vec<Place>>,
     service: &Service,
     panel: &Panel,
     event: ReaderEvent,
@@ -306,20 +352,28 @@ fn handle(
         }
     };
     let each_door = |f: &mut dyn FnMut(DoorIdx)| {
-        for &door in doors.get(&address).into_iter().flatten() {
+        for door in doors_at(doors, address) {
             f(door);
         }
     };
     match event {
         ReaderEvent::Card { credential, .. } | ReaderEvent::Keypad { credential, .. } => {
-            each_door(&mut |door| {
-                if let Some(decision) = submit(Input::Badge {
-                    door,
-                    credential: credential.clone(),
-                }) {
+            for place in doors.get(&address).into_iter().flatten() {
+                let input = match *place {
+                    Place::Door(door, side) => Input::Badge {
+                        door,
+                        side,
+                        credential: credential.clone(),
+                    },
+                    Place::Station(station) => Input::Muster {
+                        station,
+                        credential: credential.clone(),
+                    },
+                };
+                if let Some(decision) = submit(input) {
                     decisions.push((address, decision));
                 }
-            });
+            }
         }
         ReaderEvent::BadCard { problem, .. } => {
             tracing::warn!(bus = %bus.id, address, %problem, "card read refused");
@@ -385,8 +439,16 @@ fn handle(
             let level = |inputs: &[bool], n: Option<u8>| {
                 n.and_then(|n| inputs.get(usize::from(n)).copied())
             };
-            for &door in doors.get(&address).into_iter().flatten() {
-                let Some(reader) = service.site().door(door).reader.as_ref() else {
+            for place in doors.get(&address).into_iter().flatten() {
+                let Place::Door(door, side) = *place else {
+                    continue;
+                };
+                let site_door = service.site().door(door);
+                let reader = match side {
+                    Side::Entry => site_door.reader.as_ref(),
+                    Side::Exit => site_door.exit_reader.as_deref(),
+                };
+                let Some(reader) = reader else {
                     continue;
                 };
                 // The door contact: an edge is an open or a close. The first report of a

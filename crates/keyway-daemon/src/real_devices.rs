@@ -4,7 +4,7 @@
 //! real lock. Each function names the real device that forbids the simulation, or `None`.
 
 use keyway_core::Site;
-use keyway_core::site::{CircuitIdx, Door, DoorIdx, GpioLine, ReaderKind};
+use keyway_core::site::{CircuitIdx, Door, DoorIdx, GpioLine, Reader, ReaderKind, StationIdx};
 
 /// What the simulated hardware would play at a door.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,30 +22,37 @@ pub enum SimAtDoor {
 /// anything that unlocks the door).
 pub fn at_door(site: &Site, door: DoorIdx, what: SimAtDoor) -> Option<String> {
     let d = site.door(door);
-    if what == SimAtDoor::Badge
-        && let Some(reader) = &d.reader
-        && reader.kind == ReaderKind::Osdp
-        && let Some(bus) = site.buses.iter().find(|b| b.id == reader.bus)
+    let real_bus = |reader: &Reader| {
+        (reader.kind == ReaderKind::Osdp)
+            .then(|| site.buses.iter().find(|b| b.id == reader.bus))
+            .flatten()
+    };
+    for (reader, which) in d
+        .reader
+        .iter()
+        .map(|r| (r, "reader"))
+        .chain(d.exit_reader.as_deref().map(|r| (r, "exit reader")))
     {
-        return Some(format!(
-            "door {:?} has a real reader (OSDP address {} on bus {:?}, {})",
-            d.id, reader.address, bus.id, bus.device
-        ));
-    }
-    // A REX or door contact wired to a real reader's own inputs.
-    if let Some(reader) = &d.reader
-        && reader.kind == ReaderKind::Osdp
-        && let Some(bus) = site.buses.iter().find(|b| b.id == reader.bus)
-        && let Some((device, input)) = match what {
+        let Some(bus) = real_bus(reader) else {
+            continue;
+        };
+        if what == SimAtDoor::Badge {
+            return Some(format!(
+                "door {:?} has a real {which} (OSDP address {} on bus {:?}, {})",
+                d.id, reader.address, bus.id, bus.device
+            ));
+        }
+        // A REX or door contact wired to a real reader's own inputs.
+        if let Some((device, input)) = match what {
             SimAtDoor::Rex => reader.rex_input.map(|i| ("REX", i)),
             SimAtDoor::DoorContact => reader.dps_input.map(|i| ("door contact", i)),
             SimAtDoor::Badge => None,
+        } {
+            return Some(format!(
+                "door {:?} has a real {device} (input {input} of the OSDP reader at address {} on bus {:?})",
+                d.id, reader.address, bus.id
+            ));
         }
-    {
-        return Some(format!(
-            "door {:?} has a real {device} (input {input} of the OSDP reader at address {} on bus {:?})",
-            d.id, reader.address, bus.id
-        ));
     }
     let wiring = d.wiring.as_deref()?;
     let line = match what {
@@ -67,6 +74,20 @@ pub fn at_door(site: &Site, door: DoorIdx, what: SimAtDoor) -> Option<String> {
             d.id, line.line, line.chip
         )
     })
+}
+
+/// The real reader of a muster station, which forbids simulating a badge there.
+pub fn at_station(site: &Site, station: StationIdx) -> Option<String> {
+    let station = &site.muster_stations[station.index()];
+    let reader = &station.reader;
+    let bus = site
+        .buses
+        .iter()
+        .find(|b| reader.kind == ReaderKind::Osdp && b.id == reader.bus)?;
+    Some(format!(
+        "muster station {:?} has a real reader (OSDP address {} on bus {:?}, {})",
+        station.id, reader.address, bus.id, bus.device
+    ))
 }
 
 /// Whether `circuit` is `target` or feeds it, through `fed_by`.

@@ -87,6 +87,7 @@ fn random_input(rng: &mut Rng, site: &Site) -> Input {
     match rng.below(19) {
         0..=3 => Input::Badge {
             door,
+            side: keyway_core::site::Side::Entry,
             credential: numbers[rng.below(numbers.len())].to_string(),
         },
         4 => Input::Rex { door },

@@ -567,3 +567,179 @@ fn a_huge_duration_is_refused_not_wrapped() {
     let (code, stderr, _) = check("thirty_days", &text);
     assert_ne!(code, 2, "{stderr}");
 }
+
+/// The good file with people rules added: a second area and door, a zone, an interlock and a
+/// muster station, each written as the test needs.
+fn with_people(extra: &str) -> String {
+    format!(
+        "{GOOD}\n[[area]]\nid = \"lab\"\n\n[[door]]\nid = \"lab\"\ninside = \"lab\"\noutside = \"lobby\"\n{extra}"
+    )
+}
+
+#[test]
+fn the_people_rules_read_when_they_are_right() {
+    let text = with_people(
+        "[door.reader]\nkind = \"osdp\"\naddress = 1\n[door.exit_reader]\nkind = \"osdp\"\naddress = 2\n[door.access]\ntwo_person = true\ntwo_person_seconds = 20\n\n[[zone]]\nid = \"lab-zone\"\nareas = [\"lab\"]\nanti_passback = \"hard\"\nforgive_minutes = 30\n\n[[interlock]]\nid = \"pair\"\ndoors = [\"front\", \"lab\"]\n\n[[muster_station]]\nid = \"gate\"\narea = \"street\"\n[muster_station.reader]\nkind = \"wiegand\"\n",
+    );
+    let (code, stderr, _) = check("people_good", &text);
+    assert_ne!(code, 2, "{stderr}");
+}
+
+#[test]
+fn a_zone_with_a_bad_anti_passback_or_an_unknown_area_is_pointed_at() {
+    let text = with_people(
+        "\n[[zone]]\nid = \"z\"\nareas = [\"lab\", \"attic\"]\nanti_passback = \"strict\"\nforgive_minutes = -5\n",
+    );
+    assert_pointed(
+        "zone_mode",
+        &text,
+        line_of(&text, "strict"),
+        &[
+            "zone \"z\"",
+            "field `anti_passback` = \"strict\"",
+            "\"soft\", \"hard\"",
+        ],
+    );
+    assert_pointed(
+        "zone_area",
+        &text,
+        line_of(&text, "attic"),
+        &[
+            "zone \"z\"",
+            "field `areas` = \"attic\"",
+            "no area has this id",
+        ],
+    );
+    assert_pointed(
+        "zone_forgive",
+        &text,
+        line_of(&text, "forgive_minutes"),
+        &["field `forgive_minutes` = -5", "minutes greater than 0"],
+    );
+    let text = with_people("\n[[zone]]\nid = \"z\"\nareas = [\"lab\"]\n");
+    assert_pointed(
+        "zone_missing",
+        &text,
+        line_of(&text, "[[zone]]"),
+        &[
+            "zone \"z\"",
+            "field `anti_passback`",
+            "missing required field",
+        ],
+    );
+}
+
+#[test]
+fn an_interlock_needs_two_known_doors_each_once() {
+    let text = with_people("\n[[interlock]]\nid = \"pair\"\ndoors = [\"front\"]\n");
+    assert_pointed(
+        "interlock_short",
+        &text,
+        line_of(&text, "doors = [\"front\"]"),
+        &["interlock \"pair\"", "field `doors`", "at least 2 door ids"],
+    );
+    let text = with_people("\n[[interlock]]\nid = \"pair\"\ndoors = [\"front\", \"front\"]\n");
+    assert_pointed(
+        "interlock_twice",
+        &text,
+        line_of(&text, "doors = ["),
+        &[
+            "interlock \"pair\"",
+            "field `doors` = \"front\"",
+            "listed twice",
+        ],
+    );
+    let text = with_people("\n[[interlock]]\nid = \"pair\"\ndoors = [\"front\", \"back\"]\n");
+    assert_pointed(
+        "interlock_unknown",
+        &text,
+        line_of(&text, "doors = ["),
+        &["field `doors` = \"back\"", "no door has this id"],
+    );
+}
+
+#[test]
+fn a_muster_station_needs_a_reader_and_has_no_door_inputs() {
+    let text = with_people("\n[[muster_station]]\nid = \"gate\"\narea = \"yard\"\n");
+    assert_pointed(
+        "station_reader",
+        &text,
+        line_of(&text, "[[muster_station]]"),
+        &[
+            "muster_station \"gate\"",
+            "field `reader`",
+            "missing required field",
+        ],
+    );
+    assert_pointed(
+        "station_area",
+        &text,
+        line_of(&text, "yard"),
+        &["field `area` = \"yard\"", "no area has this id"],
+    );
+    let text = with_people(
+        "\n[[muster_station]]\nid = \"gate\"\n[muster_station.reader]\nkind = \"osdp\"\nrex_input = 1\n",
+    );
+    assert_pointed(
+        "station_input",
+        &text,
+        line_of(&text, "rex_input"),
+        &[
+            "muster_station \"gate\"",
+            "reader.rex_input",
+            "unknown field",
+        ],
+    );
+}
+
+#[test]
+fn door_access_and_exit_reader_fields_are_checked() {
+    let text = with_people("[door.access]\ntwo_person = \"yes\"\ntwo_person_seconds = 0\n");
+    assert_pointed(
+        "two_person",
+        &text,
+        line_of(&text, "two_person = "),
+        &[
+            "door \"lab\"",
+            "field `access.two_person` = \"yes\"",
+            "true or false",
+        ],
+    );
+    assert_pointed(
+        "two_person_seconds",
+        &text,
+        line_of(&text, "two_person_seconds"),
+        &[
+            "field `access.two_person_seconds` = 0",
+            "seconds greater than 0",
+        ],
+    );
+    let text = with_people(
+        "[door.reader]\nkind = \"osdp\"\naddress = 3\n[door.exit_reader]\nkind = \"osdp\"\naddress = 3\n\n[[bus]]\nid = \"default\"\ndevice = \"/dev/ttyUSB0\"\n",
+    );
+    // The door's id: the second `id = "lab"`, after the area's.
+    let door_line = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| *l == "id = \"lab\"")
+        .nth(1)
+        .map(|(i, _)| i as u32 + 1)
+        .unwrap();
+    assert_pointed(
+        "exit_reader_address",
+        &text,
+        door_line,
+        &[
+            "door \"lab\"",
+            "exit_reader.address",
+            "has a reader at this address",
+        ],
+    );
+    let text = with_people("[door.exit_reader]\nkind = \"bluetooth\"\n");
+    assert_pointed(
+        "exit_reader_kind",
+        &text,
+        line_of(&text, "bluetooth"),
+        &["field `exit_reader.kind` = \"bluetooth\"", "\"osdp\""],
+    );
+}

@@ -247,3 +247,65 @@ fn a_local_time_that_daylight_saving_skips_or_repeats_is_an_error_naming_the_cho
     let (code, stderr, _) = run("dst_fold_named", &named);
     assert_eq!(code, 0, "{stderr}");
 }
+
+#[test]
+fn a_badge_at_an_exit_reader_the_door_lacks_or_a_bad_side() {
+    let text = SCRIPT.replace("door = \"lab\"\n", "door = \"lab\"\nside = \"exit\"\n");
+    assert_pointed(
+        "no_exit_reader",
+        &text,
+        line_of(&text, "door = \"lab\""),
+        &["step #1", "field `door` = \"lab\"", "needs an exit reader"],
+    );
+    let text = SCRIPT.replace("door = \"lab\"\n", "door = \"lab\"\nside = \"inside\"\n");
+    assert_pointed(
+        "bad_side",
+        &text,
+        line_of(&text, "side ="),
+        &["field `side` = \"inside\"", "\"entry\", \"exit\""],
+    );
+    let text = format!(
+        "{SCRIPT}\n[[step]]\nat = \"2026-12-01T07:11:00\"\ninput = \"rex\"\ndoor = \"office\"\nside = \"exit\"\n"
+    );
+    assert_pointed(
+        "side_on_rex",
+        &text,
+        line_of(&text, "side ="),
+        &["step #2", "field `side`", "unknown field"],
+    );
+}
+
+#[test]
+fn a_muster_or_a_forgiveness_naming_what_the_site_lacks() {
+    let text = format!(
+        "{SCRIPT}\n[[step]]\nat = \"2026-12-01T07:11:00\"\ninput = \"muster\"\nstation = \"car-park\"\ncredential = \"1001\"\n"
+    );
+    assert_pointed(
+        "unknown_station",
+        &text,
+        line_of(&text, "car-park"),
+        &[
+            "step #2",
+            "field `station` = \"car-park\"",
+            "no muster station with this id",
+        ],
+    );
+    let text = format!(
+        "{SCRIPT}\n[[step]]\nat = \"2026-12-01T07:11:00\"\ninput = \"muster\"\ncredential = \"1001\"\n"
+    );
+    assert_pointed(
+        "missing_station",
+        &text,
+        line_of(&text, "input = \"muster\"") - 2,
+        &["step #2", "field `station`", "missing required field"],
+    );
+    let text = format!(
+        "{SCRIPT}\n[[step]]\nat = \"2026-12-01T07:11:00\"\ninput = \"forgive_passback\"\nzone = \"vault\"\n"
+    );
+    assert_pointed(
+        "unknown_zone",
+        &text,
+        line_of(&text, "zone ="),
+        &["field `zone` = \"vault\"", "no zone with this id"],
+    );
+}

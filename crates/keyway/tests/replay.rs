@@ -7,18 +7,28 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn fixture(name: &str) -> PathBuf {
+fn fixture(dir: &str, name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/replay")
+        .join("tests")
+        .join(dir)
         .join(name)
 }
 
 fn replay(script: &str) -> Value {
+    replay_in("replay", script)
+}
+
+/// A script of `tests/people/` against `people/site.toml`.
+fn people(script: &str) -> Value {
+    replay_in("people", script)
+}
+
+fn replay_in(dir: &str, script: &str) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_keyway"))
         .args([
             "replay",
-            fixture("site.toml").to_str().unwrap(),
-            fixture(script).to_str().unwrap(),
+            fixture(dir, "site.toml").to_str().unwrap(),
+            fixture(dir, script).to_str().unwrap(),
             "--format",
             "json",
         ])
@@ -31,12 +41,16 @@ fn replay(script: &str) -> Value {
         String::from_utf8_lossy(&output.stderr)
     );
     let json: Value = serde_json::from_slice(&output.stdout).expect("JSON output");
-    insta::assert_json_snapshot!(format!("replay-{script}"), json);
+    let name = match dir {
+        "replay" => format!("replay-{script}"),
+        _ => format!("{dir}-{script}"),
+    };
+    insta::assert_json_snapshot!(name, json);
     json
 }
 
-/// Each event as `HH:MM:SS kind door [credential] [reason] [circuit]` (the date dropped when
-/// it is the script's first day).
+/// Each event as `HH:MM:SS kind door [credential] [reason] [circuit] [side] [station] [zone]`
+/// (the date dropped when it is the script's first day).
 fn events(json: &Value) -> Vec<String> {
     json["events"]
         .as_array()
@@ -48,7 +62,15 @@ fn events(json: &Value) -> Vec<String> {
                 at.split('T').nth(1).unwrap().to_string(),
                 e["kind"].as_str().unwrap().to_string(),
             ];
-            for key in ["door", "credential", "reason", "circuit"] {
+            for key in [
+                "door",
+                "credential",
+                "reason",
+                "circuit",
+                "side",
+                "station",
+                "zone",
+            ] {
                 if let Some(value) = e[key].as_str() {
                     parts.push(value.to_string());
                 }
@@ -313,8 +335,10 @@ fn the_table_is_a_readable_timeline() {
     let output = Command::new(env!("CARGO_BIN_EXE_keyway"))
         .args([
             "replay",
-            fixture("site.toml").to_str().unwrap(),
-            fixture("forced-and-held-open.toml").to_str().unwrap(),
+            fixture("replay", "site.toml").to_str().unwrap(),
+            fixture("replay", "forced-and-held-open.toml")
+                .to_str()
+                .unwrap(),
         ])
         .output()
         .unwrap();
@@ -347,4 +371,240 @@ fn a_lock_status_contact_that_disagrees_for_too_long_is_a_lock_fault() {
     );
     // The fault changes no lock.
     assert_eq!(probe(&json, 1, "lab"), "locked closed -");
+}
+
+/// The credentials known to be in `area` at probe `i`.
+fn occupants(json: &Value, i: usize, area: &str) -> Vec<String> {
+    json["probes"][i]["areas"][area]["occupants"]
+        .as_array()
+        .unwrap_or_else(|| panic!("probe {i} has area {area}"))
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The credentials still to muster at probe `i`, `None` when no muster is on.
+fn muster(json: &Value, i: usize) -> Option<Vec<String>> {
+    json["probes"][i].get("muster").map(|list| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect()
+    })
+}
+
+#[test]
+fn an_entry_reader_puts_people_inside_an_exit_reader_outside_and_a_rex_makes_them_unknown() {
+    let json = people("occupancy.toml");
+    assert_eq!(
+        events(&json),
+        [
+            "07:10:00 access_granted front 1001",
+            "07:10:00 door_unlocked front",
+            "07:10:05 door_locked front",
+            "07:10:10 access_granted lab 1001",
+            "07:10:10 door_unlocked lab",
+            "07:10:15 door_locked lab",
+            "07:10:20 access_granted front 1002",
+            "07:10:20 door_unlocked front",
+            "07:10:25 door_locked front",
+            "07:11:00 rex lab",
+            "07:11:00 door_unlocked lab",
+            "07:11:05 door_locked lab",
+            // Granted at the exit reader: logged like any other grant, with its side.
+            "07:12:00 access_granted front 1002 exit",
+            "07:12:00 door_unlocked front",
+            "07:12:05 door_locked front",
+            "07:13:00 access_granted lab 1001",
+            "07:13:00 door_unlocked lab",
+            "07:13:05 door_locked lab",
+            "07:14:00 door_opened lab",
+            "07:14:00 door_forced lab",
+            "07:14:02 door_closed lab",
+            "07:14:02 alarm_cleared lab",
+        ]
+    );
+    assert_eq!(occupants(&json, 0, "lobby"), ["1002"]);
+    assert_eq!(occupants(&json, 0, "lab"), ["1001"]);
+    // The lab's REX: Alice may have gone, so she is no longer counted there.
+    assert_eq!(occupants(&json, 1, "lab"), Vec::<String>::new());
+    assert_eq!(occupants(&json, 1, "lobby"), ["1002"]);
+    // Bob badged out.
+    assert_eq!(occupants(&json, 2, "lobby"), Vec::<String>::new());
+    // The lab door opened with no grant within its unlock time.
+    assert_eq!(occupants(&json, 3, "lab"), Vec::<String>::new());
+    // Every interior area is listed, the exterior ones are not; no muster without an alarm.
+    let areas: Vec<&String> = json["probes"][0]["areas"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(areas, ["lab", "lobby", "mantrap", "server", "vault"]);
+    assert_eq!(muster(&json, 0), None);
+}
+
+#[test]
+fn the_muster_list_is_everyone_last_seen_inside_until_they_badge_at_a_station() {
+    let json = people("muster.toml");
+    assert_eq!(
+        events(&json),
+        [
+            "08:00:00 access_granted front 1001",
+            "08:00:00 door_unlocked front",
+            "08:00:05 door_locked front",
+            "08:00:10 access_granted front 1002",
+            "08:00:10 door_unlocked front",
+            "08:00:15 door_locked front",
+            "08:00:20 access_granted lab 1002",
+            "08:00:20 door_unlocked lab",
+            "08:00:25 door_locked lab",
+            "08:01:00 access_granted front 1003",
+            "08:01:00 door_unlocked front",
+            "08:01:05 door_locked front",
+            "08:01:10 access_granted front 1003 exit",
+            "08:01:10 door_unlocked front",
+            "08:01:15 door_locked front",
+            "08:05:00 fire_alarm",
+            "08:05:00 door_unlocked trap-outer",
+            "08:05:00 door_unlocked trap-inner",
+            "08:05:30 rex lab",
+            "08:05:30 door_unlocked lab",
+            "08:05:35 door_locked lab",
+            "08:06:00 mustered 1001 assembly",
+            "08:06:30 mustered 1002 gate",
+            "08:10:00 fire_alarm_reset",
+            "08:10:00 door_locked trap-outer",
+            "08:10:00 door_locked trap-inner",
+        ]
+    );
+    assert_eq!(muster(&json, 0), None, "no alarm yet");
+    // Carol badged out before the alarm: only Alice and Bob are to muster.
+    assert_eq!(muster(&json, 1).unwrap(), ["1001", "1002"]);
+    // Bob left the lab unseen: not counted in it, still to muster.
+    assert_eq!(occupants(&json, 2, "lab"), Vec::<String>::new());
+    assert_eq!(muster(&json, 2).unwrap(), ["1001", "1002"]);
+    // Both mustered; nobody is counted inside any more.
+    assert_eq!(muster(&json, 3).unwrap(), Vec::<String>::new());
+    assert_eq!(occupants(&json, 3, "lobby"), Vec::<String>::new());
+    assert_eq!(muster(&json, 4), None, "the alarm was reset");
+}
+
+#[test]
+fn anti_passback_refuses_or_logs_reentry_and_is_forgiven_by_time_operator_and_fire() {
+    let json = people("anti-passback.toml");
+    assert_eq!(
+        events(&json),
+        [
+            "08:00:00 access_granted front 1001",
+            "08:00:00 door_unlocked front",
+            "08:00:05 door_locked front",
+            // Soft: the building lets the passed-back card in, and says so.
+            "08:00:30 anti_passback_violation front 1001 building",
+            "08:00:30 access_granted front 1001",
+            "08:00:30 door_unlocked front",
+            "08:00:35 door_locked front",
+            "08:01:00 access_granted trap-outer 1001",
+            "08:01:00 door_unlocked trap-outer",
+            "08:01:05 door_locked trap-outer",
+            // Within the zone: no anti-passback check.
+            "08:01:10 access_granted trap-inner 1001",
+            "08:01:10 door_unlocked trap-inner",
+            "08:01:15 door_locked trap-inner",
+            "08:02:00 access_denied trap-outer 1001 anti_passback",
+            "08:02:10 anti_passback_forgiven 1001",
+            "08:02:20 access_granted trap-outer 1001",
+            "08:02:20 door_unlocked trap-outer",
+            "08:02:25 door_locked trap-outer",
+            "08:03:00 access_granted trap-outer 1001 exit",
+            "08:03:00 door_unlocked trap-outer",
+            "08:03:05 door_locked trap-outer",
+            "08:03:10 access_granted trap-outer 1001",
+            "08:03:10 door_unlocked trap-outer",
+            "08:03:15 door_locked trap-outer",
+            "08:05:00 access_granted trap-outer 1002",
+            "08:05:00 door_unlocked trap-outer",
+            "08:05:05 door_locked trap-outer",
+            "08:06:00 access_denied trap-outer 1002 anti_passback",
+            // forgive_minutes = 60 after Bob was last seen going in.
+            "09:05:00 access_granted trap-outer 1002",
+            "09:05:00 door_unlocked trap-outer",
+            "09:05:05 door_locked trap-outer",
+            "09:10:00 access_denied trap-outer 1002 anti_passback",
+            "09:11:00 fire_alarm",
+            "09:11:00 door_unlocked trap-outer",
+            "09:11:00 door_unlocked trap-inner",
+            "09:11:30 access_granted trap-outer 1002",
+            "09:12:00 fire_alarm_reset",
+            "09:12:00 door_locked trap-outer",
+            "09:12:00 door_locked trap-inner",
+            // Seen going in during the alarm: held to the rule again.
+            "09:13:00 access_denied trap-outer 1002 anti_passback",
+            "09:14:00 anti_passback_forgiven server-room",
+            "09:14:10 access_granted trap-outer 1002",
+            "09:14:10 door_unlocked trap-outer",
+            "09:14:15 door_locked trap-outer",
+        ]
+    );
+    assert_eq!(occupants(&json, 0, "mantrap"), ["1001", "1002"]);
+}
+
+#[test]
+fn an_interlock_refuses_badges_while_its_other_door_is_open_or_unlocked_but_never_egress() {
+    let json = people("interlock.toml");
+    assert_eq!(
+        events(&json),
+        [
+            "08:00:00 access_granted trap-outer 1001",
+            "08:00:00 door_unlocked trap-outer",
+            "08:00:02 access_denied trap-inner 1002 interlock",
+            "08:00:03 door_opened trap-outer",
+            "08:00:05 door_locked trap-outer",
+            // Locked again, but still open.
+            "08:00:06 access_denied trap-inner 1002 interlock",
+            "08:00:07 rex trap-inner",
+            "08:00:07 door_unlocked trap-inner",
+            "08:00:10 door_closed trap-outer",
+            "08:00:12 door_locked trap-inner",
+            "08:00:20 access_granted trap-inner 1002",
+            "08:00:20 door_unlocked trap-inner",
+            "08:00:25 door_locked trap-inner",
+            "08:01:00 fire_alarm",
+            "08:01:00 door_unlocked trap-outer",
+            "08:01:00 door_unlocked trap-inner",
+            "08:01:10 access_granted trap-inner 1001",
+            "08:02:00 fire_alarm_reset",
+            "08:02:00 door_locked trap-outer",
+            "08:02:00 door_locked trap-inner",
+        ]
+    );
+    assert_eq!(probe(&json, 0, "trap-outer"), "locked open -");
+    assert_eq!(probe(&json, 0, "trap-inner"), "unlocked closed -");
+}
+
+#[test]
+fn a_two_person_door_opens_for_two_different_credentials_within_its_window() {
+    let json = people("two-person.toml");
+    assert_eq!(
+        events(&json),
+        [
+            "08:00:00 access_pending vault 1001",
+            "08:00:05 access_granted vault 1001",
+            "08:00:05 access_granted vault 1002",
+            "08:00:05 door_unlocked vault",
+            "08:00:10 door_locked vault",
+            "08:01:00 access_pending vault 1001",
+            "08:01:03 access_pending vault 1001",
+            "08:01:20 access_pending vault 1002",
+            "08:01:25 access_denied vault 1003 not_permitted",
+            "08:01:28 access_granted vault 1002",
+            "08:01:28 access_granted vault 1001",
+            "08:01:28 door_unlocked vault",
+            "08:01:33 door_locked vault",
+            "08:02:00 access_granted vault 911",
+            "08:02:00 door_unlocked vault",
+            "08:02:05 door_locked vault",
+        ]
+    );
+    assert_eq!(occupants(&json, 0, "vault"), ["1001", "1002"]);
 }

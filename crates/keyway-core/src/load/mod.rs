@@ -14,6 +14,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::schedule::WeeklySpan;
 
+mod people;
 mod script;
 use crate::site::*;
 pub use script::{Script, Step, parse_script};
@@ -234,6 +235,12 @@ struct Drafts<'s> {
     buses: Vec<Bus>,
     bus_names: Vec<Option<Named<'s>>>,
     wiring: Option<SiteWiring>,
+    zones: Vec<people::DraftZone<'s>>,
+    zone_names: Vec<Option<Named<'s>>>,
+    interlocks: Vec<people::DraftInterlock<'s>>,
+    interlock_names: Vec<Option<Named<'s>>>,
+    stations: Vec<people::DraftStation<'s>>,
+    station_names: Vec<Option<Named<'s>>>,
     default_chip: Option<String>,
     /// `[wiring] fire_alarm`, to check against `[site] fire_alarm` once both are read.
     fire_alarm_input: Option<Range<usize>>,
@@ -317,6 +324,9 @@ const TOP_LEVEL: &[&str] = &[
     "schedule",
     "bus",
     "wiring",
+    "zone",
+    "interlock",
+    "muster_station",
 ];
 /// The longest duration a site file may give (a battery, an unlock, a delay): 30 days. Past
 /// it a value is a mistake (minutes typed as seconds, a stray exponent), and bounding it keeps
@@ -374,8 +384,11 @@ const DOOR_FIELDS: &[&str] = &[
     "lock",
     "release",
     "reader",
+    "exit_reader",
+    "access",
     "wiring",
 ];
+const ACCESS_FIELDS: &[&str] = &["two_person", "two_person_seconds"];
 const LOCK_FIELDS: &[&str] = &["type", "fail", "power", "locks_egress", "listed"];
 const RELEASE_FIELDS: &[&str] = &[
     "arrangement",
@@ -881,6 +894,9 @@ impl<'s> Loader<'s> {
                 "door" => self.doors(value, drafts),
                 "bus" => self.buses(value, drafts),
                 "wiring" => self.site_wiring(value, drafts),
+                "zone" => self.zones(value, drafts),
+                "interlock" => self.interlocks(value, drafts),
+                "muster_station" => self.muster_stations(value, drafts),
                 _ => {}
             }
         }
@@ -910,8 +926,14 @@ impl<'s> Loader<'s> {
         let circuit_ids = self.unique_ids("power", &drafts.circuit_names);
         let area_ids = self.unique_ids("area", &drafts.area_names);
         let schedule_ids = self.unique_ids("schedule", &drafts.schedule_names);
-        self.unique_ids("door", &drafts.door_names);
+        let door_ids = self.unique_ids("door", &drafts.door_names);
         self.unique_ids("bus", &drafts.bus_names);
+        self.unique_ids("zone", &drafts.zone_names);
+        self.unique_ids("interlock", &drafts.interlock_names);
+        self.unique_ids("muster_station", &drafts.station_names);
+        let zones = self.resolve_zones(drafts.zones, &area_ids);
+        let interlocks = self.resolve_interlocks(drafts.interlocks, &door_ids);
+        let stations = self.resolve_stations(drafts.stations, &area_ids);
 
         let controller_power = self.resolve(drafts.controller_power.as_ref(), &circuit_ids);
         let mut circuits = Vec::with_capacity(drafts.circuits.len());
@@ -983,7 +1005,8 @@ impl<'s> Loader<'s> {
         );
         site.buses = drafts.buses;
         site.wiring = drafts.wiring.unwrap_or_default();
-        self.readers_on_buses(&site, &drafts.door_names);
+        site.set_people_rules(zones, interlocks, stations);
+        self.readers_on_buses(&site, &drafts.door_names, &drafts.station_names);
         fill_default_chip(&mut site, &chip);
         if !self.errors.is_empty() {
             site.buses.clear();
@@ -992,25 +1015,46 @@ impl<'s> Loader<'s> {
     }
 
     /// Two readers at the same address on one real bus could never be told apart.
-    fn readers_on_buses(&mut self, site: &Site, door_names: &[Option<Named<'s>>]) {
-        let mut seen: HashMap<(&str, u32), &str> = HashMap::new();
+    fn readers_on_buses(
+        &mut self,
+        site: &Site,
+        door_names: &[Option<Named<'s>>],
+        station_names: &[Option<Named<'s>>],
+    ) {
+        let span_of = |names: &[Option<Named<'s>>], i: usize| {
+            names
+                .get(i)
+                .and_then(|n| n.as_ref())
+                .map_or(0..0, |n| n.span.clone())
+        };
+        // Every reader with its owner's words, the field it is written in, and a span.
+        let mut readers: Vec<(&Reader, String, &str, Range<usize>)> = Vec::new();
         for (i, door) in site.doors.iter().enumerate() {
-            let Some(reader) = &door.reader else { continue };
+            let owner = format!("door \"{}\"", door.id);
+            if let Some(reader) = &door.reader {
+                readers.push((reader, owner.clone(), "reader", span_of(door_names, i)));
+            }
+            if let Some(reader) = &door.exit_reader {
+                readers.push((reader, owner, "exit_reader", span_of(door_names, i)));
+            }
+        }
+        for (i, station) in site.muster_stations.iter().enumerate() {
+            let owner = format!("muster_station \"{}\"", station.id);
+            readers.push((&station.reader, owner, "reader", span_of(station_names, i)));
+        }
+        let mut seen: HashMap<(&str, u32), String> = HashMap::new();
+        for (reader, owner, field, span) in readers {
             if reader.kind != ReaderKind::Osdp || !site.buses.iter().any(|b| b.id == reader.bus) {
                 continue;
             }
-            if let Some(first) = seen.insert((reader.bus.as_str(), reader.address), &door.id) {
-                let span = door_names
-                    .get(i)
-                    .and_then(|n| n.as_ref())
-                    .map_or(0..0, |n| n.span.clone());
+            if let Some(first) = seen.insert((reader.bus.as_str(), reader.address), owner.clone()) {
                 self.push(
                     span,
-                    Some(format!("door \"{}\"", door.id)),
-                    "reader.address",
+                    Some(owner),
+                    &format!("{field}.address"),
                     Some(reader.address.to_string()),
                     format!(
-                        "door \"{first}\" has a reader at this address on bus \"{}\" already",
+                        "{first} has a reader at this address on bus \"{}\" already",
                         reader.bus
                     ),
                 );
@@ -1018,7 +1062,6 @@ impl<'s> Loader<'s> {
         }
     }
 
-    /// One GPIO line does one thing: a second use of a line is an error at the second.
     fn lines_used_once(&mut self, lines: &[LineUseSite], default_chip: &str) {
         let mut seen: HashMap<(&str, u32), &LineUseSite> = HashMap::new();
         for used in lines {
@@ -1761,6 +1804,8 @@ impl<'s> Loader<'s> {
                 lock: None,
                 release: Release::default(),
                 reader: None,
+                exit_reader: None,
+                access: DoorAccess::default(),
                 wiring: None,
             };
             let schedule = self.reference(&scope, table, "schedule", "schedule", false);
@@ -1775,8 +1820,23 @@ impl<'s> Loader<'s> {
                 door.release = self.release(&scope.nested("release.", release_span), release_table);
             }
             if let Some((reader_table, reader_span)) = self.subtable(&scope, table, "reader") {
-                door.reader =
-                    self.reader(&scope.nested("reader.", reader_span), reader_table, &door);
+                door.reader = self.reader(
+                    &scope.nested("reader.", reader_span),
+                    reader_table,
+                    Some(&door),
+                );
+            }
+            if let Some((reader_table, reader_span)) = self.subtable(&scope, table, "exit_reader") {
+                door.exit_reader = self
+                    .reader(
+                        &scope.nested("exit_reader.", reader_span),
+                        reader_table,
+                        Some(&door),
+                    )
+                    .map(Box::new);
+            }
+            if let Some((access_table, access_span)) = self.subtable(&scope, table, "access") {
+                door.access = self.access(&scope.nested("access.", access_span), access_table);
             }
             if let Some((wiring_table, wiring_span)) = self.subtable(&scope, table, "wiring") {
                 let wiring_scope = scope.nested("wiring.", wiring_span);
@@ -1897,8 +1957,32 @@ impl<'s> Loader<'s> {
         }
     }
 
-    fn reader(&mut self, scope: &Scope<'s>, table: &Table, door: &Door) -> Option<Reader> {
-        self.check_fields(scope, table, READER_FIELDS);
+    fn access(&mut self, scope: &Scope<'s>, table: &Table<'s>) -> DoorAccess {
+        self.check_fields(scope, table, ACCESS_FIELDS);
+        let defaults = DoorAccess::default();
+        DoorAccess {
+            two_person: self.boolean(scope, table, "two_person", defaults.two_person),
+            two_person_seconds: self
+                .number(scope, table, "two_person_seconds", |n| {
+                    if n > 0.0 && n <= MAX_DURATION_SECONDS {
+                        Ok(())
+                    } else {
+                        Err("seconds greater than 0, at most 2592000 (30 days)")
+                    }
+                })
+                .unwrap_or(defaults.two_person_seconds),
+        }
+    }
+
+    /// A reader's table. `door` is the door it is on: a muster station's reader has none, so
+    /// it reports no door devices.
+    fn reader(&mut self, scope: &Scope<'s>, table: &Table, door: Option<&Door>) -> Option<Reader> {
+        let fields = if door.is_some() {
+            READER_FIELDS
+        } else {
+            &READER_FIELDS[..3]
+        };
+        self.check_fields(scope, table, fields);
         let kind = if table.get("kind").is_none() {
             self.missing(scope, "kind", "\"osdp\" or \"wiegand\"");
             None
@@ -1932,15 +2016,20 @@ impl<'s> Loader<'s> {
             }
             Some(value)
         };
-        let dps_input = input(
-            "dps_input",
-            (!door.dps).then_some("door position switch (`dps = true`)"),
-        );
-        let rex_input = input(
-            "rex_input",
-            (!door.release.rex_sensor)
-                .then_some("request-to-exit sensor (`release.rex_sensor = true`)"),
-        );
+        let (dps_input, rex_input) = match door {
+            Some(door) => (
+                input(
+                    "dps_input",
+                    (!door.dps).then_some("door position switch (`dps = true`)"),
+                ),
+                input(
+                    "rex_input",
+                    (!door.release.rex_sensor)
+                        .then_some("request-to-exit sensor (`release.rex_sensor = true`)"),
+                ),
+            ),
+            None => (None, None),
+        };
         if let (Some(dps), Some(rex)) = (dps_input, rex_input)
             && dps == rex
         {

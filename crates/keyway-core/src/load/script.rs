@@ -73,6 +73,8 @@ const INPUTS: &[&str] = &[
     "unlock",
     "lock",
     "release",
+    "muster",
+    "forgive_passback",
 ];
 
 struct DraftCredential<'s> {
@@ -101,6 +103,8 @@ struct SiteIds<'a> {
     doors: HashMap<&'a str, DoorIdx>,
     circuits: HashMap<&'a str, CircuitIdx>,
     schedules: HashMap<&'a str, ScheduleIdx>,
+    stations: HashMap<&'a str, StationIdx>,
+    zones: HashMap<&'a str, ZoneIdx>,
 }
 
 /// Parses and validates a replay script against its site.
@@ -123,6 +127,18 @@ pub fn parse_script(file_name: &str, text: &str, site: &Site) -> Result<Script, 
             .iter()
             .enumerate()
             .map(|(i, s)| (s.id.as_str(), ScheduleIdx(i as u32)))
+            .collect(),
+        stations: site
+            .muster_stations
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), StationIdx(i as u32)))
+            .collect(),
+        zones: site
+            .zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| (z.id.as_str(), ZoneIdx(i as u32)))
             .collect(),
     };
     let mut loader = Loader::new(file_name, text);
@@ -489,16 +505,21 @@ impl<'s> Loader<'s> {
                     "at",
                     "input",
                     "door",
+                    "side",
                     "credential",
                     "circuit",
                     "doors",
                     "locked",
+                    "station",
+                    "zone",
                 ],
             );
             return None;
         };
         let fields: &[&str] = match input_name {
-            "badge" => &["at", "input", "door", "credential"],
+            "badge" => &["at", "input", "door", "side", "credential"],
+            "muster" => &["at", "input", "station", "credential"],
+            "forgive_passback" => &["at", "input", "credential", "zone"],
             "power_off" | "power_on" | "battery_low" => &["at", "input", "circuit"],
             "lock_status" => &["at", "input", "door", "locked"],
             "emergency_override" => &["at", "input", "doors"],
@@ -510,11 +531,22 @@ impl<'s> Loader<'s> {
             _ => &["at", "input", "door"],
         };
         self.check_fields(scope, table, fields);
+        let side = match input_name {
+            "badge" => self
+                .choice(scope, table, "side", &Side::ALL)
+                .unwrap_or_default(),
+            _ => Side::Entry,
+        };
         let door = if fields.contains(&"door") {
             let door = self.site_reference(scope, table, "door", "door", &ids.doors, true)?;
             let site_door = site.door(door);
             let lacks = match input_name {
-                "badge" if site_door.reader.is_none() => Some("a reader"),
+                "badge" if side == Side::Entry && site_door.reader.is_none() => {
+                    Some("a reader (`[door.reader]`)")
+                }
+                "badge" if side == Side::Exit && site_door.exit_reader.is_none() => {
+                    Some("an exit reader (`[door.exit_reader]`)")
+                }
                 "rex"
                     if !site_door.release.rex_sensor
                         && site_door.release.arrangement != Arrangement::Delayed =>
@@ -564,8 +596,35 @@ impl<'s> Loader<'s> {
                 let (credential, _) = self.credential_number(scope, table, "credential")?;
                 Input::Badge {
                     door: door?,
+                    side,
                     credential,
                 }
+            }
+            "muster" => {
+                let station = self.site_reference(
+                    scope,
+                    table,
+                    "station",
+                    "muster station",
+                    &ids.stations,
+                    true,
+                );
+                let (credential, _) = self.credential_number(scope, table, "credential")?;
+                Input::Muster {
+                    station: station?,
+                    credential,
+                }
+            }
+            "forgive_passback" => {
+                let zone = self.site_reference(scope, table, "zone", "zone", &ids.zones, false);
+                if table.get("zone").is_some() && zone.is_none() {
+                    return None;
+                }
+                let credential = match table.get("credential") {
+                    Some(_) => Some(self.credential_number(scope, table, "credential")?.0),
+                    None => None,
+                };
+                Input::ForgivePassback { credential, zone }
             }
             "rex" => Input::Rex { door: door? },
             "push_to_exit" => Input::PushToExit { door: door? },
@@ -612,8 +671,31 @@ impl<'s> Loader<'s> {
             _ => Input::Release { door: door? },
         };
         let what = match &input {
-            Input::Badge { door, credential } => {
+            Input::Badge {
+                door,
+                side: Side::Entry,
+                credential,
+            } => {
                 format!("badge {credential} at {}", site.door(*door).id)
+            }
+            Input::Badge {
+                door,
+                side: Side::Exit,
+                credential,
+            } => {
+                format!(
+                    "badge {credential} at {}'s exit reader",
+                    site.door(*door).id
+                )
+            }
+            Input::Muster {
+                station,
+                credential,
+            } => {
+                format!(
+                    "muster {credential} at {}",
+                    site.muster_stations[station.index()].id
+                )
             }
             Input::PowerOff { circuit }
             | Input::PowerOn { circuit }

@@ -1,0 +1,216 @@
+//! Who is where: the last place each credential's holder was seen, for occupancy, the muster
+//! list and anti-passback.
+//!
+//! A granted badge at a door's entry reader puts its holder in the door's `inside` area, at its
+//! exit reader in its `outside` area; a badge at a muster station puts them at the station
+//! (outside the building unless the station names an area). Nobody is seen leaving through a
+//! door without an exit reader: a REX, a push-to-exit or a door opened without a grant there
+//! means that anyone last seen in the door's `inside` area may have gone, so their location
+//! becomes unknown. They are then no longer counted in that area, but they were still last
+//! seen inside the building, so they stay on the muster list until they badge at a station.
+//!
+//! Every operation is constant time except the listings, which are one pass over the holders
+//! ever seen: a REX marks its area with a sequence number instead of visiting its occupants.
+
+use std::collections::HashMap;
+
+use crate::physics::Millis;
+use crate::site::{AreaIdx, Site, ZoneIdx};
+
+/// Where a holder was last seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sighting {
+    /// `None`: outside the site's areas (a muster station that names none).
+    pub area: Option<AreaIdx>,
+    pub at: Millis,
+    /// The order of sightings and of the events that forgive or unsee them.
+    seq: u64,
+    /// An operator forgave this holder's anti-passback since this sighting.
+    forgiven: bool,
+}
+
+/// Where a holder is, as far as the controller knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Whereabouts {
+    /// Never seen, or last seen outside the building.
+    Outside,
+    /// Last seen going into this area, and not seen leaving it.
+    In(AreaIdx),
+    /// Last seen going into this area, but a door out of it has opened since without an exit
+    /// reader to say who went through.
+    MaybeLeft(AreaIdx),
+}
+
+/// The holders' last sightings and what forgives or unsees them.
+#[derive(Clone, Debug, Default)]
+pub struct People {
+    sightings: HashMap<Box<str>, Sighting, foldhash::fast::RandomState>,
+    seq: u64,
+    /// Per area: the sequence number of the last time someone may have left it unseen.
+    left_unseen: Vec<u64>,
+    /// Every holder's anti-passback forgiven by sightings up to this sequence number.
+    forgiven: u64,
+    /// Per zone, the same for one zone.
+    zone_forgiven: Vec<u64>,
+}
+
+/// One person still to muster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToMuster<'a> {
+    pub credential: &'a str,
+    /// Where they were last seen.
+    pub area: AreaIdx,
+    pub at: Millis,
+    /// They may have left that area without being seen.
+    pub maybe_left: bool,
+}
+
+impl People {
+    pub fn new(site: &Site) -> Self {
+        People {
+            left_unseen: vec![0; site.areas.len()],
+            zone_forgiven: vec![0; site.zones.len()],
+            ..People::default()
+        }
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// The holder was seen going into `area` (`None`: outside the site's areas).
+    pub fn see(&mut self, credential: &str, area: Option<AreaIdx>, at: Millis) {
+        let seq = self.next_seq();
+        let sighting = Sighting {
+            area,
+            at,
+            seq,
+            forgiven: false,
+        };
+        match self.sightings.get_mut(credential) {
+            Some(slot) => *slot = sighting,
+            None => {
+                self.sightings.insert(credential.into(), sighting);
+            }
+        }
+    }
+
+    /// Someone may have left `area` through a door without an exit reader.
+    pub fn left_unseen(&mut self, area: AreaIdx) {
+        let seq = self.next_seq();
+        self.left_unseen[area.index()] = seq;
+    }
+
+    pub fn sighting(&self, credential: &str) -> Option<&Sighting> {
+        self.sightings.get(credential)
+    }
+
+    pub fn whereabouts(&self, site: &Site, credential: &str) -> Whereabouts {
+        self.sightings
+            .get(credential)
+            .map_or(Whereabouts::Outside, |s| self.whereabouts_of(site, s))
+    }
+
+    fn whereabouts_of(&self, site: &Site, sighting: &Sighting) -> Whereabouts {
+        match sighting.area {
+            Some(area) if !site.area(area).is_exterior() => {
+                if self.left_unseen[area.index()] > sighting.seq {
+                    Whereabouts::MaybeLeft(area)
+                } else {
+                    Whereabouts::In(area)
+                }
+            }
+            _ => Whereabouts::Outside,
+        }
+    }
+
+    /// Whether going into `zone` now is a re-entry: the holder was seen going into one of
+    /// its areas and not seen leaving it, and nothing has forgiven them since.
+    pub fn inside_zone(&self, site: &Site, credential: &str, zone: ZoneIdx, now: Millis) -> bool {
+        let Some(sighting) = self.sightings.get(credential) else {
+            return false;
+        };
+        let Whereabouts::In(area) = self.whereabouts_of(site, sighting) else {
+            return false;
+        };
+        let rules = site.zone(zone);
+        let forgiven = sighting.forgiven
+            || sighting.seq <= self.forgiven
+            || sighting.seq <= self.zone_forgiven[zone.index()]
+            || rules
+                .forgive_minutes
+                .is_some_and(|minutes| now - sighting.at >= (minutes * 60_000.0).round() as Millis);
+        !forgiven && rules.areas.binary_search(&area).is_ok()
+    }
+
+    /// Every holder is forgiven their anti-passback (a fire alarm, an evacuation, a power
+    /// loss).
+    pub fn forgive_everyone(&mut self) {
+        self.forgiven = self.next_seq();
+    }
+
+    /// Every holder is forgiven for one zone.
+    pub fn forgive_zone(&mut self, zone: ZoneIdx) {
+        let seq = self.next_seq();
+        self.zone_forgiven[zone.index()] = seq;
+    }
+
+    /// One holder is forgiven; `false` if they were never seen.
+    pub fn forgive_holder(&mut self, credential: &str) -> bool {
+        match self.sightings.get_mut(credential) {
+            Some(sighting) => {
+                sighting.forgiven = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Per area, by index: the credentials known to be there, sorted.
+    pub fn occupants(&self, site: &Site) -> Vec<Vec<&str>> {
+        let mut areas: Vec<Vec<&str>> = vec![Vec::new(); site.areas.len()];
+        for (credential, sighting) in &self.sightings {
+            if let Whereabouts::In(area) = self.whereabouts_of(site, sighting) {
+                areas[area.index()].push(credential);
+            }
+        }
+        for list in &mut areas {
+            list.sort_unstable();
+        }
+        areas
+    }
+
+    /// Everyone last seen inside the building (known to be there or not), sorted by
+    /// credential: who still has to muster.
+    pub fn last_seen_inside(&self, site: &Site) -> Vec<ToMuster<'_>> {
+        let mut list: Vec<ToMuster> = self
+            .sightings
+            .iter()
+            .filter_map(|(credential, sighting)| {
+                let (area, maybe_left) = match self.whereabouts_of(site, sighting) {
+                    Whereabouts::In(area) => (area, false),
+                    Whereabouts::MaybeLeft(area) => (area, true),
+                    Whereabouts::Outside => return None,
+                };
+                Some(ToMuster {
+                    credential,
+                    area,
+                    at: sighting.at,
+                    maybe_left,
+                })
+            })
+            .collect();
+        list.sort_unstable_by(|a, b| a.credential.cmp(b.credential));
+        list
+    }
+
+    /// How many holders have been seen at all.
+    pub fn len(&self) -> usize {
+        self.sightings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sightings.is_empty()
+    }
+}
