@@ -33,7 +33,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::credentials::{AccessLevel, CredentialStore, Decision, DenyReason, LevelIdx, Moment};
-use crate::people::{People, ToMuster};
+use crate::people::{People, PeopleChange, ToMuster};
 use crate::physics::{
     Command, CommandInputs, LockPosition, Millis, PowerInputs, PowerTimeline, Rule,
     controller_can_unlock, decide, lock_state, power_cut_unlocks, relay_energized,
@@ -585,6 +585,36 @@ impl Controller {
     /// Where each holder was last seen.
     pub fn people(&self) -> &People {
         &self.people
+    }
+
+    /// From now on the changes of where people are are kept until taken
+    /// ([`Controller::take_people_changes`]); their times are on the wall clock.
+    pub fn keep_people_changes(&mut self) {
+        self.people.keep_changes();
+    }
+
+    /// The changes of where people are since the last call, stamped on the wall clock.
+    pub fn take_people_changes(&mut self) -> Vec<PeopleChange> {
+        let offset = self.wall_offset;
+        let mut changes = self.people.take_changes();
+        for change in &mut changes {
+            if let PeopleChange::Seen { sighting, .. } = change {
+                sighting.at = sighting.at.saturating_add(offset);
+            }
+        }
+        changes
+    }
+
+    /// Brings back where people were (changes taken before a restart, times on the wall
+    /// clock). Done before anything else happens.
+    pub fn restore_people(&mut self, changes: Vec<PeopleChange>) {
+        let offset = self.wall_offset;
+        for mut change in changes {
+            if let PeopleChange::Seen { sighting, .. } = &mut change {
+                sighting.at = sighting.at.saturating_sub(offset);
+            }
+            self.people.restore(change);
+        }
     }
 
     /// Per area, by index: the credentials known to be there, sorted.

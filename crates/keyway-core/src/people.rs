@@ -24,9 +24,25 @@ pub struct Sighting {
     pub area: Option<AreaIdx>,
     pub at: Millis,
     /// The order of sightings and of the events that forgive or unsee them.
-    seq: u64,
+    pub seq: u64,
     /// An operator forgave this holder's anti-passback since this sighting.
-    forgiven: bool,
+    pub forgiven: bool,
+}
+
+/// One change of what [`People`] knows, for a caller that keeps it (the daemon stores them
+/// with the events, so that a restart knows who is where), and to bring it back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeopleChange {
+    Seen {
+        credential: String,
+        sighting: Sighting,
+    },
+    /// Someone may have left the area unseen, at this sequence number.
+    LeftUnseen { area: AreaIdx, seq: u64 },
+    /// Everyone forgiven up to this sequence number.
+    ForgivenAll { seq: u64 },
+    /// Everyone forgiven in one zone up to this sequence number.
+    ZoneForgiven { zone: ZoneIdx, seq: u64 },
 }
 
 /// Where a holder is, as far as the controller knows.
@@ -52,6 +68,8 @@ pub struct People {
     forgiven: u64,
     /// Per zone, the same for one zone.
     zone_forgiven: Vec<u64>,
+    /// The changes not yet taken, when they are kept (`keep_changes`).
+    changes: Option<Vec<PeopleChange>>,
 }
 
 /// One person still to muster.
@@ -79,6 +97,61 @@ impl People {
         self.seq
     }
 
+    /// From now on every change is kept until [`People::take_changes`].
+    pub fn keep_changes(&mut self) {
+        self.changes.get_or_insert_with(Vec::new);
+    }
+
+    pub fn take_changes(&mut self) -> Vec<PeopleChange> {
+        self.changes
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn record(&mut self, change: impl FnOnce() -> PeopleChange) {
+        if let Some(changes) = &mut self.changes {
+            changes.push(change());
+        }
+    }
+
+    /// Brings back a change kept before (at start). Sequence numbers go on from the
+    /// largest brought back; a change naming an area or zone the site no longer has is
+    /// dropped.
+    pub fn restore(&mut self, change: PeopleChange) {
+        let seq = match &change {
+            PeopleChange::Seen { sighting, .. } => sighting.seq,
+            PeopleChange::LeftUnseen { seq, .. }
+            | PeopleChange::ForgivenAll { seq }
+            | PeopleChange::ZoneForgiven { seq, .. } => *seq,
+        };
+        self.seq = self.seq.max(seq);
+        match change {
+            PeopleChange::Seen {
+                credential,
+                sighting,
+            } => {
+                if sighting
+                    .area
+                    .is_none_or(|area| area.index() < self.left_unseen.len())
+                {
+                    self.sightings.insert(credential.into(), sighting);
+                }
+            }
+            PeopleChange::LeftUnseen { area, seq } => {
+                if let Some(slot) = self.left_unseen.get_mut(area.index()) {
+                    *slot = (*slot).max(seq);
+                }
+            }
+            PeopleChange::ForgivenAll { seq } => self.forgiven = self.forgiven.max(seq),
+            PeopleChange::ZoneForgiven { zone, seq } => {
+                if let Some(slot) = self.zone_forgiven.get_mut(zone.index()) {
+                    *slot = (*slot).max(seq);
+                }
+            }
+        }
+    }
+
     /// The holder was seen going into `area` (`None`: outside the site's areas).
     pub fn see(&mut self, credential: &str, area: Option<AreaIdx>, at: Millis) {
         let seq = self.next_seq();
@@ -94,12 +167,17 @@ impl People {
                 self.sightings.insert(credential.into(), sighting);
             }
         }
+        self.record(|| PeopleChange::Seen {
+            credential: credential.to_string(),
+            sighting,
+        });
     }
 
     /// Someone may have left `area` through a door without an exit reader.
     pub fn left_unseen(&mut self, area: AreaIdx) {
         let seq = self.next_seq();
         self.left_unseen[area.index()] = seq;
+        self.record(|| PeopleChange::LeftUnseen { area, seq });
     }
 
     pub fn sighting(&self, credential: &str) -> Option<&Sighting> {
@@ -147,13 +225,16 @@ impl People {
     /// Every holder is forgiven their anti-passback (a fire alarm, an evacuation, a power
     /// loss).
     pub fn forgive_everyone(&mut self) {
-        self.forgiven = self.next_seq();
+        let seq = self.next_seq();
+        self.forgiven = seq;
+        self.record(|| PeopleChange::ForgivenAll { seq });
     }
 
     /// Every holder is forgiven for one zone.
     pub fn forgive_zone(&mut self, zone: ZoneIdx) {
         let seq = self.next_seq();
         self.zone_forgiven[zone.index()] = seq;
+        self.record(|| PeopleChange::ZoneForgiven { zone, seq });
     }
 
     /// One holder is forgiven; `false` if they were never seen.
@@ -161,6 +242,11 @@ impl People {
         match self.sightings.get_mut(credential) {
             Some(sighting) => {
                 sighting.forgiven = true;
+                let sighting = *sighting;
+                self.record(|| PeopleChange::Seen {
+                    credential: credential.to_string(),
+                    sighting,
+                });
                 true
             }
             None => false,

@@ -35,6 +35,7 @@ use crate::writer::Job;
 mod accounts;
 mod alarms;
 mod levels;
+mod people;
 mod schedules;
 
 /// Everything a handler needs.
@@ -155,6 +156,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/credentials/search", get(search_credentials))
         .route("/api/credentials/{number}", delete(delete_credential))
         .route("/api/sim/badge", post(sim_badge))
+        .route("/api/sim/muster", post(people::sim_muster))
+        .route("/api/occupancy", get(people::occupancy))
+        .route("/api/muster", get(people::muster))
+        .route("/api/anti-passback/forgive", post(people::forgive))
         .route("/api/sim/rex/{door}", post(sim_rex))
         .route("/api/sim/door/{door}", post(sim_door))
         .route("/api/sim/power/{circuit}", post(sim_power))

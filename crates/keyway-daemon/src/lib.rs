@@ -16,6 +16,7 @@ pub mod hardware;
 pub mod http;
 pub mod import;
 pub mod metrics;
+pub mod people;
 pub mod readers;
 pub mod real_devices;
 pub mod schedules;
@@ -258,7 +259,10 @@ pub async fn serve(
             tracing::warn!(%error, "stored credential skipped");
         }
     })?;
-    let restore = restore_inputs(&site, config.clock.wall(), &store.state()?, &mut stale);
+    let stored_state = store.state()?;
+    let restore = restore_inputs(&site, config.clock.wall(), &stored_state, &mut stale);
+    let people = people::restore_changes(&site, &stored_state);
+    drop(stored_state);
     if !stale.is_empty() {
         tracing::warn!(summary = %stale.summary(), "stored state refers to what the site no longer has; see GET /api/stale");
         for credential in stale.credentials.iter().take(10) {
@@ -316,6 +320,10 @@ pub async fn serve(
         restore,
         Arc::clone(&config.clock),
     );
+    if let Err(error) = service.restore_people(people).await {
+        // Only a controller task that is gone refuses it, and its supervisor ends the process.
+        tracing::error!(%error, "where people were was not brought back");
+    }
     if !stale.is_empty() {
         let origin = service::Origin::new(service::Source::Boot);
         if let Err(error) = service

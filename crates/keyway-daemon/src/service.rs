@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use keyway_core::Site;
-use keyway_core::controller::{Alarm, Controller, Event, EventKind, Input};
+use keyway_core::controller::{Alarm, Controller, Detail, Event, EventKind, Input};
 use keyway_core::credentials::{AccessLevel, CredentialStore, DoorScope, LevelIdx, NewCredential};
 use keyway_core::physics::{Command, LockPosition, Millis, relay_energized};
 use keyway_core::site::{CircuitIdx, DoorIdx, Schedule, ScheduleIdx};
@@ -214,6 +214,13 @@ enum Request {
     },
     Snapshot {
         reply: oneshot::Sender<Snapshot>,
+    },
+    People {
+        reply: oneshot::Sender<crate::people::PeopleSnapshot>,
+    },
+    /// Where people were before the restart, brought back before any input.
+    RestorePeople {
+        changes: Vec<keyway_core::people::PeopleChange>,
     },
     PutCredential {
         credential: NewCredential,
@@ -551,7 +558,9 @@ impl Service {
         let (requests, mut queue) = mpsc::channel::<Request>(1024);
         let ids = Arc::new(std::sync::RwLock::new(SiteIds::new(&site, &levels)));
         let time = ControllerClock::new(Arc::clone(&clock));
-        let controller = Controller::new(Arc::clone(&site), credentials, levels, time.now());
+        let mut controller = Controller::new(Arc::clone(&site), credentials, levels, time.now());
+        // Where people are is stored with the events that move them.
+        controller.keep_people_changes();
         let mut task = Task {
             relays: vec![false; controller.site().doors.len()],
             controller,
@@ -571,6 +580,8 @@ impl Service {
             task.controller.retain_events(|kind| {
                 matches!(kind, EventKind::DoorUnlocked | EventKind::DoorLocked)
             });
+            // A restored fire alarm forgives everyone again; what was stored says so already.
+            task.controller.take_people_changes();
             let started = NewEvent {
                 at: task.time.clock.wall(),
                 kind: "controller_started".to_string(),
@@ -600,7 +611,9 @@ impl Service {
                                 let holds = hold_latch(task.controller.site(), &input);
                                 let now = task.time.now();
                                 task.controller.handle(now, input);
-                                let state = latch(&task.controller, before, holds);
+                                let mut state = latch(&task.controller, before, holds);
+                                let people = task.controller.take_people_changes();
+                                state.extend(crate::people::state_changes(task.controller.site(), people));
                                 let _ = reply.send(task.flush_with(&origin, own.into_iter().collect(), state));
                             }
                             Request::Log { event, state, reply } => {
@@ -611,6 +624,12 @@ impl Service {
                             }
                             Request::Snapshot { reply } => {
                                 let _ = reply.send(snapshot(&task.controller, &task.relays));
+                            }
+                            Request::People { reply } => {
+                                let _ = reply.send(crate::people::snapshot(&task.controller));
+                            }
+                            Request::RestorePeople { changes } => {
+                                task.controller.restore_people(changes);
                             }
                             Request::PutCredential { credential } => {
                                 if let Err(error) = task.controller.credentials_mut().insert(credential) {
@@ -751,6 +770,28 @@ impl Service {
             })
             .map_err(|_| ServiceError::Stopped)?;
         Ok(answer)
+    }
+
+    /// Who is where now: occupancy and, during a fire alarm, who is still to muster.
+    pub async fn people(&self) -> Result<crate::people::PeopleSnapshot, ServiceError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::People { reply })
+            .await
+            .map_err(|_| ServiceError::Stopped)?;
+        answer.await.map_err(|_| ServiceError::Stopped)
+    }
+
+    /// Brings back where people were before the restart. Called once, at start, before
+    /// any device or the API can send an input.
+    pub async fn restore_people(
+        &self,
+        changes: Vec<keyway_core::people::PeopleChange>,
+    ) -> Result<(), ServiceError> {
+        self.requests
+            .send(Request::RestorePeople { changes })
+            .await
+            .map_err(|_| ServiceError::Stopped)
     }
 
     pub async fn snapshot(&self) -> Result<Snapshot, ServiceError> {
@@ -978,7 +1019,14 @@ fn to_new_event(site: &Site, event: &Event, origin: &Origin) -> NewEvent {
     NewEvent {
         source: Some(origin.source.name().to_string()),
         actor: origin.actor.clone(),
-        detail: None,
+        // What else the event names, in words: `exit reader`, `station ID`, `zone ID`.
+        detail: event.detail.map(|detail| match detail {
+            Detail::Exit => "exit reader".to_string(),
+            Detail::Station(station) => {
+                format!("station {}", site.muster_stations[station.index()].id)
+            }
+            Detail::Zone(zone) => format!("zone {}", site.zone(zone).id),
+        }),
         at: event.at,
         kind: event.kind.name().to_string(),
         door: event.door.map(|d| site.door(d).id.clone()),
