@@ -6,11 +6,16 @@ mod common;
 use std::sync::Arc;
 
 use common::generated::gen_site;
+use keyway_core::controller::Detail;
 use keyway_core::controller::{Controller, EventKind, Input};
+use keyway_core::credentials::DenyReason;
 use keyway_core::credentials::{CredentialStore, DoorScope, NewCredential};
 use keyway_core::physics::{Command, LockPosition, controller_can_unlock};
-use keyway_core::site::{Arrangement, CircuitIdx, DoorIdx, FailMode, Site};
+use keyway_core::site::{
+    AreaIdx, Arrangement, CircuitIdx, DoorIdx, FailMode, Side, Site, StationIdx, ZoneIdx,
+};
 use proptest::prelude::*;
+use std::collections::HashMap;
 
 /// One random input, with indices taken modulo the site's sizes.
 #[derive(Clone, Debug)]
@@ -38,6 +43,10 @@ enum RawInput {
     LockSensed(usize, bool),
     BatteryLow(usize),
     DoorFoundOpen(usize),
+    ExitBadge(usize, u8),
+    Muster(usize, u8),
+    /// An operator's forgiveness: a holder, a zone, or (neither) everyone.
+    Forgive(Option<u8>, Option<usize>),
 }
 
 fn raw_input() -> impl Strategy<Value = RawInput> {
@@ -65,6 +74,9 @@ fn raw_input() -> impl Strategy<Value = RawInput> {
         2 => (door, any::<bool>()).prop_map(|(d, l)| RawInput::LockSensed(d, l)),
         1 => (0usize..8).prop_map(RawInput::BatteryLow),
         1 => (0usize..64).prop_map(RawInput::DoorFoundOpen),
+        3 => (0usize..64, 0u8..6).prop_map(|(d, c)| RawInput::ExitBadge(d, c)),
+        1 => (0usize..4, 0u8..6).prop_map(|(s, c)| RawInput::Muster(s, c)),
+        1 => (prop::option::of(0u8..6), prop::option::of(0usize..4)).prop_map(|(c, z)| RawInput::Forgive(c, z)),
     ]
 }
 
@@ -123,6 +135,21 @@ fn to_input(site: &Site, now: i64, raw: &RawInput) -> Input {
             circuit: circuit(*c),
         },
         RawInput::DoorFoundOpen(d) => Input::DoorFoundOpen { door: door(*d) },
+        RawInput::ExitBadge(d, c) => Input::Badge {
+            door: door(*d),
+            side: Side::Exit,
+            credential: format!("c{c}"),
+        },
+        RawInput::Muster(station, c) => Input::Muster {
+            station: StationIdx((station % site.muster_stations.len()) as u32),
+            credential: format!("c{c}"),
+        },
+        RawInput::Forgive(c, zone) => Input::ForgivePassback {
+            credential: c.map(|c| format!("c{c}")),
+            zone: zone
+                .filter(|_| !site.zones.is_empty())
+                .map(|z| ZoneIdx((z % site.zones.len()) as u32)),
+        },
     }
 }
 
@@ -154,6 +181,139 @@ fn credentials(site: &Site) -> CredentialStore {
             .unwrap();
     }
     store
+}
+
+/// Where people are, worked out from the inputs and the events alone, the simplest way: the
+/// controller's own bookkeeping (sequence numbers instead of visiting an area's occupants)
+/// must give the same.
+#[derive(Default)]
+struct PeopleModel {
+    /// Credential to (area last seen going into, may have left it since).
+    last_seen: HashMap<String, (Option<AreaIdx>, bool)>,
+    /// Per door, the last grant at its entry reader.
+    entry_granted: HashMap<DoorIdx, i64>,
+}
+
+impl PeopleModel {
+    fn left_unseen(&mut self, site: &Site, door: DoorIdx) {
+        let site_door = site.door(door);
+        if site_door.exit_reader.is_some() {
+            return;
+        }
+        for (area, maybe_left) in self.last_seen.values_mut() {
+            if *area == Some(site_door.inside) {
+                *maybe_left = true;
+            }
+        }
+    }
+
+    fn step(
+        &mut self,
+        site: &Site,
+        now: i64,
+        alive_before: bool,
+        input: &Input,
+        events: &[keyway_core::controller::Event],
+    ) {
+        match input {
+            Input::Rex { door } | Input::PushToExit { door } if alive_before => {
+                self.left_unseen(site, *door)
+            }
+            _ => {}
+        }
+        for event in events {
+            match event.kind {
+                EventKind::AccessGranted => {
+                    let door = event.door.unwrap();
+                    let exit = event.detail == Some(Detail::Exit);
+                    let area = if exit {
+                        site.door(door).outside
+                    } else {
+                        self.entry_granted.insert(door, now);
+                        site.door(door).inside
+                    };
+                    self.last_seen
+                        .insert(event.credential.clone().unwrap(), (Some(area), false));
+                }
+                EventKind::Mustered => {
+                    let Some(Detail::Station(station)) = event.detail else {
+                        panic!("mustered without its station");
+                    };
+                    self.last_seen.insert(
+                        event.credential.clone().unwrap(),
+                        (site.muster_stations[station.index()].area, false),
+                    );
+                }
+                EventKind::DoorOpened => {
+                    let door = event.door.unwrap();
+                    let unlock = (site.door(door).unlock_seconds * 1000.0).round() as i64;
+                    let entering = self
+                        .entry_granted
+                        .get(&door)
+                        .is_some_and(|at| now - at <= unlock);
+                    if !entering {
+                        self.left_unseen(site, door);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// (credential, area, may have left) of everyone last seen inside, sorted.
+    fn inside(&self, site: &Site) -> Vec<(String, AreaIdx, bool)> {
+        let mut list: Vec<(String, AreaIdx, bool)> = self
+            .last_seen
+            .iter()
+            .filter_map(|(credential, (area, maybe_left))| {
+                let area = (*area)?;
+                (!site.area(area).is_exterior()).then(|| (credential.clone(), area, *maybe_left))
+            })
+            .collect();
+        list.sort();
+        list
+    }
+}
+
+fn check_people(
+    controller: &Controller,
+    model: &PeopleModel,
+    fire_alarm: bool,
+) -> Result<(), TestCaseError> {
+    let site = controller.site();
+    let inside: Vec<(String, AreaIdx, bool)> = controller
+        .people()
+        .last_seen_inside(site)
+        .into_iter()
+        .map(|p| (p.credential.to_string(), p.area, p.maybe_left))
+        .collect();
+    prop_assert_eq!(&inside, &model.inside(site), "last seen inside");
+    // Occupancy is the holders known to be in each area.
+    let occupants = controller.occupants();
+    for area in site.area_indices() {
+        let expected: Vec<&str> = inside
+            .iter()
+            .filter(|(_, a, maybe_left)| *a == area && !maybe_left)
+            .map(|(c, _, _)| c.as_str())
+            .collect();
+        prop_assert_eq!(
+            &occupants[area.index()],
+            &expected,
+            "occupants of {}",
+            site.area(area).id
+        );
+    }
+    // The muster list is exactly the holders last seen inside, while the fire alarm lasts.
+    match controller.muster_list() {
+        Some(list) => {
+            prop_assert!(fire_alarm, "a muster without a fire alarm");
+            let listed: Vec<String> = list.iter().map(|p| p.credential.to_string()).collect();
+            let expected: Vec<String> = inside.iter().map(|(c, _, _)| c.clone()).collect();
+            prop_assert_eq!(listed, expected);
+        }
+        None => prop_assert!(!fire_alarm, "a fire alarm without a muster"),
+    }
+    Ok(())
 }
 
 /// What the test has seen logged, to check each change is logged exactly once.
@@ -258,6 +418,7 @@ proptest! {
         absorb(&mut controller, &mut watch)?;
         check_invariants(&controller, &watch)?;
         let mut now = start;
+        let mut people = PeopleModel::default();
         for (gap, raw) in steps {
             now += gap;
             // Timers first, checked, then the input alone, so its effect can be told apart.
@@ -266,6 +427,7 @@ proptest! {
             check_invariants(&controller, &watch)?;
             let input = to_input(&site, now, &raw);
             let before: Vec<_> = site.door_indices().map(|d| controller.door_status(d)).collect();
+            let alive_before = controller.alive();
             controller.handle(now, input.clone());
             match input {
                 Input::FireAlarm => watch.fire_alarm = true,
@@ -274,6 +436,16 @@ proptest! {
             }
             let events = absorb(&mut controller, &mut watch)?;
             check_invariants(&controller, &watch)?;
+            people.step(&site, now, alive_before, &input, &events);
+            check_people(&controller, &people, watch.fire_alarm)?;
+
+            // Anti-passback never keeps anyone in: an exit reader never refuses for it.
+            for event in &events {
+                prop_assert!(
+                    !(event.reason == Some(DenyReason::AntiPassback) && event.detail == Some(Detail::Exit)),
+                    "refused at an exit reader for anti-passback: {:?}", event
+                );
+            }
 
             // A denied badge never changes a lock.
             if events.iter().any(|e| e.kind == EventKind::AccessDenied) {

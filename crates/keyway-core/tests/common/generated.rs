@@ -23,6 +23,17 @@ pub struct GenDoor {
     pub push_to_exit: Option<bool>,
     pub fire_alarm: bool,
     pub reader: bool,
+    pub exit_reader: bool,
+    pub two_person: bool,
+}
+
+/// An anti-passback zone: area indices (taken modulo the site's, the exterior left out),
+/// hard or soft, forgiving after some minutes or never.
+#[derive(Clone, Debug)]
+pub struct GenZone {
+    pub areas: Vec<usize>,
+    pub hard: bool,
+    pub forgive_minutes: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -31,6 +42,11 @@ pub struct GenSite {
     pub circuits: Vec<GenCircuit>,
     pub controller_circuit: usize,
     pub doors: Vec<GenDoor>,
+    pub zones: Vec<GenZone>,
+    /// Door indices of each interlock (taken modulo the site's, repeats dropped).
+    pub interlocks: Vec<Vec<usize>>,
+    /// The areas of the muster stations (`None`: outside the site's areas).
+    pub stations: Vec<Option<usize>>,
 }
 
 pub fn gen_site() -> impl Strategy<Value = GenSite> {
@@ -83,6 +99,7 @@ pub fn gen_site() -> impl Strategy<Value = GenSite> {
             prop::option::of(any::<bool>()),
             any::<bool>(),
             any::<bool>(),
+            (any::<bool>(), prop::bool::weighted(0.15)),
         )
             .prop_map(
                 |(
@@ -97,6 +114,7 @@ pub fn gen_site() -> impl Strategy<Value = GenSite> {
                     push_to_exit,
                     fire_alarm,
                     reader,
+                    (exit_reader, two_person),
                 )| GenDoor {
                     inside,
                     outside,
@@ -109,16 +127,44 @@ pub fn gen_site() -> impl Strategy<Value = GenSite> {
                     push_to_exit,
                     fire_alarm,
                     reader,
+                    exit_reader,
+                    two_person,
                 },
             );
-        (circuits, 0..n_circuits, prop::collection::vec(door, 1..12)).prop_map(
-            move |(circuits, controller_circuit, doors)| GenSite {
-                n_areas,
-                circuits,
-                controller_circuit,
-                doors,
-            },
+        let zone = (
+            prop::collection::vec(1usize..8, 1..4),
+            any::<bool>(),
+            prop::option::of(prop::sample::select(vec![1u32, 30])),
         )
+            .prop_map(|(areas, hard, forgive_minutes)| GenZone {
+                areas,
+                hard,
+                forgive_minutes,
+            });
+        let people = (
+            prop::collection::vec(zone, 0..3),
+            prop::collection::vec(prop::collection::vec(0usize..12, 2..4), 0..3),
+            prop::collection::vec(prop::option::of(0usize..8), 1..3),
+        );
+        (
+            circuits,
+            0..n_circuits,
+            prop::collection::vec(door, 1..12),
+            people,
+        )
+            .prop_map(
+                move |(circuits, controller_circuit, doors, (zones, interlocks, stations))| {
+                    GenSite {
+                        n_areas,
+                        circuits,
+                        controller_circuit,
+                        doors,
+                        zones,
+                        interlocks,
+                        stations,
+                    }
+                },
+            )
     })
 }
 
@@ -166,6 +212,50 @@ impl GenSite {
             if d.reader {
                 out += "[door.reader]\nkind = \"osdp\"\n";
             }
+            if d.exit_reader {
+                out += "[door.exit_reader]\nkind = \"osdp\"\n";
+            }
+            if d.two_person {
+                out += "[door.access]\ntwo_person = true\n";
+            }
+        }
+        for (i, zone) in self.zones.iter().enumerate() {
+            let mut areas: Vec<usize> = zone
+                .areas
+                .iter()
+                .map(|a| 1 + (a - 1) % (self.n_areas - 1))
+                .collect();
+            areas.sort_unstable();
+            areas.dedup();
+            let areas: Vec<String> = areas.iter().map(|a| format!("\"a{a}\"")).collect();
+            out += &format!(
+                "\n[[zone]]\nid = \"z{i}\"\nareas = [{}]\nanti_passback = \"{}\"\n",
+                areas.join(", "),
+                if zone.hard { "hard" } else { "soft" }
+            );
+            if let Some(minutes) = zone.forgive_minutes {
+                out += &format!("forgive_minutes = {minutes}\n");
+            }
+        }
+        for (i, doors) in self.interlocks.iter().enumerate() {
+            let mut doors: Vec<usize> = doors.iter().map(|d| d % self.doors.len()).collect();
+            doors.sort_unstable();
+            doors.dedup();
+            if doors.len() < 2 {
+                continue;
+            }
+            let doors: Vec<String> = doors.iter().map(|d| format!("\"d{d}\"")).collect();
+            out += &format!(
+                "\n[[interlock]]\nid = \"i{i}\"\ndoors = [{}]\n",
+                doors.join(", ")
+            );
+        }
+        for (i, area) in self.stations.iter().enumerate() {
+            out += &format!("\n[[muster_station]]\nid = \"m{i}\"\n");
+            if let Some(area) = area {
+                out += &format!("area = \"a{}\"\n", area % self.n_areas);
+            }
+            out += "[muster_station.reader]\nkind = \"wiegand\"\n";
         }
         out
     }
