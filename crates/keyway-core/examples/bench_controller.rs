@@ -92,6 +92,7 @@ fn main() {
                 valid_until: (i % 11 == 0).then_some(1_800_000_000_000),
                 responder: false,
                 disabled: false,
+                staff: false,
             })
             .unwrap();
     }
@@ -120,7 +121,7 @@ fn main() {
         let moment = Moment {
             now: 1_780_000_000_000,
             schedule_active: &schedule_active,
-            lockdown: false,
+            admits: keyway_core::emergency::Admits::Anyone,
             can_unlock: true,
         };
         let started = Instant::now();
@@ -177,6 +178,7 @@ fn main() {
                 valid_until: None,
                 responder: false,
                 disabled: false,
+                staff: false,
             })
             .unwrap();
     }

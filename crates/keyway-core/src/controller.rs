@@ -33,6 +33,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::credentials::{AccessLevel, CredentialStore, Decision, DenyReason, LevelIdx, Moment};
+use crate::emergency::{self, Effect, Mode};
 use crate::people::{People, PeopleChange, ToMuster};
 use crate::physics::{
     Command, CommandInputs, LockPosition, Millis, PowerInputs, PowerTimeline, Rule,
@@ -40,8 +41,8 @@ use crate::physics::{
 };
 use crate::schedule;
 use crate::site::{
-    AntiPassback, Arrangement, CircuitIdx, DoorIdx, Schedule, ScheduleIdx, Side, Site, StationIdx,
-    ZoneIdx,
+    AntiPassback, AreaIdx, Arrangement, CircuitIdx, DoorIdx, Schedule, ScheduleIdx, Side, Site,
+    StationIdx, ZoneIdx,
 };
 
 /// Something that happens at the controller, at a given time.
@@ -108,6 +109,13 @@ pub enum Input {
     FireAlarmReset,
     Lockdown,
     LockdownEnd,
+    /// An emergency mode of the Standard Response Protocol, for the doors with one of `areas`
+    /// on either side (`None`: every door); `Mode::None` ends the one in force. `Lockdown` and
+    /// `LockdownEnd` are this with `Mode::Lockdown` and `Mode::None` for the whole site.
+    Emergency {
+        mode: Mode,
+        areas: Option<Vec<AreaIdx>>,
+    },
     /// Emergency services take these doors: unlocked, above lockdown.
     EmergencyOverride {
         doors: Vec<DoorIdx>,
@@ -220,6 +228,8 @@ pub enum EventKind {
     AntiPassbackForgiven,
     /// A holder badged at a muster station.
     Mustered,
+    /// An emergency mode other than lockdown started, changed or ended (with its mode).
+    EmergencyMode,
 }
 
 impl EventKind {
@@ -258,6 +268,7 @@ impl EventKind {
             EventKind::AntiPassbackViolation => "anti_passback_violation",
             EventKind::AntiPassbackForgiven => "anti_passback_forgiven",
             EventKind::Mustered => "mustered",
+            EventKind::EmergencyMode => "emergency_mode",
         }
     }
 }
@@ -281,6 +292,7 @@ pub enum Detail {
     Exit,
     Station(StationIdx),
     Zone(ZoneIdx),
+    Mode(Mode),
 }
 
 impl Event {
@@ -412,7 +424,9 @@ pub struct Controller {
     fire_alarm: bool,
     /// The fire alarm input is active now (only known from a source that reports its level).
     fire_alarm_input: bool,
-    lockdown: bool,
+    /// The emergency mode in force, and its areas by index (`None`: the whole site).
+    mode: Mode,
+    mode_areas: Option<Vec<bool>>,
     schedule_active: Vec<bool>,
     doors_by_schedule: Vec<Vec<DoorIdx>>,
     doors: Vec<DoorState>,
@@ -494,7 +508,8 @@ impl Controller {
             timeline,
             fire_alarm: false,
             fire_alarm_input: false,
-            lockdown: false,
+            mode: Mode::None,
+            mode_areas: None,
             doors_by_schedule,
             doors,
             timers: BinaryHeap::new(),
@@ -579,7 +594,34 @@ impl Controller {
     }
 
     pub fn lockdown(&self) -> bool {
-        self.lockdown
+        self.mode == Mode::Lockdown
+    }
+
+    /// The emergency mode in force.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The areas of the mode in force, `None` for the whole site.
+    pub fn mode_areas(&self) -> Option<Vec<AreaIdx>> {
+        self.mode_areas.as_ref().map(|mask| {
+            mask.iter()
+                .enumerate()
+                .filter(|(_, on)| **on)
+                .map(|(i, _)| AreaIdx(i as u32))
+                .collect()
+        })
+    }
+
+    /// What the mode in force does at a door.
+    fn mode_effect(&self, door: DoorIdx) -> Effect {
+        let site_door = self.site.door(door);
+        emergency::effect(
+            &self.site,
+            self.mode,
+            site_door,
+            emergency::in_scope(site_door, self.mode_areas.as_deref()),
+        )
     }
 
     /// Where each holder was last seen.
@@ -805,28 +847,20 @@ impl Controller {
             Input::FireAlarmReset => {
                 if self.fire_alarm {
                     self.fire_alarm = false;
-                    self.muster_since = None;
+                    if self.mode != Mode::Evacuate {
+                        self.muster_since = None;
+                    }
                     self.power.fire_alarm_since = None;
                     self.power_changed(Some(Event::new(now, EventKind::FireAlarmReset)));
                 }
             }
-            Input::Lockdown => {
-                if !self.lockdown {
-                    self.lockdown = true;
-                    self.log(Event::new(now, EventKind::LockdownStarted));
-                    self.refresh_all_doors();
-                }
-            }
+            Input::Lockdown => self.set_mode(Mode::Lockdown, None),
             Input::LockdownEnd => {
-                if self.lockdown {
-                    self.lockdown = false;
-                    self.log(Event::new(now, EventKind::LockdownEnded));
-                    for state in &mut self.doors {
-                        state.responder_until = None;
-                    }
-                    self.refresh_all_doors();
+                if self.mode == Mode::Lockdown {
+                    self.set_mode(Mode::None, None);
                 }
             }
+            Input::Emergency { mode, areas } => self.set_mode(mode, areas),
             Input::EmergencyOverride { doors } => {
                 for door in doors {
                     self.doors[door.index()].emergency_override = true;
@@ -889,6 +923,50 @@ impl Controller {
                 self.refresh_door(door);
             }
         }
+    }
+
+    /// Puts an emergency mode in force. Lockdown logs `lockdown_started` and
+    /// `lockdown_ended` as it always has; every other change logs `emergency_mode`.
+    fn set_mode(&mut self, mode: Mode, areas: Option<Vec<AreaIdx>>) {
+        let now = self.now;
+        let mask = areas.filter(|_| mode != Mode::None).map(|areas| {
+            let mut mask = vec![false; self.site.areas.len()];
+            for area in areas {
+                mask[area.index()] = true;
+            }
+            mask
+        });
+        if mode == self.mode && mask == self.mode_areas {
+            return;
+        }
+        let was = self.mode;
+        self.mode = mode;
+        self.mode_areas = mask;
+        if was == Mode::Lockdown && mode != Mode::Lockdown {
+            self.log(Event::new(now, EventKind::LockdownEnded));
+        }
+        if mode == Mode::Lockdown && was != Mode::Lockdown {
+            self.log(Event::new(now, EventKind::LockdownStarted));
+        } else if !(mode == Mode::None && was == Mode::Lockdown) {
+            self.log(Event {
+                detail: Some(Detail::Mode(mode)),
+                ..Event::new(now, EventKind::EmergencyMode)
+            });
+        }
+        if mode == Mode::Evacuate && was != Mode::Evacuate {
+            // As in a fire: everyone leaves by the nearest way, and the muster begins.
+            self.people.forgive_everyone();
+            self.muster_since.get_or_insert(now);
+        } else if was == Mode::Evacuate && mode != Mode::Evacuate && !self.fire_alarm {
+            self.muster_since = None;
+        }
+        if mode != was {
+            // Whoever was admitted through the old mode's locks goes back to the normal rules.
+            for state in &mut self.doors {
+                state.responder_until = None;
+            }
+        }
+        self.refresh_all_doors();
     }
 
     fn fire_alarm_latch(&mut self, now: Millis) {
@@ -957,7 +1035,7 @@ impl Controller {
         let moment = Moment {
             now,
             schedule_active: &self.schedule_active,
-            lockdown: self.lockdown,
+            admits: self.mode_effect(door).admits,
             can_unlock: self.can_unlock(door),
         };
         let responder = match self
@@ -1343,6 +1421,7 @@ impl Controller {
         let unlock = seconds_to_millis(site_door.unlock_seconds);
         let held_open = seconds_to_millis(site_door.held_open_seconds);
         let alive = self.alive;
+        let effect = self.mode_effect(door);
         // The fire alarm cut the lock's supply (`fire_alarm_cutoff`): said as its reason.
         let fire_cut = self.fire_alarm
             && site_door
@@ -1389,9 +1468,10 @@ impl Controller {
 
         let inputs = CommandInputs {
             fire_alarm_release: self.fire_alarm && site_door.release.fire_alarm,
+            mode_release: effect.releases,
             egress_release: state.release_until.is_some(),
             emergency_override: state.emergency_override || state.responder_until.is_some(),
-            lockdown: self.lockdown,
+            lockdown: effect.locks,
             operator_hold: state.operator_hold,
             schedule_active: site_door
                 .schedule
@@ -1435,6 +1515,7 @@ impl Controller {
         // Held open: counted from door_open; not while the door is held unlocked by a
         // schedule, an operator or the fire alarm.
         let held_unlocked = inputs.fire_alarm_release
+            || inputs.mode_release
             || inputs.emergency_override
             || (!inputs.lockdown
                 && (inputs.operator_hold == Some(Command::Unlock)

@@ -10,6 +10,7 @@ use std::hash::BuildHasher;
 
 use serde::Serialize;
 
+use crate::emergency::Admits;
 use crate::physics::Millis;
 use crate::site::{DoorIdx, ScheduleIdx};
 
@@ -63,6 +64,8 @@ pub struct NewCredential {
     pub responder: bool,
     /// Kept, but refused everywhere (`disabled`): a lost card, a holder on leave.
     pub disabled: bool,
+    /// Admitted through a door that hold mode locks (with responders).
+    pub staff: bool,
 }
 
 /// Why a badge was refused, in the order the checks are made (replay spec).
@@ -119,7 +122,8 @@ pub struct Moment<'a> {
     pub now: Millis,
     /// Whether each schedule is active now, by schedule index.
     pub schedule_active: &'a [bool],
-    pub lockdown: bool,
+    /// Who an emergency mode still admits at this door (`Anyone`: no mode holds it).
+    pub admits: Admits,
     /// The controller can unlock this door now (power, see `physics::controller_can_unlock`).
     pub can_unlock: bool,
 }
@@ -155,6 +159,7 @@ struct Record {
     valid_until: Millis,
     responder: bool,
     disabled: bool,
+    staff: bool,
 }
 
 /// A credential as stored, borrowed from the store.
@@ -177,6 +182,11 @@ impl<'a> CredentialRef<'a> {
 
     pub fn responder(&self) -> bool {
         self.record.responder
+    }
+
+    /// Admitted through a door that hold mode locks.
+    pub fn staff(&self) -> bool {
+        self.record.staff
     }
 
     pub fn disabled(&self) -> bool {
@@ -368,6 +378,7 @@ impl CredentialStore {
             valid_from: credential.valid_from.unwrap_or(Millis::MIN),
             valid_until: credential.valid_until.unwrap_or(Millis::MAX),
             responder: credential.responder,
+            staff: credential.staff,
             disabled: credential.disabled,
         };
         let (slot, existing, fingerprint) = self.slot_of(&credential.number);
@@ -526,14 +537,19 @@ impl CredentialStore {
         if !in_schedule {
             return Decision::Deny(DenyReason::OutsideSchedule);
         }
-        if moment.lockdown && !credential.responder() {
+        let admitted = match moment.admits {
+            Admits::Anyone => true,
+            Admits::Responders => credential.responder(),
+            Admits::RespondersAndStaff => credential.responder() || credential.staff(),
+        };
+        if !admitted {
             return Decision::Deny(DenyReason::Lockdown);
         }
         if !moment.can_unlock {
             return Decision::Deny(DenyReason::NoPower);
         }
         Decision::Grant {
-            responder: moment.lockdown && credential.responder(),
+            responder: moment.admits != Admits::Anyone,
         }
     }
 }
@@ -567,6 +583,7 @@ mod tests {
             valid_until: None,
             responder: false,
             disabled: false,
+            staff: false,
         }
     }
 
@@ -640,7 +657,11 @@ mod tests {
         let at = |now, schedules: &'static [bool], lockdown, can_unlock| Moment {
             now,
             schedule_active: schedules,
-            lockdown,
+            admits: if lockdown {
+                Admits::Responders
+            } else {
+                Admits::Anyone
+            },
             can_unlock,
         };
         let decide = |door, moment| store.decide(&[], "7", DoorIdx(door), moment);
@@ -695,7 +716,7 @@ mod tests {
         let moment = |schedules| Moment {
             now: 0,
             schedule_active: schedules,
-            lockdown: false,
+            admits: Admits::Anyone,
             can_unlock: true,
         };
         assert_eq!(
@@ -725,7 +746,7 @@ mod tests {
         let moment = Moment {
             now: 0,
             schedule_active: &[],
-            lockdown: true,
+            admits: Admits::Responders,
             can_unlock: true,
         };
         assert_eq!(
@@ -749,7 +770,7 @@ mod tests {
         let moment = Moment {
             now: 20,
             schedule_active: &[],
-            lockdown: true,
+            admits: Admits::Responders,
             can_unlock: false,
         };
         assert!(store.get("7").unwrap().disabled());

@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod check;
 pub mod controller;
 pub mod credentials;
+pub mod emergency;
 pub mod load;
 pub mod people;
 pub mod physics;

@@ -207,6 +207,9 @@ pub struct CommandInputs {
     pub egress_release: bool,
     /// The emergency-services override names this door.
     pub emergency_override: bool,
+    /// An emergency mode releases the door as a fire alarm would (evacuate, shelter).
+    pub mode_release: bool,
+    /// An emergency mode locks the door (lockdown, and hold, secure, evacuate at their doors).
     pub lockdown: bool,
     /// An operator hold, until the operator releases it.
     pub operator_hold: Option<Command>,
@@ -221,6 +224,8 @@ pub struct CommandInputs {
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     FireAlarm,
+    /// Released by an emergency mode (evacuate, shelter), at the fire alarm's rank.
+    ModeRelease,
     EgressRelease,
     EmergencyOverride,
     Lockdown,
@@ -238,6 +243,8 @@ pub fn decide(inputs: &CommandInputs) -> (Command, Rule) {
     // Rules 1 to 3: fire alarm, egress releases (lockdown never blocks them), override.
     if inputs.fire_alarm_release {
         (Command::Unlock, Rule::FireAlarm)
+    } else if inputs.mode_release {
+        (Command::Unlock, Rule::ModeRelease)
     } else if inputs.egress_release {
         (Command::Unlock, Rule::EgressRelease)
     } else if inputs.emergency_override {

@@ -136,6 +136,7 @@ impl Serialize for EventJson<'_> {
                 map.serialize_entry("station", &site.muster_stations[station.index()].id)?
             }
             Some(Detail::Zone(zone)) => map.serialize_entry("zone", &site.zone(zone).id)?,
+            Some(Detail::Mode(mode)) => map.serialize_entry("mode", mode.name())?,
             None => {}
         }
         map.end()
@@ -330,6 +331,7 @@ pub fn replay_table(site: &Site, replay: &Replay, style: Style) -> String {
                 site.muster_stations[station.index()].id
             )),
             Some(Detail::Zone(zone)) => details.push(format!("zone {}", site.zone(zone).id)),
+            Some(Detail::Mode(mode)) => details.push(format!("mode {}", mode.name())),
             None => {}
         }
         let kind = match event.kind.name() {
@@ -340,7 +342,8 @@ pub fn replay_table(site: &Site, replay: &Replay, style: Style) -> String {
             | "lockdown_started"
             | "battery_depleted"
             | "power_lost"
-            | "anti_passback_violation") => style.paint("1;31", &format!("{name:<kind_width$}")),
+            | "anti_passback_violation"
+            | "emergency_mode") => style.paint("1;31", &format!("{name:<kind_width$}")),
             name => format!("{name:<kind_width$}"),
         };
         out.push_str(&format!(

@@ -361,6 +361,8 @@ pub struct Area {
     pub occupants: u32,
     pub occupancy: Occupancy,
     pub assets: Assets,
+    /// A shelter-in-place room: its doors unlock in shelter mode.
+    pub shelter: bool,
 }
 
 impl Area {

@@ -177,6 +177,7 @@ fn credentials(site: &Site) -> CredentialStore {
                 valid_until: None,
                 responder: c == 4,
                 disabled: false,
+                staff: false,
             })
             .unwrap();
     }

@@ -29,6 +29,7 @@ fn office() -> Controller {
             valid_until: None,
             responder: false,
             disabled: false,
+            staff: false,
         })
         .unwrap();
     Controller::new(site, credentials, Vec::new(), SUNDAY_NIGHT)

@@ -210,6 +210,7 @@ fn main() {
                 valid_until: None,
                 responder: false,
                 disabled: false,
+                staff: false,
             }])
             .await
             .unwrap();

@@ -57,6 +57,7 @@ fn main() {
             valid_until: None,
             responder: false,
             disabled: false,
+            staff: false,
         })
         .collect();
     store.put_credentials(&rows).unwrap();

@@ -1006,6 +1006,9 @@ pub struct CredentialBody {
     /// Kept, but refused everywhere (`disabled`).
     #[serde(default)]
     pub disabled: bool,
+    /// Admitted through the doors hold mode locks.
+    #[serde(default)]
+    pub staff: bool,
 }
 
 /// A list of door ids as stored: `None` for `["*"]` (every door), else the ids, each a door
@@ -1088,6 +1091,7 @@ pub fn credential_row(
         schedule: body.schedule,
         responder: body.responder,
         disabled: body.disabled,
+        staff: body.staff,
     })
 }
 
@@ -1104,6 +1108,7 @@ fn row_json(state: &AppState, row: &CredentialRow) -> Value {
         "valid_until": row.valid_until.map(|t| local_time(state, t)),
         "responder": row.responder,
         "disabled": row.disabled,
+        "staff": row.staff,
     })
 }
 

@@ -122,6 +122,7 @@ pub fn check_csv(site: &Site, has_schedule: &dyn Fn(&str) -> bool, text: &str) -
             valid_until: optional(5),
             responder: false,
             disabled: false,
+            staff: false,
         };
         match credential_row(site, has_schedule, body) {
             Ok(row) => {

@@ -1026,6 +1026,7 @@ fn to_new_event(site: &Site, event: &Event, origin: &Origin) -> NewEvent {
                 format!("station {}", site.muster_stations[station.index()].id)
             }
             Detail::Zone(zone) => format!("zone {}", site.zone(zone).id),
+            Detail::Mode(mode) => format!("mode {}", mode.name()),
         }),
         at: event.at,
         kind: event.kind.name().to_string(),
@@ -1218,5 +1219,6 @@ pub fn credential_from_row(ids: &SiteIds, row: &CredentialRow) -> Result<NewCred
         valid_until: row.valid_until,
         responder: row.responder,
         disabled: row.disabled,
+        staff: row.staff,
     })
 }

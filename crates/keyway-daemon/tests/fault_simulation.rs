@@ -75,6 +75,7 @@ fn credential(number: &str, doors: Option<Vec<&str>>) -> CredentialRow {
         valid_until: None,
         responder: number == "3003",
         disabled: false,
+        staff: false,
     }
 }
 

@@ -70,6 +70,7 @@ async fn wired_devices_reach_the_controller_and_the_relay() {
             valid_until: None,
             responder: false,
             disabled: false,
+            staff: false,
         }])
         .await
         .unwrap();

@@ -128,6 +128,8 @@ const MIGRATIONS: &[&str] = &[
         weekly TEXT NOT NULL,
         holidays TEXT NOT NULL
      );",
+    // 10: a credential may be staff's: admitted through the doors hold mode locks.
+    "ALTER TABLE credentials ADD COLUMN staff INTEGER NOT NULL DEFAULT 0;",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -244,6 +246,8 @@ pub struct CredentialRow {
     pub responder: bool,
     /// Kept, but refused everywhere.
     pub disabled: bool,
+    /// Admitted through the doors hold mode locks.
+    pub staff: bool,
 }
 
 /// An API token as stored: its SHA-256 hash, never the token itself.
@@ -975,8 +979,8 @@ impl Store {
             let mut insert = transaction
                 .prepare_cached(
                     "INSERT OR REPLACE INTO credentials
-                     (number, holder, doors, levels, schedule, valid_from, valid_until, responder, disabled)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     (number, holder, doors, levels, schedule, valid_from, valid_until, responder, disabled, staff)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .map_err(sqlite)?;
             for (i, row) in rows.iter().enumerate() {
@@ -994,6 +998,7 @@ impl Store {
                         row.valid_until,
                         row.responder,
                         row.disabled,
+                        row.staff,
                     ])
                     .map_err(sqlite)?;
             }
@@ -1030,7 +1035,7 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<CredentialRow>, Option<String>), StoreError> {
-        const COLUMNS: &str = "c.number, c.holder, c.doors, c.levels, c.schedule, c.valid_from, c.valid_until, c.responder, c.disabled, c.rowid";
+        const COLUMNS: &str = "c.number, c.holder, c.doors, c.levels, c.schedule, c.valid_from, c.valid_until, c.responder, c.disabled, c.staff, c.rowid";
         let fts = fts_query(search.unwrap_or(""));
         let (sql, values): (String, Vec<rusqlite::types::Value>) = if let Some(fts) = &fts {
             let after: i64 = after.and_then(|a| a.parse().ok()).unwrap_or(0);
@@ -1059,7 +1064,7 @@ impl Store {
         let mut last = None;
         let rows = query
             .query_map(rusqlite::params_from_iter(values), |row| {
-                Ok((credential_row(row)?, row.get::<_, i64>(9)?))
+                Ok((credential_row(row)?, row.get::<_, i64>(10)?))
             })
             .map_err(|e| self.sqlite(e))?;
         let mut page = Vec::new();
@@ -1093,7 +1098,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut query = self
             .connection
-            .prepare("SELECT number, holder, doors, levels, schedule, valid_from, valid_until, responder, disabled FROM credentials")
+            .prepare("SELECT number, holder, doors, levels, schedule, valid_from, valid_until, responder, disabled, staff FROM credentials")
             .map_err(|e| self.sqlite(e))?;
         let rows = query
             .query_map([], credential_row)
@@ -1503,7 +1508,7 @@ fn fts_query(search: &str) -> Option<String> {
 }
 
 /// A credential from `SELECT number, holder, doors, levels, schedule, valid_from,
-/// valid_until, responder, disabled`.
+/// valid_until, responder, disabled, staff`.
 fn credential_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CredentialRow> {
     let doors: String = row.get(2)?;
     let levels: String = row.get(3)?;
@@ -1521,6 +1526,7 @@ fn credential_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CredentialRow> {
         valid_until: row.get(6)?,
         responder: row.get(7)?,
         disabled: row.get(8)?,
+        staff: row.get(9)?,
     })
 }
 
@@ -1737,6 +1743,7 @@ mod tests {
                 valid_until: None,
                 responder: false,
                 disabled: false,
+                staff: false,
             }])
             .unwrap();
         let seqs = |filter: &EventFilter, before: u64, limit: usize| -> Vec<u64> {
@@ -1791,6 +1798,7 @@ mod tests {
             valid_until: None,
             responder: false,
             disabled: false,
+            staff: false,
         };
         store
             .put_credentials(&[
@@ -2175,6 +2183,7 @@ mod tests {
             valid_until: None,
             responder: false,
             disabled: false,
+            staff: false,
         };
         let fire = CredentialRow {
             number: "911".into(),
@@ -2186,6 +2195,7 @@ mod tests {
             valid_until: None,
             responder: true,
             disabled: false,
+            staff: false,
         };
         store
             .put_credentials(&[alice.clone(), fire.clone()])

@@ -365,7 +365,15 @@ const CIRCUIT_FIELDS: &[&str] = &[
     "fire_alarm_cutoff",
     "wiring",
 ];
-const AREA_FIELDS: &[&str] = &["id", "name", "kind", "occupants", "occupancy", "assets"];
+const AREA_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "kind",
+    "occupants",
+    "occupancy",
+    "assets",
+    "shelter",
+];
 const DOOR_FIELDS: &[&str] = &[
     "id",
     "name",
@@ -1693,6 +1701,7 @@ impl<'s> Loader<'s> {
                 assets: self
                     .choice(&scope, table, "assets", &Assets::ALL)
                     .unwrap_or(Assets::Low),
+                shelter: self.boolean(&scope, table, "shelter", false),
             });
             drafts.area_names.push(id);
         }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::*;
 use crate::controller::Input;
 use crate::credentials::{AccessLevel, CredentialStore, DoorScope, LevelIdx, NewCredential};
+use crate::emergency::Mode;
 use crate::physics::Millis;
 
 /// A loaded replay script.
@@ -50,6 +51,7 @@ const CREDENTIAL_FIELDS: &[&str] = &[
     "valid_from",
     "valid_until",
     "responder",
+    "staff",
 ];
 const LEVEL_FIELDS: &[&str] = &["id", "doors", "schedule"];
 const PROBE_FIELDS: &[&str] = &["at"];
@@ -75,6 +77,7 @@ const INPUTS: &[&str] = &[
     "release",
     "muster",
     "forgive_passback",
+    "emergency",
 ];
 
 struct DraftCredential<'s> {
@@ -464,6 +467,7 @@ impl<'s> Loader<'s> {
             valid_until: self.local_time(&scope, table, "valid_until", site),
             responder: self.boolean(&scope, table, "responder", false),
             disabled: false,
+            staff: self.boolean(&scope, table, "staff", false),
             number,
         };
         Some(DraftCredential {
@@ -512,6 +516,8 @@ impl<'s> Loader<'s> {
                     "locked",
                     "station",
                     "zone",
+                    "mode",
+                    "areas",
                 ],
             );
             return None;
@@ -520,6 +526,7 @@ impl<'s> Loader<'s> {
             "badge" => &["at", "input", "door", "side", "credential"],
             "muster" => &["at", "input", "station", "credential"],
             "forgive_passback" => &["at", "input", "credential", "zone"],
+            "emergency" => &["at", "input", "mode", "areas"],
             "power_off" | "power_on" | "battery_low" => &["at", "input", "circuit"],
             "lock_status" => &["at", "input", "door", "locked"],
             "emergency_override" => &["at", "input", "doors"],
@@ -614,6 +621,40 @@ impl<'s> Loader<'s> {
                     station: station?,
                     credential,
                 }
+            }
+            "emergency" => {
+                if table.get("mode").is_none() {
+                    self.missing(
+                        scope,
+                        "mode",
+                        "\"hold\", \"secure\", \"lockdown\", \"evacuate\", \"shelter\" or \"none\"",
+                    );
+                    return None;
+                }
+                let mode = self.choice(scope, table, "mode", &Mode::ALL)?;
+                let areas = match self.string_list(scope, table, "areas") {
+                    Some(list) => {
+                        let mut areas = Vec::with_capacity(list.len());
+                        for (text, span) in list {
+                            match site.areas.iter().position(|a| a.id == text) {
+                                Some(i) => areas.push(AreaIdx(i as u32)),
+                                None => {
+                                    self.bad_value(
+                                        scope,
+                                        "areas",
+                                        span,
+                                        "the site has no area with this id".to_string(),
+                                    );
+                                    return None;
+                                }
+                            }
+                        }
+                        Some(areas)
+                    }
+                    None if table.get("areas").is_some() => return None,
+                    None => None,
+                };
+                Input::Emergency { mode, areas }
             }
             "forgive_passback" => {
                 let zone = self.site_reference(scope, table, "zone", "zone", &ids.zones, false);
