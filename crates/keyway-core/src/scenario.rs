@@ -1,8 +1,10 @@
-//! The five scenarios of the simulation spec and their moments.
+//! The five scenarios of the simulation spec and their moments, and one for each emergency
+//! mode besides lockdown (`hold`, `secure`, `evacuate`, `shelter`), power on, whole site.
 
 use std::fmt;
 
 use crate::analysis::{AreaView, DoorConditions, DoorView, area_views, door_view};
+use crate::emergency::{self, Admits, Mode};
 use crate::physics::{CommandInputs, Millis, PowerInputs, PowerTimeline, commanded};
 use crate::site::Site;
 
@@ -18,24 +20,38 @@ pub enum Scenario {
     OutageFire,
     /// Lockdown active, power on.
     Lockdown,
+    /// Each other emergency mode in force for the whole site, power on.
+    Hold,
+    Secure,
+    Evacuate,
+    Shelter,
 }
 
 impl Scenario {
     /// The order in which the checker looks for the first moment a finding holds.
-    pub const CHECK_ORDER: [Scenario; 5] = [
+    /// The spec's five first, in its order; then the other emergency modes.
+    pub const CHECK_ORDER: [Scenario; 9] = [
         Scenario::Normal,
         Scenario::Fire,
         Scenario::Lockdown,
         Scenario::Outage,
         Scenario::OutageFire,
+        Scenario::Hold,
+        Scenario::Secure,
+        Scenario::Evacuate,
+        Scenario::Shelter,
     ];
 
-    pub const ALL: [(&'static str, Scenario); 5] = [
+    pub const ALL: [(&'static str, Scenario); 9] = [
         ("normal", Scenario::Normal),
         ("outage", Scenario::Outage),
         ("fire", Scenario::Fire),
         ("outage-fire", Scenario::OutageFire),
         ("lockdown", Scenario::Lockdown),
+        ("hold", Scenario::Hold),
+        ("secure", Scenario::Secure),
+        ("evacuate", Scenario::Evacuate),
+        ("shelter", Scenario::Shelter),
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,8 +87,16 @@ impl Scenario {
         matches!(self, Scenario::Fire | Scenario::OutageFire)
     }
 
-    fn lockdown(self) -> bool {
-        self == Scenario::Lockdown
+    /// The emergency mode in force.
+    pub fn mode(self) -> Mode {
+        match self {
+            Scenario::Lockdown => Mode::Lockdown,
+            Scenario::Hold => Mode::Hold,
+            Scenario::Secure => Mode::Secure,
+            Scenario::Evacuate => Mode::Evacuate,
+            Scenario::Shelter => Mode::Shelter,
+            _ => Mode::None,
+        }
     }
 
     fn first_cause(self) -> &'static str {
@@ -82,6 +106,10 @@ impl Scenario {
             Scenario::Fire => "fire alarm",
             Scenario::OutageFire => "mains lost and fire alarm",
             Scenario::Lockdown => "lockdown",
+            Scenario::Hold => "hold",
+            Scenario::Secure => "secure",
+            Scenario::Evacuate => "evacuate",
+            Scenario::Shelter => "shelter",
         }
     }
 }
@@ -147,10 +175,13 @@ fn moment(
         .doors
         .iter()
         .map(|door| {
-            // In a scenario every door is at rest: only the fire alarm and lockdown command it.
+            // In a scenario every door is at rest: only the fire alarm and the emergency mode
+            // command it.
+            let effect = emergency::effect(site, scenario.mode(), door, true);
             let command = commanded(&CommandInputs {
                 fire_alarm_release: scenario.fire_alarm() && door.release.fire_alarm,
-                lockdown: scenario.lockdown(),
+                mode_release: effect.releases,
+                lockdown: effect.locks,
                 ..CommandInputs::default()
             });
             let circuit_live = door
@@ -163,7 +194,8 @@ fn moment(
                     circuit_live,
                     controller_alive,
                     command,
-                    lockdown: scenario.lockdown(),
+                    // A reader that admits only responders (or staff) lets nobody else in.
+                    lockdown: effect.admits != Admits::Anyone,
                     power_path_opened: false,
                 },
             )

@@ -12,7 +12,7 @@ use keyway_core::scenario::{self, Scenario};
 use keyway_core::site::{ExitHardware, FailMode};
 use proptest::prelude::*;
 
-const ALL_SCENARIOS: [Scenario; 5] = Scenario::CHECK_ORDER;
+const ALL_SCENARIOS: [Scenario; 9] = Scenario::CHECK_ORDER;
 
 proptest! {
     #[test]

@@ -203,6 +203,14 @@ enum ScenarioArg {
     OutageFire,
     /// Lockdown active, power on.
     Lockdown,
+    /// Hold: interior doors locked, admitting responders and staff; power on.
+    Hold,
+    /// Secure: doors to the exterior locked, admitting responders; power on.
+    Secure,
+    /// Evacuate: egress doors released as in a fire, entry from outside for responders only.
+    Evacuate,
+    /// Shelter: the doors of shelter areas unlocked; power on.
+    Shelter,
 }
 
 impl From<ScenarioArg> for Scenario {
@@ -213,6 +221,10 @@ impl From<ScenarioArg> for Scenario {
             ScenarioArg::Fire => Scenario::Fire,
             ScenarioArg::OutageFire => Scenario::OutageFire,
             ScenarioArg::Lockdown => Scenario::Lockdown,
+            ScenarioArg::Hold => Scenario::Hold,
+            ScenarioArg::Secure => Scenario::Secure,
+            ScenarioArg::Evacuate => Scenario::Evacuate,
+            ScenarioArg::Shelter => Scenario::Shelter,
         }
     }
 }

@@ -743,3 +743,18 @@ fn door_access_and_exit_reader_fields_are_checked() {
         &["field `exit_reader.kind` = \"bluetooth\"", "\"osdp\""],
     );
 }
+
+#[test]
+fn shelter_is_true_or_false() {
+    let text = GOOD.replace("occupants = 5", "occupants = 5\nshelter = \"yes\"");
+    assert_pointed(
+        "shelter",
+        &text,
+        line_of(&text, "shelter"),
+        &[
+            "area \"lobby\"",
+            "field `shelter` = \"yes\"",
+            "true or false",
+        ],
+    );
+}

@@ -309,3 +309,37 @@ fn a_muster_or_a_forgiveness_naming_what_the_site_lacks() {
         &["field `zone` = \"vault\"", "no zone with this id"],
     );
 }
+
+#[test]
+fn an_emergency_with_an_unknown_mode_or_area() {
+    let text = format!(
+        "{SCRIPT}\n[[step]]\nat = \"2026-12-01T07:11:00\"\ninput = \"emergency\"\nmode = \"panic\"\n"
+    );
+    assert_pointed(
+        "unknown_mode",
+        &text,
+        line_of(&text, "panic"),
+        &[
+            "step #2",
+            "field `mode` = \"panic\"",
+            "\"hold\"",
+            "\"shelter\"",
+        ],
+    );
+    let text = format!(
+        "{SCRIPT}\n[[step]]\nat = \"2026-12-01T07:11:00\"\ninput = \"emergency\"\nmode = \"hold\"\nareas = [\"lobby\", \"gym\"]\n"
+    );
+    assert_pointed(
+        "unknown_mode_area",
+        &text,
+        line_of(&text, "gym"),
+        &["step #2", "field `areas` = \"gym\"", "no area with this id"],
+    );
+    let text = format!("{SCRIPT}\n[[step]]\nat = \"2026-12-01T07:11:00\"\ninput = \"emergency\"\n");
+    assert_pointed(
+        "missing_mode",
+        &text,
+        line_of(&text, "input = \"emergency\"") - 2,
+        &["step #2", "field `mode`", "missing required field"],
+    );
+}

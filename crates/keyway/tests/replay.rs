@@ -49,7 +49,7 @@ fn replay_in(dir: &str, script: &str) -> Value {
     json
 }
 
-/// Each event as `HH:MM:SS kind door [credential] [reason] [circuit] [side] [station] [zone]`
+/// Each event as `HH:MM:SS kind door [credential] [reason] [circuit] [side] [station] [zone] [mode]`
 /// (the date dropped when it is the script's first day).
 fn events(json: &Value) -> Vec<String> {
     json["events"]
@@ -70,6 +70,7 @@ fn events(json: &Value) -> Vec<String> {
                 "side",
                 "station",
                 "zone",
+                "mode",
             ] {
                 if let Some(value) = e[key].as_str() {
                     parts.push(value.to_string());
@@ -440,7 +441,10 @@ fn an_entry_reader_puts_people_inside_an_exit_reader_outside_and_a_rex_makes_the
         .unwrap()
         .keys()
         .collect();
-    assert_eq!(areas, ["lab", "lobby", "mantrap", "server", "vault"]);
+    assert_eq!(
+        areas,
+        ["lab", "library", "lobby", "mantrap", "server", "vault"]
+    );
     assert_eq!(muster(&json, 0), None);
 }
 
@@ -607,4 +611,56 @@ fn a_two_person_door_opens_for_two_different_credentials_within_its_window() {
         ]
     );
     assert_eq!(occupants(&json, 0, "vault"), ["1001", "1002"]);
+}
+
+#[test]
+fn each_emergency_mode_locks_releases_and_admits_its_own_doors() {
+    let json = people("modes.toml");
+    assert_eq!(
+        events(&json),
+        [
+            "08:00:00 emergency_mode hold",
+            // Hold: interior doors admit only staff and responders.
+            "08:00:10 access_denied lab 1001 lockdown",
+            "08:00:20 access_granted lab 1002",
+            "08:00:20 door_unlocked lab",
+            "08:00:25 door_locked lab",
+            // The door to the street is not held.
+            "08:00:30 access_granted front 1001",
+            "08:00:30 door_unlocked front",
+            "08:00:35 door_locked front",
+            "08:01:00 emergency_mode secure",
+            "08:01:10 access_denied front 1001 lockdown",
+            "08:01:20 access_granted front 911",
+            "08:01:20 door_unlocked front",
+            "08:01:25 door_locked front",
+            // Secure leaves interior doors alone.
+            "08:01:30 access_granted lab 1001",
+            "08:01:30 door_unlocked lab",
+            "08:01:35 door_locked lab",
+            // Evacuate: the library's maglock locks egress, so it is released as in a fire.
+            "08:02:00 emergency_mode evacuate",
+            "08:02:00 door_unlocked library",
+            "08:02:10 access_denied front 1001 lockdown",
+            "08:02:20 rex lab",
+            "08:02:20 door_unlocked lab",
+            "08:02:25 door_locked lab",
+            // Shelter: the library (a shelter area) stays unlocked, now for shelter.
+            "08:03:00 emergency_mode shelter",
+            "08:04:00 emergency_mode none",
+            "08:04:00 door_locked library",
+            // A lockdown of the server room only.
+            "08:05:00 lockdown_started",
+            "08:05:10 access_denied trap-inner 1001 lockdown",
+            "08:05:20 access_granted front 1001",
+            "08:05:20 door_unlocked front",
+            "08:05:25 door_locked front",
+            "08:06:00 lockdown_ended",
+        ]
+    );
+    // An evacuation is a muster, as a fire alarm is; shelter is not.
+    assert_eq!(muster(&json, 0).unwrap(), ["1001", "1002", "911"]);
+    assert_eq!(probe(&json, 0, "library"), "unlocked closed -");
+    assert_eq!(muster(&json, 1), None);
+    assert_eq!(probe(&json, 1, "library"), "unlocked closed -");
 }
