@@ -586,6 +586,12 @@ pub struct SiteWiring {
     pub fire_alarm: Option<GpioLine>,
     /// A lockdown button or switch: active starts lockdown (ended by an operator).
     pub lockdown: Option<GpioLine>,
+    /// Buttons for the other emergency modes, each starting its mode for the whole site
+    /// (ended by an operator).
+    pub hold: Option<GpioLine>,
+    pub secure: Option<GpioLine>,
+    pub evacuate: Option<GpioLine>,
+    pub shelter: Option<GpioLine>,
 }
 
 /// A `[[schedule]]`.

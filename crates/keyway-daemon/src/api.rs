@@ -148,6 +148,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/doors/{id}/release", post(door_release))
         .route("/api/doors/{id}/momentary", post(door_momentary))
         .route("/api/lockdown", post(lockdown))
+        .route("/api/emergency", post(people::emergency))
         .route("/api/fire-alarm/reset", post(fire_alarm_reset))
         .route(
             "/api/credentials",

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use keyway_core::Site;
 use keyway_core::controller::Input;
+use keyway_core::emergency::Mode;
 use keyway_core::physics::Millis;
 use keyway_core::site::{CircuitIdx, DoorIdx, GpioLine, Side};
 use keyway_hw::gpio::{
@@ -34,6 +35,8 @@ pub enum Role {
     WiegandD1(DoorIdx),
     FireAlarm,
     Lockdown,
+    /// A button that starts another emergency mode for the whole site.
+    Mode(Mode),
     AcFail(CircuitIdx),
     BatteryLow(CircuitIdx),
 }
@@ -52,6 +55,7 @@ impl Role {
             // stays active a reset is refused.
             (Role::FireAlarm, active) => Input::FireAlarmInput { active },
             (Role::Lockdown, true) => Input::Lockdown,
+            (Role::Mode(mode), true) => Input::Emergency { mode, areas: None },
             (Role::AcFail(circuit), true) => Input::PowerOff { circuit },
             (Role::AcFail(circuit), false) => Input::PowerOn { circuit },
             (Role::BatteryLow(circuit), true) => Input::BatteryLow { circuit },
@@ -115,6 +119,10 @@ pub fn wired_inputs(site: &Site) -> Vec<(GpioLine, Role)> {
     for (line, role) in [
         (&site.wiring.fire_alarm, Role::FireAlarm),
         (&site.wiring.lockdown, Role::Lockdown),
+        (&site.wiring.hold, Role::Mode(Mode::Hold)),
+        (&site.wiring.secure, Role::Mode(Mode::Secure)),
+        (&site.wiring.evacuate, Role::Mode(Mode::Evacuate)),
+        (&site.wiring.shelter, Role::Mode(Mode::Shelter)),
     ] {
         if let Some(line) = line {
             inputs.push((line.clone(), role));
@@ -508,6 +516,39 @@ mod tests {
                 door: FRONT,
                 locked: false
             }]
+        );
+    }
+
+    #[test]
+    fn a_mode_button_starts_its_mode_for_the_whole_site_and_its_release_does_nothing() {
+        assert_eq!(
+            Role::Mode(Mode::Evacuate).input(true),
+            Some(Input::Emergency {
+                mode: Mode::Evacuate,
+                areas: None
+            })
+        );
+        assert_eq!(Role::Mode(Mode::Hold).input(false), None);
+        // Held at start, it counts, as the lockdown button does.
+        assert_eq!(
+            Role::Mode(Mode::Shelter).at_start(true),
+            Some(Input::Emergency {
+                mode: Mode::Shelter,
+                areas: None
+            })
+        );
+        let site = keyway_core::parse_site(
+            "site.toml",
+            "[site]\nname = \"w\"\n[controller]\npower = \"m\"\n[[power]]\nid = \"m\"\n[[area]]\nid = \"out\"\nkind = \"exterior\"\n[wiring]\nhold = { line = 7 }\nsecure = { line = 8 }\n",
+        )
+        .unwrap();
+        let roles: Vec<(u32, Role)> = wired_inputs(&site)
+            .into_iter()
+            .map(|(line, role)| (line.line, role))
+            .collect();
+        assert_eq!(
+            roles,
+            [(7, Role::Mode(Mode::Hold)), (8, Role::Mode(Mode::Secure))]
         );
     }
 

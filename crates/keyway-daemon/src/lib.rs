@@ -421,6 +421,7 @@ pub fn restore_inputs(
         match (key.as_str(), value.as_str()) {
             ("lockdown", "1") => inputs.push(Input::Lockdown),
             ("fire_alarm", "active") => inputs.push(Input::FireAlarm),
+            ("emergency", value) => inputs.extend(service::parse_emergency(site, value)),
             (key, hold) if key.starts_with("hold:") => {
                 let Some(door) = site.find_door(&key["hold:".len()..]) else {
                     stale.holds.push(stale::StaleHold {

@@ -13,8 +13,9 @@ use std::sync::Arc;
 use keyway_core::Site;
 use keyway_core::controller::{Alarm, Controller, Detail, Event, EventKind, Input};
 use keyway_core::credentials::{AccessLevel, CredentialStore, DoorScope, LevelIdx, NewCredential};
+use keyway_core::emergency::Mode;
 use keyway_core::physics::{Command, LockPosition, Millis, relay_energized};
-use keyway_core::site::{CircuitIdx, DoorIdx, Schedule, ScheduleIdx};
+use keyway_core::site::{AreaIdx, CircuitIdx, DoorIdx, Schedule, ScheduleIdx};
 use keyway_store::{
     CredentialRow, LevelChange, LevelOutcome, NewEvent, ScheduleChange, StoreError, StoredEvent,
 };
@@ -106,6 +107,11 @@ pub struct Snapshot {
     pub at: Millis,
     pub controller_alive: bool,
     pub lockdown: bool,
+    /// The emergency mode in force: `none`, `hold`, `secure`, `lockdown`, `evacuate`,
+    /// `shelter`.
+    pub mode: Mode,
+    /// Its areas; `null` for the whole site.
+    pub mode_areas: Option<Vec<String>>,
     pub fire_alarm: bool,
     pub doors: Vec<DoorSnapshot>,
     pub circuits: Vec<CircuitSnapshot>,
@@ -419,6 +425,18 @@ fn describe_restored(site: &Site, restore: &[Input]) -> String {
         .filter_map(|input| match input {
             Input::FireAlarm => Some("fire alarm not reset".to_string()),
             Input::Lockdown => Some("lockdown".to_string()),
+            Input::Emergency { mode, areas } => Some(match areas {
+                None => format!("emergency mode {}", mode.name()),
+                Some(areas) => format!(
+                    "emergency mode {} in {}",
+                    mode.name(),
+                    areas
+                        .iter()
+                        .map(|a| site.area(*a).id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }),
             _ => OperatorCommand::of(input).map(|command| {
                 format!(
                     "hold {} {}",
@@ -440,17 +458,68 @@ fn describe_restored(site: &Site, restore: &[Input]) -> String {
 /// reset (the panel still in alarm) leaves the stored alarm in place.
 fn latch(
     controller: &Controller,
-    (fire_before, lockdown_before): (bool, bool),
+    (fire_before, mode_before): (bool, ModeInForce),
     mut holds: Vec<StateChange>,
 ) -> Vec<StateChange> {
     let set = |key: &str, on: bool, value: &str| (key.to_string(), on.then(|| value.to_string()));
     if controller.fire_alarm() != fire_before {
         holds.push(set("fire_alarm", controller.fire_alarm(), "active"));
     }
-    if controller.lockdown() != lockdown_before {
-        holds.push(set("lockdown", controller.lockdown(), "1"));
+    let mode = mode_in_force(controller);
+    if mode != mode_before {
+        // A lockdown of the whole site is stored as it always was (`lockdown`); any other
+        // mode as `emergency` = `MODE` or `MODE AREA,AREA`.
+        let whole_lockdown = mode == (Mode::Lockdown, None);
+        holds.push(set("lockdown", whole_lockdown, "1"));
+        let value = match &mode {
+            (Mode::None, _) => None,
+            _ if whole_lockdown => None,
+            (mode, None) => Some(mode.name().to_string()),
+            (mode, Some(areas)) => Some(format!(
+                "{} {}",
+                mode.name(),
+                areas
+                    .iter()
+                    .map(|a| controller.site().area(*a).id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )),
+        };
+        holds.push(("emergency".to_string(), value));
     }
     holds
+}
+
+/// The emergency mode in force and its areas (`None`: the whole site).
+type ModeInForce = (Mode, Option<Vec<AreaIdx>>);
+
+fn mode_in_force(controller: &Controller) -> ModeInForce {
+    (controller.mode(), controller.mode_areas())
+}
+
+/// A stored `emergency` value as the input that restores it; areas the site no longer has
+/// are left out, and a mode left with none of its areas is not restored.
+pub fn parse_emergency(site: &Site, value: &str) -> Option<Input> {
+    let (mode, areas) = match value.split_once(' ') {
+        Some((mode, areas)) => (mode, Some(areas)),
+        None => (value, None),
+    };
+    let mode = Mode::from_name(mode)?;
+    let areas = match areas {
+        None => None,
+        Some(list) => {
+            let areas: Vec<AreaIdx> = list
+                .split(',')
+                .filter_map(|id| site.areas.iter().position(|a| a.id == id))
+                .map(|i| AreaIdx(i as u32))
+                .collect();
+            if areas.is_empty() {
+                return None;
+            }
+            Some(areas)
+        }
+    };
+    Some(Input::Emergency { mode, areas })
 }
 
 /// The key of a door's stored operator hold.
@@ -603,7 +672,7 @@ impl Service {
                         task.catch_up();
                         match request {
                             Request::Input { input, origin, reply } => {
-                                let before = (task.controller.fire_alarm(), task.controller.lockdown());
+                                let before = (task.controller.fire_alarm(), mode_in_force(&task.controller));
                                 // An operator's hold is logged with who set it, whether or
                                 // not a higher rule (a lockdown, the fire alarm) lets it
                                 // move the door now.
@@ -1096,6 +1165,10 @@ fn snapshot(controller: &Controller, relays: &[bool]) -> Snapshot {
         at: now,
         controller_alive: controller.alive(),
         lockdown: controller.lockdown(),
+        mode: controller.mode(),
+        mode_areas: controller
+            .mode_areas()
+            .map(|areas| areas.into_iter().map(|a| site.area(a).id.clone()).collect()),
         fire_alarm: controller.fire_alarm(),
         doors,
         circuits,

@@ -220,3 +220,88 @@ fn occupancy_anti_passback_and_muster_through_the_api_and_across_a_restart() {
         keyway_store::Verification::Intact { .. }
     ));
 }
+
+#[test]
+fn emergency_modes_through_the_api_are_kept_across_a_restart() {
+    let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("people-modes");
+    let _ = std::fs::remove_dir_all(&data);
+    let server = start(data.clone());
+    for (number, staff) in [("1001", false), ("1002", true)] {
+        server.post(
+            "/api/credentials",
+            Some(ADMIN),
+            json!({"number": number, "doors": ["*"], "staff": staff}),
+        );
+    }
+    let viewer = server.token("viewer");
+    let (status, _) = server.post("/api/emergency", Some(&viewer), json!({"mode": "hold"}));
+    assert_eq!(status, 403);
+    let (status, body) = server.post("/api/emergency", Some(ADMIN), json!({"mode": "panic"}));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("\"hold\""),
+        "{body}"
+    );
+    let (status, body) = server.post(
+        "/api/emergency",
+        Some(ADMIN),
+        json!({"mode": "hold", "areas": ["gym"]}),
+    );
+    assert_eq!(status, 400, "{body}");
+
+    // Hold for the lab only: its door admits staff, the vault's does not care.
+    let (status, body) = server.post(
+        "/api/emergency",
+        Some(ADMIN),
+        json!({"mode": "hold", "areas": ["lab"]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let event = server.wait_for_event(|e| e["kind"] == "emergency_mode");
+    assert_eq!(event["detail"], "mode hold");
+    let (_, status) = server.get("/api/status", Some(ADMIN));
+    assert_eq!(status["mode"], "hold");
+    assert_eq!(status["mode_areas"], json!(["lab"]));
+    assert_eq!(badge(&server, "lab", "entry", "1001")["reason"], "lockdown");
+    assert_eq!(
+        badge(&server, "lab", "entry", "1002")["kind"],
+        "access_granted"
+    );
+
+    // Restarted, the hold is still in force for the lab.
+    let data = server.stop();
+    let server = start(data);
+    let (_, status) = server.get("/api/status", Some(ADMIN));
+    assert_eq!(status["mode"], "hold");
+    assert_eq!(status["mode_areas"], json!(["lab"]));
+    server.clock.advance(10_000);
+    assert_eq!(badge(&server, "lab", "entry", "1001")["reason"], "lockdown");
+
+    // Evacuate: a muster, and the library's maglock released; lockdown through its own API
+    // still ends it.
+    server.post("/api/emergency", Some(ADMIN), json!({"mode": "evacuate"}));
+    let (_, muster) = server.get("/api/muster", Some(ADMIN));
+    assert_eq!(muster["active"], true);
+    assert_eq!(server.door("library")["lock"], "unlocked");
+    assert_eq!(server.door("library")["reason"], "mode_release");
+    server.post("/api/lockdown", Some(ADMIN), json!({"active": true}));
+    let (_, status) = server.get("/api/status", Some(ADMIN));
+    assert_eq!(status["mode"], "lockdown");
+    assert_eq!(status["lockdown"], true);
+    assert_eq!(status["mode_areas"], Value::Null);
+    assert_eq!(server.door("library")["lock"], "locked");
+    let data = server.stop();
+    let server = start(data);
+    let (_, status) = server.get("/api/status", Some(ADMIN));
+    assert_eq!(
+        status["mode"], "lockdown",
+        "a whole-site lockdown is restored as ever"
+    );
+    server.post("/api/lockdown", Some(ADMIN), json!({"active": false}));
+    let (_, status) = server.get("/api/status", Some(ADMIN));
+    assert_eq!(status["mode"], "none");
+    let data = server.stop();
+    let server = start(data);
+    let (_, status) = server.get("/api/status", Some(ADMIN));
+    assert_eq!(status["mode"], "none");
+    server.stop();
+}

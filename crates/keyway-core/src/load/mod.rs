@@ -416,7 +416,15 @@ const PUSH_TO_EXIT_FIELDS: &[&str] = &[
 ];
 const READER_FIELDS: &[&str] = &["kind", "address", "bus", "dps_input", "rex_input"];
 const LINE_FIELDS: &[&str] = &["chip", "line", "active_low", "debounce_ms"];
-const SITE_WIRING_FIELDS: &[&str] = &["chip", "fire_alarm", "lockdown"];
+const SITE_WIRING_FIELDS: &[&str] = &[
+    "chip",
+    "fire_alarm",
+    "lockdown",
+    "hold",
+    "secure",
+    "evacuate",
+    "shelter",
+];
 const DOOR_WIRING_FIELDS: &[&str] = &[
     "relay",
     "dps",
@@ -1124,18 +1132,22 @@ impl<'s> Loader<'s> {
         if fire_alarm.is_some() {
             drafts.fire_alarm_input = table.get("fire_alarm").map(|v| self.absolute(v.span()));
         }
-        let lockdown = self.gpio_line(
-            &scope,
-            table,
-            "lockdown",
-            "wiring.lockdown.",
-            LineUse::Contact,
-            &mut lines,
-        );
+        let mut button = |key: &str, prefix: &'static str| {
+            self.gpio_line(&scope, table, key, prefix, LineUse::Contact, &mut lines)
+        };
+        let lockdown = button("lockdown", "wiring.lockdown.");
+        let hold = button("hold", "wiring.hold.");
+        let secure = button("secure", "wiring.secure.");
+        let evacuate = button("evacuate", "wiring.evacuate.");
+        let shelter = button("shelter", "wiring.shelter.");
         drafts.lines = lines;
         drafts.wiring = Some(SiteWiring {
             fire_alarm,
             lockdown,
+            hold,
+            secure,
+            evacuate,
+            shelter,
         });
     }
 
@@ -2108,8 +2120,17 @@ fn fill_default_chip(site: &mut Site, chip: &str) {
             fill(&mut w.battery_low);
         }
     }
-    fill(&mut site.wiring.fire_alarm);
-    fill(&mut site.wiring.lockdown);
+    let wiring = &mut site.wiring;
+    for line in [
+        &mut wiring.fire_alarm,
+        &mut wiring.lockdown,
+        &mut wiring.hold,
+        &mut wiring.secure,
+        &mut wiring.evacuate,
+        &mut wiring.shelter,
+    ] {
+        fill(line);
+    }
 }
 
 /// 32 hexadecimal digits as 16 bytes.
@@ -2223,6 +2244,7 @@ wiegand_d1 = { line = 6 }
 chip = "gpiochip1"
 fire_alarm = { line = 4, active_low = true }
 lockdown = { line = 25 }
+evacuate = { line = 26, debounce_ms = 50 }
 "#;
         let site = parse_site("wired.toml", text).unwrap_or_else(|e| panic!("{e}"));
         let line = |chip: &str, line: u32, active_low: bool, debounce_ms: u32| {
@@ -2258,6 +2280,8 @@ lockdown = { line = 25 }
             SiteWiring {
                 fire_alarm: line(chip1, 4, true, 20),
                 lockdown: line(chip1, 25, false, 20),
+                evacuate: line(chip1, 26, false, 50),
+                ..SiteWiring::default()
             }
         );
         // Without [wiring] the chip is /dev/gpiochip0.

@@ -1,12 +1,15 @@
-//! Who is in the building: `GET /api/occupancy`, `GET /api/muster` (during a fire alarm,
-//! everyone still to muster), `POST /api/anti-passback/forgive` (an operator's reset, logged
-//! with who made it) and the simulated muster station reader `POST /api/sim/muster`.
+//! Who is in the building: `GET /api/occupancy`, `GET /api/muster` (during a fire alarm or
+//! an evacuation, everyone still to muster), `POST /api/anti-passback/forgive` (an operator's
+//! reset, logged with who made it), the simulated muster station reader
+//! `POST /api/sim/muster`, and the emergency modes, `POST /api/emergency`.
 
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::HeaderMap;
 use keyway_core::controller::Input;
+use keyway_core::emergency::Mode;
+use keyway_core::site::AreaIdx;
 use keyway_core::site::{StationIdx, ZoneIdx};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -146,4 +149,61 @@ pub async fn sim_muster(
             )
         })?;
     Ok(Json(event_json(&state, mustered)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyBody {
+    mode: String,
+    /// Area ids; absent for the whole site.
+    areas: Option<Vec<String>>,
+}
+
+/// Puts an emergency mode in force (`none` ends the one in force).
+pub async fn emergency(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<EmergencyBody>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let caller = authorize(&state, &headers, Role::Operator)?;
+    let Json(body) = body?;
+    let mode = Mode::from_name(&body.mode).ok_or_else(|| {
+        let names: Vec<String> = Mode::ALL.iter().map(|(n, _)| format!("{n:?}")).collect();
+        ApiError::bad_request(format!(
+            "field `mode` = {:?}: expected one of {}",
+            body.mode,
+            names.join(", ")
+        ))
+    })?;
+    let site = state.service.site();
+    let areas = match body.areas {
+        None => None,
+        Some(ids) if ids.is_empty() => {
+            return Err(ApiError::bad_request(
+                "field `areas`: name at least one area, or leave it out for the whole site",
+            ));
+        }
+        Some(ids) => Some(
+            ids.iter()
+                .map(|id| {
+                    site.areas
+                        .iter()
+                        .position(|a| &a.id == id)
+                        .map(|i| AreaIdx(i as u32))
+                        .ok_or_else(|| {
+                            ApiError::bad_request(format!(
+                                "field `areas`: the site has no area {id:?}"
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    let events = run_input(
+        &state,
+        Input::Emergency { mode, areas },
+        caller.origin(Source::Api),
+    )
+    .await?;
+    Ok(events_json(&state, &events))
 }
