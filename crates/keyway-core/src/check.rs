@@ -32,6 +32,7 @@ pub fn check(site: &Site) -> Vec<Finding> {
         door_rules(site, door, &mut findings);
     }
     site_rules(site, &mut findings);
+    people_rules(site, &runs, &mut findings);
     path_rules(site, &mut findings);
     scenario_door_rules(site, &runs, &mut findings);
     findings.extend(scenario_findings(site, &runs));
@@ -687,6 +688,122 @@ pub fn scenario_findings(site: &Site, runs: &[ScenarioRun]) -> Vec<Finding> {
     }
     sort_findings(&mut findings);
     findings
+}
+
+/// The door has an egress release that the controller or the lock itself honours: a REX, a
+/// push-to-exit, or a door-hardware, delayed, controlled or elevator-lobby arrangement.
+fn egress_release(door: &Door) -> bool {
+    door.release.rex_sensor
+        || door.release.push_to_exit.is_some()
+        || matches!(
+            door.release.arrangement,
+            Arrangement::DoorHardware
+                | Arrangement::Delayed
+                | Arrangement::Controlled
+                | Arrangement::ElevatorLobby
+        )
+}
+
+/// The rules about people: exit readers, interlocks, two-person doors, muster stations and
+/// shelter areas.
+fn people_rules(site: &Site, runs: &[ScenarioRun], findings: &mut Vec<Finding>) {
+    for idx in site.door_indices() {
+        let door = site.door(idx);
+        let label = door_label(door);
+        let Some(lock) = egress_locked(door) else {
+            continue;
+        };
+        if door.exit_reader.is_some() && !egress_release(door) {
+            push(
+                findings,
+                &rules::EGRESS_CARD_OUT,
+                Some(idx),
+                None,
+                format!(
+                    "{label}: the {} locks egress and only its exit reader opens it from the inside: nobody without a valid card gets out.",
+                    lock.kind.describe()
+                ),
+            );
+        }
+        if !site.interlocks_of(idx).is_empty() {
+            let missing: Vec<&str> = [
+                (!fire_alarm_release(site, door)).then_some("a fire alarm release"),
+                (!egress_release(door)).then_some("an egress release"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if !missing.is_empty() {
+                let groups: Vec<&str> = site
+                    .interlocks_of(idx)
+                    .iter()
+                    .map(|i| site.interlock(*i).id.as_str())
+                    .collect();
+                push(
+                    findings,
+                    &rules::INTERLOCK_EGRESS,
+                    Some(idx),
+                    None,
+                    format!(
+                        "{label}: in interlock {} its {} locks egress and it has no {}.",
+                        groups.join(", "),
+                        lock.kind.describe(),
+                        missing.join(" and no ")
+                    ),
+                );
+            }
+        }
+        if door.access.two_person {
+            push(
+                findings,
+                &rules::TWO_PERSON_EGRESS,
+                Some(idx),
+                None,
+                format!(
+                    "{label}: a two-person door whose {} locks egress: one person alone gets out only by its egress releases.",
+                    lock.kind.describe()
+                ),
+            );
+        }
+    }
+    for station in &site.muster_stations {
+        if let Some(area) = station.area
+            && !site.area(area).is_exterior()
+        {
+            push(
+                findings,
+                &rules::MUSTER_INSIDE,
+                None,
+                Some(area),
+                format!(
+                    "Muster station \"{}\" stands in {}, which is not exterior: people would muster inside.",
+                    station.id,
+                    area_label(site.area(area))
+                ),
+            );
+        }
+    }
+    for area_idx in site.area_indices() {
+        let area = site.area(area_idx);
+        if !area.shelter || area.is_exterior() {
+            continue;
+        }
+        if let Some((_, moment)) = first_moment(runs, Some(Scenario::Shelter), |m| {
+            !m.areas[area_idx.index()].can_exit
+        }) {
+            findings.push(Finding {
+                rule: &rules::SHELTER_TRAPPED,
+                door: None,
+                area: Some(area_idx),
+                scenario: Some(Scenario::Shelter),
+                at: Some(moment.at),
+                message: format!(
+                    "{}: a shelter room that people cannot leave in shelter mode.",
+                    area_label(area)
+                ),
+            });
+        }
+    }
 }
 
 fn first_moment(

@@ -448,7 +448,7 @@ rule!(
     "EGRESS-TRAPPED",
     Error,
     "Outages, overrides and emergency access",
-    "In some scenario and moment, an occupied area cannot reach the exterior. One finding per area, for the first scenario and moment in the order `normal`, `fire`, `lockdown`, `outage`, `outage-fire`.",
+    "In some scenario and moment, an occupied area cannot reach the exterior. One finding per area, for the first scenario and moment in the order `normal`, `fire`, `lockdown`, `outage`, `outage-fire`, then the other emergency modes `hold`, `secure`, `evacuate`, `shelter`.",
     [
         DOOR_OPERATIONS,
         Source::Nfpa101 {
@@ -489,6 +489,52 @@ rule!(
     [IEC_MONITORING]
 );
 
+rule!(
+    EGRESS_CARD_OUT,
+    "EGRESS-CARD-OUT",
+    Error,
+    "People: exit readers, interlocks, two-person doors, muster and shelter",
+    "An egress-locked door with an exit reader and no egress release (no `rex_sensor`, no `push_to_exit`, no door-hardware, delayed, controlled or elevator-lobby arrangement): its only way out is a card (card-out egress).",
+    [
+        DOOR_OPERATIONS,
+        Source::Nfpa101 {
+            sections: "§7.2.1.5.3"
+        }
+    ]
+);
+rule!(
+    INTERLOCK_EGRESS,
+    "INTERLOCK-EGRESS",
+    Error,
+    "People: exit readers, interlocks, two-person doors, muster and shelter",
+    "An egress-locked door of an `[[interlock]]` lacks a fire alarm release or an egress release (REX, push-to-exit, door-hardware or delayed release): the interlock, or a fire, could hold people in.",
+    [ELECTRIC_RELEASES, NFPA101_SPECIAL_LOCKING]
+);
+rule!(
+    TWO_PERSON_EGRESS,
+    "TWO-PERSON-EGRESS",
+    Warning,
+    "People: exit readers, interlocks, two-person doors, muster and shelter",
+    "A two-person door (`access.two_person`) is egress-locked: one person alone may get out only by its egress releases, never by a badge.",
+    [DOOR_OPERATIONS, NFPA101_SPECIAL_LOCKING]
+);
+rule!(
+    MUSTER_INSIDE,
+    "MUSTER-INSIDE",
+    Warning,
+    "People: exit readers, interlocks, two-person doors, muster and shelter",
+    "A `[[muster_station]]` stands in an area that is not exterior: people would muster inside the building they are leaving.",
+    [PRACTICE]
+);
+rule!(
+    SHELTER_TRAPPED,
+    "SHELTER-TRAPPED",
+    Error,
+    "People: exit readers, interlocks, two-person doors, muster and shelter",
+    "An area marked `shelter` cannot reach the exterior in the `shelter` scenario.",
+    [DOOR_OPERATIONS, NFPA101_SPECIAL_LOCKING]
+);
+
 /// Every rule, in the order of the rule reference.
 pub const RULES: &[&Rule] = &[
     &EGRESS_NO_ARRANGEMENT,
@@ -524,6 +570,11 @@ pub const RULES: &[&Rule] = &[
     &SITE_LOCKOUT,
     &SEC_DPS,
     &SEC_RELEASE_TIME,
+    &EGRESS_CARD_OUT,
+    &INTERLOCK_EGRESS,
+    &TWO_PERSON_EGRESS,
+    &MUSTER_INSIDE,
+    &SHELTER_TRAPPED,
 ];
 
 pub fn find(id: &str) -> Option<&'static Rule> {

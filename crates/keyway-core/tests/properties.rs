@@ -15,6 +15,21 @@ use proptest::prelude::*;
 const ALL_SCENARIOS: [Scenario; 9] = Scenario::CHECK_ORDER;
 
 proptest! {
+    /// No emergency mode takes a way out away: an area that can exit at rest can exit in
+    /// hold, secure, lockdown, evacuate and shelter (a mode only locks doors that are locked
+    /// at rest anyway, egress releases keep working, and its releases add ways out).
+    #[test]
+    fn every_area_that_can_exit_at_rest_can_exit_in_every_mode(generated in gen_site()) {
+        let site = common::load(&generated.to_toml());
+        let normal = scenario::run(&site, Scenario::Normal);
+        for mode in [Scenario::Hold, Scenario::Secure, Scenario::Lockdown, Scenario::Evacuate, Scenario::Shelter] {
+            let run = scenario::run(&site, mode);
+            for (area, (at_rest, in_mode)) in site.areas.iter().zip(normal.moments[0].areas.iter().zip(&run.moments[0].areas)) {
+                prop_assert!(!at_rest.can_exit || in_mode.can_exit, "{} can exit at rest, not in {}", area.id, mode.name());
+            }
+        }
+    }
+
     #[test]
     fn lock_positions_follow_power(generated in gen_site()) {
         let site = common::load(&generated.to_toml());

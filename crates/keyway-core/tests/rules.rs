@@ -692,3 +692,101 @@ fn the_rule_reference_in_docs_is_generated_from_the_rule_table() {
         "docs/rules.md is out of date: run `cargo run -- rules > docs/rules.md` (or KEYWAY_BLESS=1 cargo test)"
     );
 }
+
+/// A maglock with only an electric release, and an exit reader: card-out egress.
+const CARD_OUT: &str = r#"exit_hardware = "none"
+[door.lock]
+type = "maglock"
+fail = "safe"
+power = "psu"
+listed = ["UL294"]
+[door.release]
+fire_alarm = true
+[door.reader]
+kind = "osdp"
+address = 1
+[door.exit_reader]
+kind = "osdp"
+address = 2
+"#;
+
+#[test]
+fn egress_card_out() {
+    assert_fires(&room_door("", "", CARD_OUT), "EGRESS-CARD-OUT", "d");
+    // An exit reader beside a REX is fine: the REX lets anyone out.
+    let with_rex = CARD_OUT.replace(
+        "fire_alarm = true",
+        "fire_alarm = true\narrangement = \"sensor\"\nrex_sensor = true",
+    );
+    assert_quiet(&room_door("", "", &with_rex), "EGRESS-CARD-OUT");
+    // A strike with a lever does not lock egress: the exit reader is only for counting.
+    let strike = CARD_OUT
+        .replace("exit_hardware = \"none\"", "exit_hardware = \"lever\"")
+        .replace("\"maglock\"", "\"electric_strike\"");
+    assert_quiet(&room_door("", "", &strike), "EGRESS-CARD-OUT");
+}
+
+/// Two doors in a row, the mantrap between, both in one interlock.
+fn mantrap(inner_release: &str) -> String {
+    site_text(
+        "fire_alarm = true",
+        "",
+        &format!(
+            "{ROOM}\n[[area]]\nid = \"trap\"\n\n[[interlock]]\nid = \"pair\"\ndoors = [\"inner\", \"outer\"]\n\n\
+             [[door]]\nid = \"inner\"\ninside = \"room\"\noutside = \"trap\"\nexit_hardware = \"none\"\n\
+             [door.lock]\ntype = \"maglock\"\nfail = \"safe\"\npower = \"psu\"\n[door.release]\n{inner_release}\n\n\
+             [[door]]\nid = \"outer\"\ninside = \"trap\"\noutside = \"street\"\n\
+             [door.lock]\ntype = \"electric_strike\"\nfail = \"secure\"\npower = \"psu\"\n"
+        ),
+    )
+}
+
+#[test]
+fn interlock_egress() {
+    let no_fire = "arrangement = \"sensor\"\nrex_sensor = true";
+    assert_fires(&mantrap(no_fire), "INTERLOCK-EGRESS", "inner");
+    assert_fires(&mantrap("fire_alarm = true"), "INTERLOCK-EGRESS", "inner");
+    let both = "arrangement = \"sensor\"\nrex_sensor = true\nfire_alarm = true";
+    assert_quiet(&mantrap(both), "INTERLOCK-EGRESS");
+}
+
+#[test]
+fn two_person_egress() {
+    let two_person = format!("{SENSOR_MAGLOCK}[door.access]\ntwo_person = true\n");
+    assert_fires(&room_door("", "", &two_person), "TWO-PERSON-EGRESS", "d");
+    assert_quiet(&room_door("", "", SENSOR_MAGLOCK), "TWO-PERSON-EGRESS");
+}
+
+#[test]
+fn muster_inside() {
+    let station = |area: &str| {
+        room_door(
+            "",
+            "",
+            &format!(
+                "{SENSOR_MAGLOCK}\n[[muster_station]]\nid = \"m\"\narea = \"{area}\"\n[muster_station.reader]\nkind = \"wiegand\"\n"
+            ),
+        )
+    };
+    assert_fires(&station("room"), "MUSTER-INSIDE", "room");
+    assert_quiet(&station("street"), "MUSTER-INSIDE");
+}
+
+#[test]
+fn shelter_trapped() {
+    // The shelter room opens onto a hall; the hall's door to the street has only a card
+    // reader on its inside. Shelter mode releases the room's door, not the hall's.
+    let site = |out_door: &str| {
+        site_text(
+            "fire_alarm = true",
+            "",
+            &format!(
+                "[[area]]\nid = \"room\"\noccupants = 10\nshelter = true\n[[area]]\nid = \"hall\"\n\n\
+                 [[door]]\nid = \"inner\"\ninside = \"room\"\noutside = \"hall\"\n\n\
+                 [[door]]\nid = \"d\"\ninside = \"hall\"\noutside = \"street\"\n{out_door}"
+            ),
+        )
+    };
+    assert_fires(&site(CARD_OUT), "SHELTER-TRAPPED", "room");
+    assert_quiet(&site(SENSOR_MAGLOCK), "SHELTER-TRAPPED");
+}
