@@ -427,6 +427,31 @@ try {
     await shot(desk, "overview-alarms-desktop");
   });
 
+  await step("during the fire alarm, Who is inside lists who is still to muster, and prints only that", async () => {
+    await desk.click('#nav button[data-screen="muster"]');
+    // Alice badged into the server room earlier and has not mustered.
+    await expectText(desk.locator('#muster tr[data-credential="1001"]'), "Alice");
+    await expectText(desk.locator("#muster-state"), "still to account for");
+    await desk.emulateMedia({ media: "print" });
+    if (await desk.locator("#nav").isVisible()) throw new Error("the navigation is printed");
+    if (!(await desk.locator("#muster").isVisible())) throw new Error("the muster list is not printed");
+    await desk.emulateMedia({ media: "screen" });
+    await audit(desk, "muster");
+    await desk.click('#nav button[data-screen="overview"]');
+  });
+
+  await step("an emergency mode from the site controls asks first, raises its banner, and ends", async () => {
+    await desk.selectOption("#mode", "secure");
+    await desk.click("#mode-on");
+    await desk.locator("#confirm[open]").waitFor();
+    await desk.click("#confirm-yes");
+    await expectText(desk.locator("#banners"), "SECURE");
+    await expectText(desk.locator("#mode-feedback"), "emergency mode");
+    if ((await call("GET", "/api/status")).body.mode !== "secure") throw new Error("secure is not in force");
+    await desk.click("#mode-off");
+    await desk.locator("#banners .banner", { hasText: "SECURE" }).waitFor({ state: "detached" });
+  });
+
   await step("the events screen searches the log, pages back and exports CSV", async () => {
     await desk.click('nav button[data-screen="events"]');
     await desk.selectOption("#ev-kind", "rex");

@@ -13,6 +13,7 @@ import * as schedules from "./schedules.js";
 import * as alarms from "./alarms.js";
 import * as health from "./health.js";
 import * as eventsScreen from "./events.js";
+import * as muster from "./muster.js";
 import { clockTime } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
@@ -26,6 +27,7 @@ function showScreen(name) {
   for (const screen of document.querySelectorAll(".screen")) screen.classList.toggle("hidden", screen.id !== "screen-" + name);
   if (name === "planner") planner.load().catch((error) => ($("plan-caption").textContent = error.message));
   if (name === "events") eventsScreen.search(false);
+  muster.setShown(name === "muster");
   if (name === "people") {
     people.load().catch((error) => ($("people-feedback").textContent = error.message));
     levels.load().catch((error) => ($("levels-feedback").textContent = error.message));
@@ -116,6 +118,7 @@ start(async (session) => {
   planner.setup(site);
   alarms.setup(site, session.role);
   eventsScreen.setup(site);
+  muster.wire();
   if (session.role !== "viewer") {
     people.setup(site, session.role);
     people.wire();
@@ -135,6 +138,7 @@ start(async (session) => {
     overview.addEvent(event);
     alarmsDirty = true;
     refresh();
+    muster.load();
   };
   follow({ event: onEvent, lagged: catchUp, state: indicate }, overview.lastSeq);
   setInterval(refresh, 1000);

@@ -145,11 +145,23 @@ export function setConnection(name, since) {
   if (last.status) banners(last.status, last.health);
 }
 
+/** The emergency modes other than lockdown, as their banner says them. */
+const MODE_BANNERS = {
+  hold: ["HOLD", "interior doors locked, staff and responders admitted; exits still release."],
+  secure: ["SECURE", "doors to the outside locked, responders admitted; exits still release."],
+  evacuate: ["EVACUATE", "exits released, entry from outside for responders only; see Who is inside for the muster."],
+  shelter: ["SHELTER", "shelter rooms unlocked."],
+};
+
+const where = (status) => (status.mode_areas ? ` (${status.mode_areas.join(", ")})` : "");
+
 function banners(status, health) {
   const out = [];
   if (connection.name === "disconnected") out.push(["stale", `Not connected to the controller since ${connection.since.toTimeString().slice(0, 8)}: what this page shows may be out of date.`]);
   if (status.fire_alarm) out.push(["fire", "FIRE ALARM: doors with a fire release are unlocked until the alarm is reset by hand."]);
-  if (status.lockdown) out.push(["lockdown", "LOCKDOWN: badges refused except responders; exits still release."]);
+  if (status.lockdown) out.push(["lockdown", `LOCKDOWN${where(status)}: badges refused except responders; exits still release.`]);
+  const mode = MODE_BANNERS[status.mode];
+  if (mode) out.push(["lockdown", `${mode[0]}${where(status)}: ${mode[1]}`]);
   if (!status.controller_alive) out.push(["dead", "The controller has no power: relays at rest, readers dark."]);
   const mains = status.circuits.filter((c) => !c.fed_by && !c.live);
   if (mains.length) {
@@ -251,6 +263,17 @@ export function wire(refresh) {
   });
   $("lockdown-off").addEventListener("click", async () => {
     await act(() => api("/api/lockdown", { method: "POST", body: { active: false } }), siteFeedback);
+    refresh();
+  });
+  $("mode-on").addEventListener("click", async () => {
+    const select = $("mode");
+    const words = select.options[select.selectedIndex].textContent;
+    if (!(await confirmAction(`Start ${words} for the whole site? ${MODE_BANNERS[select.value]?.[1] || "Every door locked, responders admitted; exits still release."} It lasts until it is ended.`, `Start ${words}`))) return;
+    await act(() => api("/api/emergency", { method: "POST", body: { mode: select.value } }), $("mode-feedback"));
+    refresh();
+  });
+  $("mode-off").addEventListener("click", async () => {
+    await act(() => api("/api/emergency", { method: "POST", body: { mode: "none" } }), $("mode-feedback"));
     refresh();
   });
   $("fire-reset").addEventListener("click", async () => {

@@ -31,6 +31,7 @@ pub const FILES: &[File] = files![
     "alarms.js" => JS,
     "health.js" => JS,
     "events.js" => JS,
+    "muster.js" => JS,
     "planner.js" => JS,
     "people.js" => JS,
     "levels.js" => JS,
