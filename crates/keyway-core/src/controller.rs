@@ -27,7 +27,7 @@
 //! ```
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -54,6 +54,13 @@ pub enum Input {
         door: DoorIdx,
         side: Side,
         credential: String,
+    },
+    /// A PIN is entered at the door's keypad (at its entry or exit reader): it completes a
+    /// card presented there (`card_and_pin`).
+    Pin {
+        door: DoorIdx,
+        side: Side,
+        pin: String,
     },
     /// A credential is presented at a muster station: its holder is out, and safe.
     Muster {
@@ -230,6 +237,8 @@ pub enum EventKind {
     Mustered,
     /// An emergency mode other than lockdown started, changed or ended (with its mode).
     EmergencyMode,
+    /// A duress PIN was entered: granted as usual, and an alarm for the operators.
+    Duress,
 }
 
 impl EventKind {
@@ -269,6 +278,7 @@ impl EventKind {
             EventKind::AntiPassbackForgiven => "anti_passback_forgiven",
             EventKind::Mustered => "mustered",
             EventKind::EmergencyMode => "emergency_mode",
+            EventKind::Duress => "duress",
         }
     }
 }
@@ -384,6 +394,8 @@ struct DoorState {
     last_entry: Option<Millis>,
     /// A two-person door: the first credential, at which reader, and when.
     pending: Option<(String, Side, Millis)>,
+    /// A `card_and_pin` door: the card waiting for its PIN, at which reader, and when.
+    pin_pending: Option<(String, Side, Millis)>,
     open: bool,
     open_since: Option<Millis>,
     alarm: Option<Alarm>,
@@ -444,7 +456,25 @@ pub struct Controller {
     people: People,
     /// Since when the muster list is kept (a fire alarm), on the controller's clock.
     muster_since: Option<Millis>,
+    /// How many times each pass with a number of uses has been granted.
+    used: HashMap<String, u32>,
+    /// The changes of `used` not yet taken, when they are kept.
+    use_changes: Option<Vec<(String, u32)>>,
 }
+
+/// A badge that passed every check but the second factor.
+#[derive(Clone, Copy, Debug)]
+struct Admission {
+    /// Admitted because it is a responder's (an emergency mode holds the door).
+    responder: bool,
+    /// A responder's: held to none of the rules about people.
+    exempt: bool,
+    /// A soft anti-passback zone it re-enters.
+    violation: Option<ZoneIdx>,
+}
+
+/// How long a `card_and_pin` door waits for the PIN after the card.
+pub const PIN_MILLIS: Millis = 10_000;
 
 impl Controller {
     /// Starts the controller at `now` with all power on, every relay at rest and no alarm,
@@ -482,6 +512,7 @@ impl Controller {
                 last_permit: None,
                 last_entry: None,
                 pending: None,
+                pin_pending: None,
                 open: false,
                 open_since: None,
                 alarm: None,
@@ -519,6 +550,8 @@ impl Controller {
             events_stamped: 0,
             people,
             muster_since: None,
+            used: HashMap::new(),
+            use_changes: None,
         };
         for s in 0..controller.site.schedules.len() {
             controller.refresh_schedule(ScheduleIdx(s as u32));
@@ -627,6 +660,29 @@ impl Controller {
     /// Where each holder was last seen.
     pub fn people(&self) -> &People {
         &self.people
+    }
+
+    /// From now on each grant of a pass with a number of uses is kept until taken
+    /// ([`Controller::take_use_changes`]): the credential and how many times it has been used.
+    pub fn keep_use_changes(&mut self) {
+        self.use_changes.get_or_insert_with(Vec::new);
+    }
+
+    pub fn take_use_changes(&mut self) -> Vec<(String, u32)> {
+        self.use_changes
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Brings back how many times passes were used (before a restart).
+    pub fn restore_uses(&mut self, used: impl IntoIterator<Item = (String, u32)>) {
+        self.used.extend(used);
+    }
+
+    /// How many times a pass has been used.
+    pub fn used(&self, credential: &str) -> u32 {
+        self.used.get(credential).copied().unwrap_or(0)
     }
 
     /// From now on the changes of where people are are kept until taken
@@ -803,6 +859,7 @@ impl Controller {
                 station,
                 credential,
             } => self.muster(station, credential),
+            Input::Pin { door, side, pin } => self.pin(door, side, pin),
             Input::ForgivePassback { credential, zone } => self.forgive_passback(credential, zone),
             Input::Rex { door } => self.rex(door),
             Input::PushToExit { door } => self.push_to_exit(door),
@@ -1031,57 +1088,144 @@ impl Controller {
             // Nobody can badge through a dead controller: the reader is dark.
             return;
         }
+        let admission = match self.check_badge(door, side, &credential) {
+            Ok(admission) => admission,
+            Err(reason) => return self.deny(door, side, Some(credential), reason),
+        };
+        if self.site.door(door).access.card_and_pin && !admission.exempt {
+            // The card is good: the PIN comes next, at the same reader.
+            let now = self.now;
+            self.doors[door.index()].pin_pending = Some((credential.clone(), side, now));
+            self.log(Event {
+                credential: Some(credential),
+                detail: (side == Side::Exit).then_some(Detail::Exit),
+                ..Event::door(now, EventKind::AccessPending, door)
+            });
+            return;
+        }
+        self.admit(door, side, credential, admission, false);
+    }
+
+    /// A PIN entered at a door's keypad: it completes the card presented there within
+    /// [`PIN_MILLIS`]. The card is checked again (a lockdown may have begun meanwhile); the
+    /// duress PIN grants as the PIN does, and raises `duress`.
+    fn pin(&mut self, door: DoorIdx, side: Side, pin: String) {
+        if !self.alive {
+            return;
+        }
         let now = self.now;
+        let pending = self.doors[door.index()].pin_pending.take();
+        let Some((credential, _, _)) =
+            pending.filter(|(_, at_side, at)| *at_side == side && now - at <= PIN_MILLIS)
+        else {
+            return self.deny(door, side, None, DenyReason::WrongPin);
+        };
+        let extra = self
+            .credentials
+            .get(&credential)
+            .map(|c| c.extra().clone())
+            .unwrap_or_default();
+        let duress = if extra.pin.as_deref() == Some(pin.as_str()) {
+            false
+        } else if extra.duress_pin.as_deref() == Some(pin.as_str()) {
+            true
+        } else {
+            return self.deny(door, side, Some(credential), DenyReason::WrongPin);
+        };
+        match self.check_badge(door, side, &credential) {
+            Ok(admission) => self.admit(door, side, credential, admission, duress),
+            Err(reason) => self.deny(door, side, Some(credential), reason),
+        }
+    }
+
+    /// Every check of a badge but the second factor (a PIN, a second person): the
+    /// credential's decision, its uses, anti-passback and the interlock.
+    fn check_badge(
+        &self,
+        door: DoorIdx,
+        side: Side,
+        credential: &str,
+    ) -> Result<Admission, DenyReason> {
         let moment = Moment {
-            now,
+            now: self.now,
             schedule_active: &self.schedule_active,
             admits: self.mode_effect(door).admits,
             can_unlock: self.can_unlock(door),
         };
         let responder = match self
             .credentials
-            .decide(&self.levels, &credential, door, moment)
+            .decide(&self.levels, credential, door, moment)
         {
             Decision::Grant { responder } => responder,
-            Decision::Deny(reason) => return self.deny(door, side, credential, reason),
+            Decision::Deny(reason) => return Err(reason),
         };
+        let record = self.credentials.get(credential);
+        if let Some(uses) = record.and_then(|c| c.extra().uses)
+            && self.used.get(credential).copied().unwrap_or(0) >= uses
+        {
+            return Err(DenyReason::UsedUp);
+        }
         // A responder is held to none of the rules about people: emergency services get in.
-        let exempt = self
-            .credentials
-            .get(&credential)
-            .is_some_and(|c| c.responder());
+        let exempt = record.is_some_and(|c| c.responder());
         let mut violation = None;
-        let mut partner = None;
         if !exempt {
-            match self.passback(door, side, &credential) {
-                Some((_, AntiPassback::Hard)) => {
-                    return self.deny(door, side, credential, DenyReason::AntiPassback);
-                }
+            match self.passback(door, side, credential) {
+                Some((_, AntiPassback::Hard)) => return Err(DenyReason::AntiPassback),
                 Some((zone, AntiPassback::Soft)) => violation = Some(zone),
                 None => {}
             }
             if self.interlocked(door) {
-                return self.deny(door, side, credential, DenyReason::Interlock);
+                return Err(DenyReason::Interlock);
             }
-            let access = &self.site.door(door).access;
-            if access.two_person {
-                let window = seconds_to_millis(access.two_person_seconds);
-                let state = &mut self.doors[door.index()];
-                match state.pending.take() {
-                    Some((first, first_side, at))
-                        if first != credential && first_side == side && now - at <= window =>
-                    {
-                        partner = Some(first);
-                    }
-                    _ => {
-                        state.pending = Some((credential.clone(), side, now));
+        }
+        Ok(Admission {
+            responder,
+            exempt,
+            violation,
+        })
+    }
+
+    /// Lets a checked credential in: at a two-person door it waits for a second one, then
+    /// both are granted; the door unlocks once.
+    fn admit(
+        &mut self,
+        door: DoorIdx,
+        side: Side,
+        credential: String,
+        admission: Admission,
+        duress: bool,
+    ) {
+        let now = self.now;
+        let Admission {
+            responder,
+            exempt,
+            violation,
+        } = admission;
+        let mut partner = None;
+        let access = &self.site.door(door).access;
+        if access.two_person && !exempt {
+            let window = seconds_to_millis(access.two_person_seconds);
+            let state = &mut self.doors[door.index()];
+            match state.pending.take() {
+                Some((first, first_side, at))
+                    if first != credential && first_side == side && now - at <= window =>
+                {
+                    partner = Some(first);
+                }
+                _ => {
+                    state.pending = Some((credential.clone(), side, now));
+                    self.log(Event {
+                        credential: Some(credential.clone()),
+                        detail: (side == Side::Exit).then_some(Detail::Exit),
+                        ..Event::door(now, EventKind::AccessPending, door)
+                    });
+                    if duress {
                         self.log(Event {
                             credential: Some(credential),
-                            detail: (side == Side::Exit).then_some(Detail::Exit),
-                            ..Event::door(now, EventKind::AccessPending, door)
+                            ..Event::door(now, EventKind::Duress, door)
                         });
-                        return;
                     }
+                    return;
                 }
             }
         }
@@ -1107,21 +1251,49 @@ impl Controller {
             Side::Entry => site_door.inside,
             Side::Exit => site_door.outside,
         };
-        for holder in partner.into_iter().chain(std::iter::once(credential)) {
+        for holder in partner
+            .into_iter()
+            .chain(std::iter::once(credential.clone()))
+        {
             self.people.see(&holder, Some(into), now);
+            self.use_once(&holder);
             self.log(Event {
                 credential: Some(holder),
                 detail: (side == Side::Exit).then_some(Detail::Exit),
                 ..Event::door(now, EventKind::AccessGranted, door)
             });
         }
+        if duress {
+            // Granted as asked, so that nobody watching can tell; the alarm goes to the
+            // operators.
+            self.log(Event {
+                credential: Some(credential),
+                ..Event::door(now, EventKind::Duress, door)
+            });
+        }
         self.push_timer(until, Timer::Door(door));
         self.refresh_door(door);
     }
 
-    fn deny(&mut self, door: DoorIdx, side: Side, credential: String, reason: DenyReason) {
+    /// One use of a pass with a number of uses.
+    fn use_once(&mut self, credential: &str) {
+        let limited = self
+            .credentials
+            .get(credential)
+            .is_some_and(|c| c.extra().uses.is_some());
+        if limited {
+            let used = self.used.entry(credential.to_string()).or_insert(0);
+            *used += 1;
+            let used = *used;
+            if let Some(changes) = &mut self.use_changes {
+                changes.push((credential.to_string(), used));
+            }
+        }
+    }
+
+    fn deny(&mut self, door: DoorIdx, side: Side, credential: Option<String>, reason: DenyReason) {
         self.log(Event {
-            credential: Some(credential),
+            credential,
             reason: Some(reason),
             detail: (side == Side::Exit).then_some(Detail::Exit),
             ..Event::door(self.now, EventKind::AccessDenied, door)

@@ -66,6 +66,26 @@ pub struct NewCredential {
     pub disabled: bool,
     /// Admitted through a door that hold mode locks (with responders).
     pub staff: bool,
+    /// What few credentials carry: PINs and a number of uses.
+    pub extra: CredentialExtra,
+}
+
+/// PINs and a visitor pass's number of uses, kept beside the records of the few
+/// credentials that have them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CredentialExtra {
+    /// The PIN a `card_and_pin` door asks for after the card.
+    pub pin: Option<String>,
+    /// A PIN that grants as the PIN does and raises a `duress` alarm.
+    pub duress_pin: Option<String>,
+    /// A pass good for this many grants (a visitor's); `None`: any number.
+    pub uses: Option<u32>,
+}
+
+impl CredentialExtra {
+    pub fn is_empty(&self) -> bool {
+        *self == CredentialExtra::default()
+    }
 }
 
 /// Why a badge was refused, in the order the checks are made (replay spec).
@@ -87,6 +107,10 @@ pub enum DenyReason {
     AntiPassback,
     /// Another door of the door's interlock is open or unlocked.
     Interlock,
+    /// A pass with a number of uses has had them all.
+    UsedUp,
+    /// The PIN after the card is wrong, came too late, or came with no card.
+    WrongPin,
 }
 
 impl DenyReason {
@@ -102,6 +126,8 @@ impl DenyReason {
             DenyReason::NoPower => "no_power",
             DenyReason::AntiPassback => "anti_passback",
             DenyReason::Interlock => "interlock",
+            DenyReason::UsedUp => "used_up",
+            DenyReason::WrongPin => "wrong_pin",
         }
     }
 }
@@ -165,6 +191,7 @@ struct Record {
 /// A credential as stored, borrowed from the store.
 #[derive(Clone, Copy, Debug)]
 pub struct CredentialRef<'a> {
+    index: u32,
     store: &'a CredentialStore,
     record: &'a Record,
 }
@@ -182,6 +209,16 @@ impl<'a> CredentialRef<'a> {
 
     pub fn responder(&self) -> bool {
         self.record.responder
+    }
+
+    /// Its PINs and number of uses (all `None` for most credentials).
+    pub fn extra(&self) -> &'a CredentialExtra {
+        static NONE: CredentialExtra = CredentialExtra {
+            pin: None,
+            duress_pin: None,
+            uses: None,
+        };
+        self.store.extras.get(&self.index).unwrap_or(&NONE)
     }
 
     /// Admitted through a door that hold mode locks.
@@ -243,6 +280,8 @@ pub struct CredentialStore {
     door_set_ids: HashMap<Box<[DoorIdx]>, u32>,
     level_sets: Vec<Box<[LevelIdx]>>,
     level_set_ids: HashMap<Box<[LevelIdx]>, u32>,
+    /// By record index: the extras of the credentials that have any.
+    extras: HashMap<u32, CredentialExtra>,
     hasher: foldhash::fast::FixedState,
 }
 
@@ -259,6 +298,7 @@ impl Default for CredentialStore {
             door_set_ids: HashMap::new(),
             level_sets: Vec::new(),
             level_set_ids: HashMap::new(),
+            extras: HashMap::new(),
             hasher: foldhash::fast::FixedState::with_seed(0x6b65_7977_6179),
         }
     }
@@ -330,6 +370,7 @@ impl CredentialStore {
     pub fn get(&self, number: &str) -> Option<CredentialRef<'_>> {
         let (_, found, _) = self.slot_of(number);
         found.map(|index| CredentialRef {
+            index,
             store: self,
             record: &self.records[index as usize],
         })
@@ -382,10 +423,12 @@ impl CredentialStore {
             disabled: credential.disabled,
         };
         let (slot, existing, fingerprint) = self.slot_of(&credential.number);
+        let extra = (!credential.extra.is_empty()).then_some(credential.extra);
         if let Some(index) = existing {
             let old = self.records[index as usize];
             self.garbage_bytes += old.number_len as usize + old.holder_len as usize;
             self.records[index as usize] = record;
+            self.set_extra(index, extra);
             return Ok(());
         }
         let index = match self.free_records.pop() {
@@ -398,6 +441,7 @@ impl CredentialStore {
                 self.records.len() as u32 - 1
             }
         };
+        self.set_extra(index, extra);
         self.slots[slot] = Slot {
             entry: index + 1,
             fingerprint,
@@ -418,6 +462,7 @@ impl CredentialStore {
         let old = self.records[index as usize];
         self.garbage_bytes += old.number_len as usize + old.holder_len as usize;
         self.free_records.push(index);
+        self.extras.remove(&index);
         self.len -= 1;
         // Backward-shift deletion: move later entries of the probe run into the hole so that
         // every remaining entry stays reachable from its home slot.
@@ -443,12 +488,24 @@ impl CredentialStore {
         true
     }
 
+    fn set_extra(&mut self, index: u32, extra: Option<CredentialExtra>) {
+        match extra {
+            Some(extra) => {
+                self.extras.insert(index, extra);
+            }
+            None => {
+                self.extras.remove(&index);
+            }
+        }
+    }
+
     /// Every stored credential, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = CredentialRef<'_>> + '_ {
         self.slots
             .iter()
             .filter(|e| **e != EMPTY_SLOT)
             .map(|e| CredentialRef {
+                index: e.entry - 1,
                 store: self,
                 record: &self.records[e.entry as usize - 1],
             })
@@ -584,6 +641,7 @@ mod tests {
             responder: false,
             disabled: false,
             staff: false,
+            extra: Default::default(),
         }
     }
 

@@ -262,7 +262,7 @@ impl People {
             }
         }
         for list in &mut areas {
-            list.sort_unstable();
+            sort_by_credential(list, |c| c);
         }
         areas
     }
@@ -287,7 +287,7 @@ impl People {
                 })
             })
             .collect();
-        list.sort_unstable_by(|a, b| a.credential.cmp(b.credential));
+        sort_by_credential(&mut list, |p| p.credential);
         list
     }
 
@@ -298,5 +298,44 @@ impl People {
 
     pub fn is_empty(&self) -> bool {
         self.sightings.is_empty()
+    }
+}
+
+/// Sorts by credential number, comparing the first eight bytes as one integer before the
+/// rest: most numbers differ there, so a list of 100,000 sorts in a fraction of the time
+/// string comparisons take.
+fn sort_by_credential<T>(list: &mut [T], number: impl Fn(&T) -> &str) {
+    let prefix = |text: &str| {
+        let mut bytes = [0u8; 8];
+        let n = text.len().min(8);
+        bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
+        u64::from_be_bytes(bytes)
+    };
+    list.sort_unstable_by(|a, b| {
+        let (a, b) = (number(a), number(b));
+        prefix(a).cmp(&prefix(b)).then_with(|| a.cmp(b))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sort_by_credential;
+
+    #[test]
+    fn credentials_sort_as_strings_do() {
+        let mut numbers = vec![
+            "123:45678",
+            "123:4567",
+            "9",
+            "",
+            "123:45677",
+            "12",
+            "abcdefghij",
+            "abcdefgh",
+        ];
+        let mut expected = numbers.clone();
+        expected.sort_unstable();
+        sort_by_credential(&mut numbers, |n| n);
+        assert_eq!(numbers, expected);
     }
 }

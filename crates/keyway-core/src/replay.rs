@@ -343,7 +343,8 @@ pub fn replay_table(site: &Site, replay: &Replay, style: Style) -> String {
             | "battery_depleted"
             | "power_lost"
             | "anti_passback_violation"
-            | "emergency_mode") => style.paint("1;31", &format!("{name:<kind_width$}")),
+            | "emergency_mode"
+            | "duress") => style.paint("1;31", &format!("{name:<kind_width$}")),
             name => format!("{name:<kind_width$}"),
         };
         out.push_str(&format!(

@@ -442,6 +442,8 @@ pub struct DoorAccess {
     /// A grant needs two different valid credentials within `two_person_seconds`.
     pub two_person: bool,
     pub two_person_seconds: f64,
+    /// A grant needs the card, then its PIN at the keypad within 10 seconds.
+    pub card_and_pin: bool,
 }
 
 impl Default for DoorAccess {
@@ -449,6 +451,7 @@ impl Default for DoorAccess {
         DoorAccess {
             two_person: false,
             two_person_seconds: 10.0,
+            card_and_pin: false,
         }
     }
 }

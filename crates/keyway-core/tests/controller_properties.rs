@@ -178,6 +178,7 @@ fn credentials(site: &Site) -> CredentialStore {
                 responder: c == 4,
                 disabled: false,
                 staff: false,
+                extra: Default::default(),
             })
             .unwrap();
     }

@@ -30,6 +30,7 @@ fn office() -> Controller {
             responder: false,
             disabled: false,
             staff: false,
+            extra: Default::default(),
         })
         .unwrap();
     Controller::new(site, credentials, Vec::new(), SUNDAY_NIGHT)

@@ -1293,5 +1293,6 @@ pub fn credential_from_row(ids: &SiteIds, row: &CredentialRow) -> Result<NewCred
         responder: row.responder,
         disabled: row.disabled,
         staff: row.staff,
+        extra: Default::default(),
     })
 }

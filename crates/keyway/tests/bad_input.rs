@@ -758,3 +758,18 @@ fn shelter_is_true_or_false() {
         ],
     );
 }
+
+#[test]
+fn card_and_pin_is_true_or_false() {
+    let text = with_people("[door.access]\ncard_and_pin = 1\n");
+    assert_pointed(
+        "card_and_pin",
+        &text,
+        line_of(&text, "card_and_pin"),
+        &[
+            "door \"lab\"",
+            "field `access.card_and_pin` = 1",
+            "true or false",
+        ],
+    );
+}

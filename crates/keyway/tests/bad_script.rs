@@ -343,3 +343,36 @@ fn an_emergency_with_an_unknown_mode_or_area() {
         &["step #2", "field `mode`", "missing required field"],
     );
 }
+
+#[test]
+fn pins_are_digits_uses_are_positive_and_a_pin_needs_a_keypad_door() {
+    let text = SCRIPT.replace(
+        "doors = [\"lab\"]",
+        "doors = [\"lab\"]\npin = \"12a4\"\nuses = 0",
+    );
+    assert_pointed(
+        "bad_pin",
+        &text,
+        line_of(&text, "12a4"),
+        &[
+            "credential \"1001\"",
+            "field `pin` = \"12a4\"",
+            "1 to 12 digits",
+        ],
+    );
+    assert_pointed(
+        "bad_uses",
+        &text,
+        line_of(&text, "uses = 0"),
+        &["field `uses` = 0", "from 1 to 1000000"],
+    );
+    let text = format!(
+        "{SCRIPT}\n[[step]]\nat = \"2026-12-01T07:11:00\"\ninput = \"pin\"\ndoor = \"lab\"\npin = \"1234\"\n"
+    );
+    assert_pointed(
+        "pin_without_keypad",
+        &text,
+        line_of(&text, "input = \"pin\"") + 1,
+        &["step #2", "`pin` needs a keypad", "card_and_pin"],
+    );
+}

@@ -664,3 +664,43 @@ fn each_emergency_mode_locks_releases_and_admits_its_own_doors() {
     assert_eq!(muster(&json, 1), None);
     assert_eq!(probe(&json, 1, "library"), "unlocked closed -");
 }
+
+#[test]
+fn card_and_pin_duress_and_a_pass_with_a_number_of_uses() {
+    let json = people("pin.toml");
+    assert_eq!(
+        events(&json),
+        [
+            // The card is good; the door waits for its PIN.
+            "08:00:00 access_pending library 1001",
+            "08:00:03 access_granted library 1001",
+            "08:00:03 door_unlocked library",
+            "08:00:08 door_locked library",
+            "08:01:00 access_pending library 1001",
+            "08:01:02 access_denied library 1001 wrong_pin",
+            "08:02:00 access_pending library 1001",
+            // Fifteen seconds is too late: the card no longer waits, so the PIN has none.
+            "08:02:15 access_denied library wrong_pin",
+            "08:03:00 access_pending library 1001",
+            // The duress PIN opens the door as the PIN does, and raises the alarm.
+            "08:03:02 access_granted library 1001",
+            "08:03:02 duress library 1001",
+            "08:03:02 door_unlocked library",
+            "08:03:07 door_locked library",
+            "08:04:00 access_denied library wrong_pin",
+            // A responder needs no PIN.
+            "08:05:00 access_granted library 911",
+            "08:05:00 door_unlocked library",
+            "08:05:05 door_locked library",
+            "08:06:00 access_granted front 1002",
+            "08:06:00 door_unlocked front",
+            "08:06:05 door_locked front",
+            "08:07:00 anti_passback_violation front 1002 building",
+            "08:07:00 access_granted front 1002",
+            "08:07:00 door_unlocked front",
+            "08:07:05 door_locked front",
+            // Two uses, then no more.
+            "08:08:00 access_denied front 1002 used_up",
+        ]
+    );
+}

@@ -396,7 +396,7 @@ const DOOR_FIELDS: &[&str] = &[
     "access",
     "wiring",
 ];
-const ACCESS_FIELDS: &[&str] = &["two_person", "two_person_seconds"];
+const ACCESS_FIELDS: &[&str] = &["two_person", "two_person_seconds", "card_and_pin"];
 const LOCK_FIELDS: &[&str] = &["type", "fail", "power", "locks_egress", "listed"];
 const RELEASE_FIELDS: &[&str] = &[
     "arrangement",
@@ -1992,6 +1992,7 @@ impl<'s> Loader<'s> {
                     }
                 })
                 .unwrap_or(defaults.two_person_seconds),
+            card_and_pin: self.boolean(scope, table, "card_and_pin", defaults.card_and_pin),
         }
     }
 

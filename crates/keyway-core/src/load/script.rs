@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use super::*;
 use crate::controller::Input;
-use crate::credentials::{AccessLevel, CredentialStore, DoorScope, LevelIdx, NewCredential};
+use crate::credentials::{
+    AccessLevel, CredentialExtra, CredentialStore, DoorScope, LevelIdx, NewCredential,
+};
 use crate::emergency::Mode;
 use crate::physics::Millis;
 
@@ -52,6 +54,9 @@ const CREDENTIAL_FIELDS: &[&str] = &[
     "valid_until",
     "responder",
     "staff",
+    "pin",
+    "duress_pin",
+    "uses",
 ];
 const LEVEL_FIELDS: &[&str] = &["id", "doors", "schedule"];
 const PROBE_FIELDS: &[&str] = &["at"];
@@ -78,6 +83,7 @@ const INPUTS: &[&str] = &[
     "muster",
     "forgive_passback",
     "emergency",
+    "pin",
 ];
 
 struct DraftCredential<'s> {
@@ -417,6 +423,22 @@ impl<'s> Loader<'s> {
         }
     }
 
+    /// A PIN: 1 to 12 digits, written as a string (a leading zero counts).
+    fn pin_code(&mut self, scope: &Scope<'s>, table: &Table<'s>, key: &str) -> Option<String> {
+        let (text, span) = self.string(scope, table, key)?;
+        if (1..=12).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) {
+            Some(text.to_string())
+        } else {
+            self.bad_value(
+                scope,
+                key,
+                span,
+                "expected 1 to 12 digits, as a string such as \"0451\"".to_string(),
+            );
+            None
+        }
+    }
+
     fn credential(
         &mut self,
         mut scope: Scope<'s>,
@@ -468,6 +490,13 @@ impl<'s> Loader<'s> {
             responder: self.boolean(&scope, table, "responder", false),
             disabled: false,
             staff: self.boolean(&scope, table, "staff", false),
+            extra: CredentialExtra {
+                pin: self.pin_code(&scope, table, "pin"),
+                duress_pin: self.pin_code(&scope, table, "duress_pin"),
+                uses: self
+                    .integer(&scope, table, "uses", 1, 1_000_000)
+                    .map(|n| n as u32),
+            },
             number,
         };
         Some(DraftCredential {
@@ -518,12 +547,14 @@ impl<'s> Loader<'s> {
                     "zone",
                     "mode",
                     "areas",
+                    "pin",
                 ],
             );
             return None;
         };
         let fields: &[&str] = match input_name {
             "badge" => &["at", "input", "door", "side", "credential"],
+            "pin" => &["at", "input", "door", "side", "pin"],
             "muster" => &["at", "input", "station", "credential"],
             "forgive_passback" => &["at", "input", "credential", "zone"],
             "emergency" => &["at", "input", "mode", "areas"],
@@ -539,7 +570,7 @@ impl<'s> Loader<'s> {
         };
         self.check_fields(scope, table, fields);
         let side = match input_name {
-            "badge" => self
+            "badge" | "pin" => self
                 .choice(scope, table, "side", &Side::ALL)
                 .unwrap_or_default(),
             _ => Side::Entry,
@@ -553,6 +584,9 @@ impl<'s> Loader<'s> {
                 }
                 "badge" if side == Side::Exit && site_door.exit_reader.is_none() => {
                     Some("an exit reader (`[door.exit_reader]`)")
+                }
+                "pin" if !site_door.access.card_and_pin => {
+                    Some("a keypad that asks for a PIN (`access.card_and_pin`)")
                 }
                 "rex"
                     if !site_door.release.rex_sensor
@@ -605,6 +639,17 @@ impl<'s> Loader<'s> {
                     door: door?,
                     side,
                     credential,
+                }
+            }
+            "pin" => {
+                if table.get("pin").is_none() {
+                    self.missing(scope, "pin", "the digits entered, as a string");
+                    return None;
+                }
+                Input::Pin {
+                    door: door?,
+                    side,
+                    pin: self.pin_code(scope, table, "pin")?,
                 }
             }
             "muster" => {
