@@ -77,7 +77,7 @@ fn site_text(n_doors: usize) -> String {
 /// A credential of the bench: its number and its four doors (one in a hundred has every
 /// door).
 fn credential(i: u64) -> NewCredential {
-    let doors = if i % 100 == 0 {
+    let doors = if i.is_multiple_of(100) {
         DoorScope::All
     } else {
         DoorScope::Doors(
@@ -91,9 +91,9 @@ fn credential(i: u64) -> NewCredential {
         holder: format!("Holder {i}"),
         doors,
         levels: Vec::new(),
-        schedule: (i % 3 == 0).then_some(ScheduleIdx(0)),
+        schedule: i.is_multiple_of(3).then_some(ScheduleIdx(0)),
         valid_from: None,
-        valid_until: (i % 11 == 0).then_some(1_800_000_000_000),
+        valid_until: i.is_multiple_of(11).then_some(1_800_000_000_000),
         responder: false,
         disabled: false,
         staff: false,
@@ -247,7 +247,7 @@ fn main() {
     controller.take_events();
     let badge_at_own_door = |random: &mut Random| {
         let i = random.next() % 1_000_000;
-        let door = if i % 100 == 0 {
+        let door = if i.is_multiple_of(100) {
             random.next() % 10_000
         } else {
             (i / 7 + (random.next() % 4) * 2_501) % 10_000
@@ -308,7 +308,11 @@ fn main() {
     let mut now = start;
     for i in 0..100_000u64 {
         now += 1;
-        let door = if i % 100 == 0 { 0 } else { (i / 7) % 10_000 };
+        let door = if i.is_multiple_of(100) {
+            0
+        } else {
+            (i / 7) % 10_000
+        };
         controller.handle(
             now,
             Input::Badge {

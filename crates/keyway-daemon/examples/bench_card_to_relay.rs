@@ -211,6 +211,9 @@ fn main() {
                 responder: false,
                 disabled: false,
                 staff: false,
+                pin: None,
+                duress_pin: None,
+                uses: None,
             }])
             .await
             .unwrap();

@@ -58,6 +58,9 @@ fn main() {
             responder: false,
             disabled: false,
             staff: false,
+            pin: None,
+            duress_pin: None,
+            uses: None,
         })
         .collect();
     store.put_credentials(&rows).unwrap();

@@ -1,7 +1,7 @@
 //! Alarms for the operator: the events that need a person (a door forced or held open, a
 //! lock fault, a reader off-line, tampered with or without power, power lost or a battery
-//! low or empty, storage failing, the fire alarm), each active until the event that clears
-//! it, and each acknowledged by an operator with an optional note. Pure: the daemon feeds it
+//! low or empty, storage failing, the fire alarm, a duress PIN), each active until the event
+//! that clears it (a duress alarm is over as it is raised: it needs only its acknowledgement), and each acknowledged by an operator with an optional note. Pure: the daemon feeds it
 //! every stored event (`observe`) and the stored acknowledgements (`ack:SEQ` in the latched
 //! state, written with the `alarm_acknowledged` event in one transaction).
 
@@ -40,6 +40,7 @@ fn family(kind: &str) -> Option<(&'static str, bool)> {
         "storage_restored" => ("storage", false),
         "fire_alarm" => ("fire", true),
         "fire_alarm_reset" => ("fire", false),
+        "duress" => ("duress", true),
         _ => return None,
     })
 }
@@ -119,14 +120,21 @@ impl AlarmBook {
             if self.alarms.iter().any(|a| same(a) && a.kind == event.kind) {
                 return;
             }
+            // A duress PIN is a moment, not a state: nothing clears it but a person.
+            let momentary = family_of == "duress";
             self.alarms.push_back(Alarm {
                 seq: stored.seq,
                 at: event.at,
                 kind: event.kind.clone(),
                 door: event.door.clone(),
                 circuit: event.circuit.clone(),
-                detail: event.detail.clone(),
-                cleared_by: None,
+                detail: event.detail.clone().or_else(|| {
+                    event
+                        .credential
+                        .as_ref()
+                        .map(|credential| format!("credential {credential}"))
+                }),
+                cleared_by: momentary.then_some(stored.seq),
                 ack: None,
             });
             while self.alarms.len() > KEPT {
@@ -193,6 +201,30 @@ mod tests {
             },
             hash: String::new(),
         }
+    }
+
+    #[test]
+    fn a_duress_alarm_is_over_at_once_and_needs_its_acknowledgement() {
+        let mut book = AlarmBook::default();
+        let mut duress = event(1, "duress", Some("library"), None);
+        duress.event.credential = Some("1001".to_string());
+        book.observe(&duress);
+        book.observe(&event(2, "duress", Some("library"), None));
+        let alarms: Vec<&Alarm> = book.newest_first().collect();
+        assert_eq!(alarms.len(), 2, "each duress PIN is an alarm of its own");
+        let first = book.get(1).unwrap();
+        assert_eq!(first.cleared_by, Some(1));
+        assert_eq!(first.detail.as_deref(), Some("credential 1001"));
+        assert!(first.needs_attention());
+        book.acknowledge(
+            1,
+            Ack {
+                by: "desk".to_string(),
+                at: 5,
+                note: String::new(),
+            },
+        );
+        assert!(!book.get(1).unwrap().needs_attention());
     }
 
     #[test]

@@ -158,6 +158,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/credentials/{number}", delete(delete_credential))
         .route("/api/sim/badge", post(sim_badge))
         .route("/api/sim/muster", post(people::sim_muster))
+        .route("/api/sim/pin", post(people::sim_pin))
         .route("/api/occupancy", get(people::occupancy))
         .route("/api/muster", get(people::muster))
         .route("/api/anti-passback/forgive", post(people::forgive))
@@ -1010,6 +1011,12 @@ pub struct CredentialBody {
     /// Admitted through the doors hold mode locks.
     #[serde(default)]
     pub staff: bool,
+    /// 1 to 12 digits: the PIN a `card_and_pin` door asks for after the card.
+    pub pin: Option<String>,
+    /// 1 to 12 digits: grants as the PIN does, and raises a `duress` alarm.
+    pub duress_pin: Option<String>,
+    /// A pass good for this many grants (1 or more).
+    pub uses: Option<u32>,
 }
 
 /// A list of door ids as stored: `None` for `["*"]` (every door), else the ids, each a door
@@ -1071,6 +1078,25 @@ pub fn credential_row(
                 format!("{field} {text:?}: expected a date-time such as 2027-01-01T00:00:00")
             })
     };
+    let pin_of = |field: &str, pin: &Option<String>| -> Result<Option<String>, String> {
+        match pin.as_deref().filter(|p| !p.is_empty()) {
+            None => Ok(None),
+            Some(pin) if pin.len() <= 12 && pin.bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(Some(pin.to_string()))
+            }
+            Some(pin) => Err(format!("{field} {pin:?}: expected 1 to 12 digits")),
+        }
+    };
+    let pin = pin_of("pin", &body.pin)?;
+    let duress_pin = pin_of("duress_pin", &body.duress_pin)?;
+    if duress_pin.is_some() && duress_pin == pin {
+        return Err("duress_pin: it must differ from the pin".to_string());
+    }
+    if body.uses == Some(0) {
+        return Err(
+            "uses 0: a pass is good for at least one use (leave it out for any number)".to_string(),
+        );
+    }
     let valid_from = time("valid_from", &body.valid_from)?;
     let valid_until = time("valid_until", &body.valid_until)?;
     if let (Some(from), Some(until)) = (valid_from, valid_until)
@@ -1093,6 +1119,9 @@ pub fn credential_row(
         responder: body.responder,
         disabled: body.disabled,
         staff: body.staff,
+        pin,
+        duress_pin,
+        uses: body.uses,
     })
 }
 
@@ -1110,6 +1139,9 @@ fn row_json(state: &AppState, row: &CredentialRow) -> Value {
         "responder": row.responder,
         "disabled": row.disabled,
         "staff": row.staff,
+        "pin": row.pin,
+        "duress_pin": row.duress_pin,
+        "uses": row.uses,
     })
 }
 

@@ -161,7 +161,16 @@ pub struct InputRouter {
     debouncers: Vec<Option<Debouncer>>,
     /// One per Wiegand door: (door, decoder).
     wiegand: Vec<(DoorIdx, WiegandDecoder)>,
+    /// The keys typed so far at each Wiegand door's keypad, and when the last one came.
+    keys: Vec<(DoorIdx, String, Micros)>,
+    /// The doors whose keypad completes a card with its PIN (`access.card_and_pin`).
+    pin_doors: Vec<DoorIdx>,
 }
+
+/// Keys further apart than this start a new entry.
+pub const KEY_TIMEOUT: Micros = 5_000_000;
+/// The longest PIN typed.
+const MAX_DIGITS: usize = 12;
 
 impl InputRouter {
     /// A router for `inputs` whose levels at start-up are `levels`; returns it with what those
@@ -193,8 +202,63 @@ impl InputRouter {
             active_low: inputs.iter().map(|(line, _)| line.active_low).collect(),
             debouncers,
             wiegand,
+            keys: Vec::new(),
+            pin_doors: Vec::new(),
         };
         (router, start)
+    }
+
+    /// The doors whose keypad completes a card with its PIN: `#` there ends a PIN for the
+    /// card before it; at any other door the digits are a credential of their own
+    /// (`pin:DIGITS`, as an OSDP keypad's are).
+    pub fn asking_for_pins(mut self, doors: Vec<DoorIdx>) -> InputRouter {
+        self.pin_doors = doors;
+        self
+    }
+
+    /// One key from a door's keypad: digits gather, `*` clears, `#` ends the entry.
+    fn key(&mut self, door: DoorIdx, key: char, now: Micros) -> Option<Routed> {
+        let slot = match self.keys.iter().position(|(d, _, _)| *d == door) {
+            Some(i) => i,
+            None => {
+                self.keys.push((door, String::new(), now));
+                self.keys.len() - 1
+            }
+        };
+        let (_, digits, last) = &mut self.keys[slot];
+        if now.saturating_sub(*last) > KEY_TIMEOUT {
+            digits.clear();
+        }
+        *last = now;
+        match key {
+            '*' => digits.clear(),
+            '#' if digits.is_empty() => {}
+            '#' => {
+                let pin = std::mem::take(digits);
+                return Some(Routed::Input(if self.pin_doors.contains(&door) {
+                    Input::Pin {
+                        door,
+                        side: Side::Entry,
+                        pin,
+                    }
+                } else {
+                    Input::Badge {
+                        door,
+                        side: Side::Entry,
+                        credential: format!("pin:{pin}"),
+                    }
+                }));
+            }
+            digit if digits.len() < MAX_DIGITS => digits.push(digit),
+            _ => {
+                digits.clear();
+                return Some(Routed::Refused {
+                    door,
+                    problem: format!("more than {MAX_DIGITS} digits typed"),
+                });
+            }
+        }
+        None
     }
 
     /// One raw edge.
@@ -240,8 +304,12 @@ impl InputRouter {
                 routed.push(Routed::Input(input));
             }
         }
+        let mut keys = Vec::new();
         for (door, decoder) in &mut self.wiegand {
             match decoder.poll(now) {
+                Some(Ok(frame)) if frame.key.is_some() => {
+                    keys.extend(frame.key.map(|key| (*door, key)));
+                }
                 Some(Ok(frame)) => routed.push(Routed::Input(Input::Badge {
                     door: *door,
                     side: Side::Entry,
@@ -253,6 +321,9 @@ impl InputRouter {
                 }),
                 None => {}
             }
+        }
+        for (door, key) in keys {
+            routed.extend(self.key(door, key, now));
         }
         routed
     }
@@ -394,7 +465,13 @@ pub fn run_inputs(
         tracing::error!(%error, "cannot read the input lines at start");
         vec![false; inputs.len()]
     });
-    let (mut router, start) = InputRouter::new(inputs, &levels);
+    let (router, start) = InputRouter::new(inputs, &levels);
+    let site = service.site();
+    let mut router = router.asking_for_pins(
+        site.door_indices()
+            .filter(|d| site.door(*d).access.card_and_pin)
+            .collect(),
+    );
     let send = |input: Input| {
         // Handed over without waiting for durability: the controller acts at once (a fire
         // alarm or a lockdown too; the service stores their latch after the doors moved), and
@@ -549,6 +626,51 @@ mod tests {
         assert_eq!(
             roles,
             [(7, Role::Mode(Mode::Hold)), (8, Role::Mode(Mode::Secure))]
+        );
+    }
+
+    #[test]
+    fn wiegand_keys_make_a_pin_for_the_card_or_a_credential_of_their_own() {
+        let key = |value: u8| -> Vec<bool> { (0..4).rev().map(|i| value >> i & 1 == 1).collect() };
+        let (router, _) = InputRouter::new(&inputs(), &[false; 7]);
+        let mut router = router.asking_for_pins(vec![FRONT]);
+        let type_keys = |router: &mut InputRouter, keys: &[u8], start: Micros| {
+            let mut out = Vec::new();
+            for (k, value) in keys.iter().enumerate() {
+                let at = start + k as u64 * 300_000;
+                for (line, high, t) in edges_for(&key(*value), at, 50, 1_000) {
+                    let input = if line == Line::D0 { 2 } else { 3 };
+                    router.edge(edge(input, high, t));
+                }
+                out.extend(router.poll(at + 100_000));
+            }
+            out
+        };
+        // 1 2 3 4 #: a PIN for the card before it.
+        let routed = type_keys(&mut router, &[1, 2, 3, 4, 11], 1_000_000);
+        assert!(
+            matches!(&routed[..], [Routed::Input(Input::Pin { door: FRONT, pin, .. })] if pin == "1234"),
+            "{routed:?}"
+        );
+        // 9 * 5 6 #: the star clears.
+        let routed = type_keys(&mut router, &[9, 10, 5, 6, 11], 10_000_000);
+        assert!(
+            matches!(&routed[..], [Routed::Input(Input::Pin { pin, .. })] if pin == "56"),
+            "{routed:?}"
+        );
+        // Keys more than 5 s apart start over.
+        let mut routed = type_keys(&mut router, &[7], 20_000_000);
+        routed.extend(type_keys(&mut router, &[8, 11], 30_000_000));
+        assert!(
+            matches!(&routed[..], [Routed::Input(Input::Pin { pin, .. })] if pin == "8"),
+            "{routed:?}"
+        );
+        // At a door that asks for no PIN the digits are a credential of their own.
+        let (mut plain, _) = InputRouter::new(&inputs(), &[false; 7]);
+        let routed = type_keys(&mut plain, &[4, 2, 11], 1_000_000);
+        assert!(
+            matches!(&routed[..], [Routed::Input(Input::Badge { credential, .. })] if credential == "pin:42"),
+            "{routed:?}"
         );
     }
 

@@ -123,6 +123,9 @@ pub fn check_csv(site: &Site, has_schedule: &dyn Fn(&str) -> bool, text: &str) -
             responder: false,
             disabled: false,
             staff: false,
+            pin: None,
+            duress_pin: None,
+            uses: None,
         };
         match credential_row(site, has_schedule, body) {
             Ok(row) => {

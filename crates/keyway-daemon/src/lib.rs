@@ -262,6 +262,13 @@ pub async fn serve(
     let stored_state = store.state()?;
     let restore = restore_inputs(&site, config.clock.wall(), &stored_state, &mut stale);
     let people = people::restore_changes(&site, &stored_state);
+    // How many times each pass with a number of uses has been granted (`used:CREDENTIAL`).
+    let used: Vec<(String, u32)> = stored_state
+        .iter()
+        .filter_map(|(key, value)| {
+            Some((key.strip_prefix("used:")?.to_string(), value.parse().ok()?))
+        })
+        .collect();
     drop(stored_state);
     if !stale.is_empty() {
         tracing::warn!(summary = %stale.summary(), "stored state refers to what the site no longer has; see GET /api/stale");
@@ -320,7 +327,7 @@ pub async fn serve(
         restore,
         Arc::clone(&config.clock),
     );
-    if let Err(error) = service.restore_people(people).await {
+    if let Err(error) = service.restore_people(people, used).await {
         // Only a controller task that is gone refuses it, and its supervisor ends the process.
         tracing::error!(%error, "where people were was not brought back");
     }

@@ -358,14 +358,26 @@ fn handle(
     };
     match event {
         ReaderEvent::Card { credential, .. } | ReaderEvent::Keypad { credential, .. } => {
+            // Digits at a door that asks for a PIN after the card complete that card; anywhere
+            // else they are a credential of their own (`pin:DIGITS`).
+            let pin = credential.strip_prefix("pin:").map(str::to_string);
             for place in doors.get(&address).into_iter().flatten() {
-                let input = match *place {
-                    Place::Door(door, side) => Input::Badge {
+                let input = match (*place, &pin) {
+                    (Place::Door(door, side), Some(pin))
+                        if service.site().door(door).access.card_and_pin =>
+                    {
+                        Input::Pin {
+                            door,
+                            side,
+                            pin: pin.clone(),
+                        }
+                    }
+                    (Place::Door(door, side), _) => Input::Badge {
                         door,
                         side,
                         credential: credential.clone(),
                     },
-                    Place::Station(station) => Input::Muster {
+                    (Place::Station(station), _) => Input::Muster {
                         station,
                         credential: credential.clone(),
                     },

@@ -227,6 +227,7 @@ enum Request {
     /// Where people were before the restart, brought back before any input.
     RestorePeople {
         changes: Vec<keyway_core::people::PeopleChange>,
+        used: Vec<(String, u32)>,
     },
     PutCredential {
         credential: NewCredential,
@@ -630,6 +631,7 @@ impl Service {
         let mut controller = Controller::new(Arc::clone(&site), credentials, levels, time.now());
         // Where people are is stored with the events that move them.
         controller.keep_people_changes();
+        controller.keep_use_changes();
         let mut task = Task {
             relays: vec![false; controller.site().doors.len()],
             controller,
@@ -683,6 +685,7 @@ impl Service {
                                 let mut state = latch(&task.controller, before, holds);
                                 let people = task.controller.take_people_changes();
                                 state.extend(crate::people::state_changes(task.controller.site(), people));
+                                state.extend(task.controller.take_use_changes().into_iter().map(|(credential, used)| (format!("used:{credential}"), Some(used.to_string()))));
                                 let _ = reply.send(task.flush_with(&origin, own.into_iter().collect(), state));
                             }
                             Request::Log { event, state, reply } => {
@@ -697,8 +700,9 @@ impl Service {
                             Request::People { reply } => {
                                 let _ = reply.send(crate::people::snapshot(&task.controller));
                             }
-                            Request::RestorePeople { changes } => {
+                            Request::RestorePeople { changes, used } => {
                                 task.controller.restore_people(changes);
+                                task.controller.restore_uses(used);
                             }
                             Request::PutCredential { credential } => {
                                 if let Err(error) = task.controller.credentials_mut().insert(credential) {
@@ -856,9 +860,10 @@ impl Service {
     pub async fn restore_people(
         &self,
         changes: Vec<keyway_core::people::PeopleChange>,
+        used: Vec<(String, u32)>,
     ) -> Result<(), ServiceError> {
         self.requests
-            .send(Request::RestorePeople { changes })
+            .send(Request::RestorePeople { changes, used })
             .await
             .map_err(|_| ServiceError::Stopped)
     }
@@ -1293,6 +1298,10 @@ pub fn credential_from_row(ids: &SiteIds, row: &CredentialRow) -> Result<NewCred
         responder: row.responder,
         disabled: row.disabled,
         staff: row.staff,
-        extra: Default::default(),
+        extra: keyway_core::credentials::CredentialExtra {
+            pin: row.pin.clone(),
+            duress_pin: row.duress_pin.clone(),
+            uses: row.uses,
+        },
     })
 }

@@ -76,6 +76,9 @@ fn credential(number: &str, doors: Option<Vec<&str>>) -> CredentialRow {
         responder: number == "3003",
         disabled: false,
         staff: false,
+        pin: None,
+        duress_pin: None,
+        uses: None,
     }
 }
 

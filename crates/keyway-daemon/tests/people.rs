@@ -305,3 +305,84 @@ fn emergency_modes_through_the_api_are_kept_across_a_restart() {
     assert_eq!(status["mode"], "none");
     server.stop();
 }
+
+#[test]
+fn a_pin_after_the_card_duress_as_an_alarm_and_uses_kept_across_a_restart() {
+    let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("people-pin");
+    let _ = std::fs::remove_dir_all(&data);
+    let server = start(data.clone());
+    let (status, body) = server.post(
+        "/api/credentials",
+        Some(ADMIN),
+        json!({"number": "1001", "doors": ["library"], "pin": "12x4"}),
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = server.post(
+        "/api/credentials",
+        Some(ADMIN),
+        json!({"number": "1001", "holder": "Alice", "doors": ["library"], "pin": "1234", "duress_pin": "9999", "uses": 3}),
+    );
+    assert!(status == 200 || status == 201, "{body}");
+    assert_eq!(body["pin"], "1234");
+    assert_eq!(body["uses"], 3);
+
+    let pending = badge(&server, "library", "entry", "1001");
+    assert_eq!(pending["kind"], "access_pending");
+    let (status, body) = server.post(
+        "/api/sim/pin",
+        Some(ADMIN),
+        json!({"door": "library", "pin": "1234"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["events"][0]["kind"], "access_granted");
+    let (status, body) = server.post(
+        "/api/sim/pin",
+        Some(ADMIN),
+        json!({"door": "front", "pin": "1234"}),
+    );
+    assert_eq!(status, 400, "{body}");
+
+    // The duress PIN: granted, and an alarm that waits for a person.
+    server.clock.advance(10_000);
+    badge(&server, "library", "entry", "1001");
+    let (_, body) = server.post(
+        "/api/sim/pin",
+        Some(ADMIN),
+        json!({"door": "library", "pin": "9999"}),
+    );
+    let kinds: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.starts_with(&["access_granted", "duress"]),
+        "{kinds:?}"
+    );
+    let (_, alarms) = server.get("/api/alarms", Some(ADMIN));
+    let duress = alarms["alarms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "duress")
+        .unwrap_or_else(|| panic!("{alarms}"));
+    assert_eq!(duress["detail"], "credential 1001");
+
+    // Two of its three uses are spent; after a restart, one is left.
+    let data = server.stop();
+    let server = start(data);
+    server.clock.advance(10_000);
+    badge(&server, "library", "entry", "1001");
+    let (_, body) = server.post(
+        "/api/sim/pin",
+        Some(ADMIN),
+        json!({"door": "library", "pin": "1234"}),
+    );
+    assert_eq!(body["events"][0]["kind"], "access_granted", "{body}");
+    server.clock.advance(10_000);
+    let refused = badge(&server, "library", "entry", "1001");
+    assert_eq!(refused["kind"], "access_denied");
+    assert_eq!(refused["reason"], "used_up");
+    server.stop();
+}

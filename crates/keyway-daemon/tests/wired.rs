@@ -71,6 +71,9 @@ async fn wired_devices_reach_the_controller_and_the_relay() {
             responder: false,
             disabled: false,
             staff: false,
+            pin: None,
+            duress_pin: None,
+            uses: None,
         }])
         .await
         .unwrap();

@@ -9,6 +9,11 @@
 //! short (a glitch) or too long (a line held low), both lines low at once, bits closer together
 //! than a reader sends them, a length other than 26, 34, 35 or 37 bits (a partial frame), or a
 //! parity error. A refused frame never becomes a credential number: nobody is let in on noise.
+//!
+//! A keypad sends each key as a burst of its own: 4 bits (the key's value, most significant
+//! bit first: 0 to 9, 10 for `*`, 11 for `#`) or 8 bits (the complement of those four, then
+//! the four). Such a burst is a [`Frame`] whose `key` is the key; any other value of 4 or 8
+//! bits is refused.
 
 use crate::card::{self, CardError};
 
@@ -52,8 +57,12 @@ impl Default for Timing {
 pub enum WiegandError {
     #[error("noise on the lines: {0}")]
     Noise(&'static str),
-    #[error("a partial or unknown frame of {bits} bits (26, 34, 35 or 37 expected)")]
+    #[error(
+        "a partial or unknown frame of {bits} bits (26, 34, 35 or 37 expected, or a key of 4 or 8)"
+    )]
     Length { bits: usize },
+    #[error("a keypad burst that is no key: {0}")]
+    Key(&'static str),
     #[error(transparent)]
     Card(#[from] CardError),
 }
@@ -63,8 +72,33 @@ pub enum WiegandError {
 pub struct Frame {
     /// First received first.
     pub bits: Vec<bool>,
-    /// `FACILITY:CARD` for a 26-bit card, else `raw:BITS:HEX`.
+    /// `FACILITY:CARD` for a 26-bit card, else `raw:BITS:HEX`; empty for a key.
     pub credential: String,
+    /// A keypad's key: `0` to `9`, `*` or `#`.
+    pub key: Option<char>,
+}
+
+/// The key a 4- or 8-bit keypad burst stands for.
+fn key_of(bits: &[bool]) -> Result<char, WiegandError> {
+    let value = |bits: &[bool]| bits.iter().fold(0u8, |v, b| (v << 1) | u8::from(*b));
+    let key = match bits.len() {
+        4 => value(bits),
+        _ => {
+            let (high, low) = (value(&bits[..4]), value(&bits[4..]));
+            if high != !low & 0x0f {
+                return Err(WiegandError::Key(
+                    "the first four bits are not the complement of the last four",
+                ));
+            }
+            low
+        }
+    };
+    match key {
+        0..=9 => Ok(char::from(b'0' + key)),
+        10 => Ok('*'),
+        11 => Ok('#'),
+        _ => Err(WiegandError::Key("a value above 11")),
+    }
 }
 
 /// Frame lengths Keyway accepts from a Wiegand reader.
@@ -163,12 +197,23 @@ impl WiegandDecoder {
         if stuck {
             return Some(Err(WiegandError::Noise("a line held low")));
         }
+        if bits.len() == 4 || bits.len() == 8 {
+            return Some(key_of(&bits).map(|key| Frame {
+                bits,
+                credential: String::new(),
+                key: Some(key),
+            }));
+        }
         if !LENGTHS.contains(&bits.len()) {
             return Some(Err(WiegandError::Length { bits: bits.len() }));
         }
         Some(
             card::credential_number(&bits)
-                .map(|credential| Frame { bits, credential })
+                .map(|credential| Frame {
+                    bits,
+                    credential,
+                    key: None,
+                })
                 .map_err(WiegandError::from),
         )
     }
@@ -273,6 +318,23 @@ mod tests {
         (Line::D0, false, 51001),
         (Line::D0, true, 51050),
     ];
+
+    #[test]
+    fn keypad_bursts_of_four_and_eight_bits_are_keys() {
+        let bits = |text: &str| text.bytes().map(|b| b == b'1').collect::<Vec<bool>>();
+        let key = |text: &str| {
+            let frames = decode(&edges_for(&bits(text), 0, 50, 1_000));
+            frames[0].as_ref().map(|f| f.key).map_err(|e| e.to_string())
+        };
+        assert_eq!(key("0111"), Ok(Some('7')));
+        assert_eq!(key("1011"), Ok(Some('#')));
+        assert_eq!(key("1010"), Ok(Some('*')));
+        // Eight bits: the complement of the key, then the key.
+        assert_eq!(key("10000111"), Ok(Some('7')));
+        assert_eq!(key("11110000"), Ok(Some('0')));
+        assert!(key("00000111").unwrap_err().contains("complement"));
+        assert!(key("1100").unwrap_err().contains("above 11"));
+    }
 
     #[test]
     fn a_capture_style_h10301_frame() {

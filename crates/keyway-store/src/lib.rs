@@ -130,6 +130,10 @@ const MIGRATIONS: &[&str] = &[
      );",
     // 10: a credential may be staff's: admitted through the doors hold mode locks.
     "ALTER TABLE credentials ADD COLUMN staff INTEGER NOT NULL DEFAULT 0;",
+    // 11: a credential may carry a PIN, a duress PIN and a number of uses (a visitor pass).
+    "ALTER TABLE credentials ADD COLUMN pin TEXT;
+     ALTER TABLE credentials ADD COLUMN duress_pin TEXT;
+     ALTER TABLE credentials ADD COLUMN uses INTEGER;",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -248,6 +252,11 @@ pub struct CredentialRow {
     pub disabled: bool,
     /// Admitted through the doors hold mode locks.
     pub staff: bool,
+    /// The PIN a `card_and_pin` door asks for, and the one that raises a duress alarm.
+    pub pin: Option<String>,
+    pub duress_pin: Option<String>,
+    /// A pass good for this many grants.
+    pub uses: Option<u32>,
 }
 
 /// An API token as stored: its SHA-256 hash, never the token itself.
@@ -979,8 +988,8 @@ impl Store {
             let mut insert = transaction
                 .prepare_cached(
                     "INSERT OR REPLACE INTO credentials
-                     (number, holder, doors, levels, schedule, valid_from, valid_until, responder, disabled, staff)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     (number, holder, doors, levels, schedule, valid_from, valid_until, responder, disabled, staff, pin, duress_pin, uses)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 )
                 .map_err(sqlite)?;
             for (i, row) in rows.iter().enumerate() {
@@ -999,6 +1008,9 @@ impl Store {
                         row.responder,
                         row.disabled,
                         row.staff,
+                        row.pin,
+                        row.duress_pin,
+                        row.uses,
                     ])
                     .map_err(sqlite)?;
             }
@@ -1035,7 +1047,7 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<CredentialRow>, Option<String>), StoreError> {
-        const COLUMNS: &str = "c.number, c.holder, c.doors, c.levels, c.schedule, c.valid_from, c.valid_until, c.responder, c.disabled, c.staff, c.rowid";
+        const COLUMNS: &str = "c.number, c.holder, c.doors, c.levels, c.schedule, c.valid_from, c.valid_until, c.responder, c.disabled, c.staff, c.pin, c.duress_pin, c.uses, c.rowid";
         let fts = fts_query(search.unwrap_or(""));
         let (sql, values): (String, Vec<rusqlite::types::Value>) = if let Some(fts) = &fts {
             let after: i64 = after.and_then(|a| a.parse().ok()).unwrap_or(0);
@@ -1064,7 +1076,7 @@ impl Store {
         let mut last = None;
         let rows = query
             .query_map(rusqlite::params_from_iter(values), |row| {
-                Ok((credential_row(row)?, row.get::<_, i64>(10)?))
+                Ok((credential_row(row)?, row.get::<_, i64>(13)?))
             })
             .map_err(|e| self.sqlite(e))?;
         let mut page = Vec::new();
@@ -1098,7 +1110,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut query = self
             .connection
-            .prepare("SELECT number, holder, doors, levels, schedule, valid_from, valid_until, responder, disabled, staff FROM credentials")
+            .prepare("SELECT number, holder, doors, levels, schedule, valid_from, valid_until, responder, disabled, staff, pin, duress_pin, uses FROM credentials")
             .map_err(|e| self.sqlite(e))?;
         let rows = query
             .query_map([], credential_row)
@@ -1508,7 +1520,7 @@ fn fts_query(search: &str) -> Option<String> {
 }
 
 /// A credential from `SELECT number, holder, doors, levels, schedule, valid_from,
-/// valid_until, responder, disabled, staff`.
+/// valid_until, responder, disabled, staff, pin, duress_pin, uses`.
 fn credential_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CredentialRow> {
     let doors: String = row.get(2)?;
     let levels: String = row.get(3)?;
@@ -1527,6 +1539,9 @@ fn credential_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CredentialRow> {
         responder: row.get(7)?,
         disabled: row.get(8)?,
         staff: row.get(9)?,
+        pin: row.get(10)?,
+        duress_pin: row.get(11)?,
+        uses: row.get(12)?,
     })
 }
 
@@ -1744,6 +1759,9 @@ mod tests {
                 responder: false,
                 disabled: false,
                 staff: false,
+                pin: None,
+                duress_pin: None,
+                uses: None,
             }])
             .unwrap();
         let seqs = |filter: &EventFilter, before: u64, limit: usize| -> Vec<u64> {
@@ -1799,6 +1817,9 @@ mod tests {
             responder: false,
             disabled: false,
             staff: false,
+            pin: None,
+            duress_pin: None,
+            uses: None,
         };
         store
             .put_credentials(&[
@@ -2184,6 +2205,9 @@ mod tests {
             responder: false,
             disabled: false,
             staff: false,
+            pin: None,
+            duress_pin: None,
+            uses: None,
         };
         let fire = CredentialRow {
             number: "911".into(),
@@ -2196,6 +2220,9 @@ mod tests {
             responder: true,
             disabled: false,
             staff: false,
+            pin: None,
+            duress_pin: None,
+            uses: None,
         };
         store
             .put_credentials(&[alice.clone(), fire.clone()])

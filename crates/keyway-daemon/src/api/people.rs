@@ -1,7 +1,8 @@
 //! Who is in the building: `GET /api/occupancy`, `GET /api/muster` (during a fire alarm or
 //! an evacuation, everyone still to muster), `POST /api/anti-passback/forgive` (an operator's
 //! reset, logged with who made it), the simulated muster station reader
-//! `POST /api/sim/muster`, and the emergency modes, `POST /api/emergency`.
+//! `POST /api/sim/muster`, the simulated keypad `POST /api/sim/pin`, and the emergency modes,
+//! `POST /api/emergency`.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,7 +10,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::HeaderMap;
 use keyway_core::controller::Input;
 use keyway_core::emergency::Mode;
-use keyway_core::site::AreaIdx;
+use keyway_core::site::{AreaIdx, Side};
 use keyway_core::site::{StationIdx, ZoneIdx};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -203,6 +204,66 @@ pub async fn emergency(
         &state,
         Input::Emergency { mode, areas },
         caller.origin(Source::Api),
+    )
+    .await?;
+    Ok(events_json(&state, &events))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinBody {
+    door: String,
+    /// `entry` (the default) or `exit`.
+    #[serde(default)]
+    side: Option<String>,
+    pin: String,
+}
+
+/// A simulated keypad: digits entered at a `card_and_pin` door, after its card.
+pub async fn sim_pin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<PinBody>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let caller = authorize(&state, &headers, Role::Operator)?;
+    let Json(body) = body?;
+    let site = state.service.site();
+    let door = site
+        .find_door(&body.door)
+        .ok_or_else(|| ApiError::not_found(format!("no door {:?} in the site", body.door)))?;
+    if !site.door(door).access.card_and_pin {
+        return Err(ApiError::bad_request(format!(
+            "door {:?} does not ask for a PIN (`access.card_and_pin`)",
+            body.door
+        )));
+    }
+    let side = match body.side.as_deref() {
+        None | Some("entry") => Side::Entry,
+        Some("exit") => Side::Exit,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "field `side` = {other:?}: expected \"entry\" or \"exit\""
+            )));
+        }
+    };
+    if body.pin.is_empty() || body.pin.len() > 12 || !body.pin.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::bad_request(
+            "field `pin`: expected 1 to 12 digits",
+        ));
+    }
+    refuse_real(real_devices::at_door(
+        site,
+        door,
+        real_devices::SimAtDoor::Badge,
+    ))?;
+    let events = run_input(
+        &state,
+        Input::Pin {
+            door,
+            side,
+            pin: body.pin,
+        },
+        caller.origin(Source::Sim),
     )
     .await?;
     Ok(events_json(&state, &events))
