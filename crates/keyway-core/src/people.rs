@@ -60,7 +60,8 @@ pub enum Whereabouts {
 /// The holders' last sightings and what forgives or unsees them.
 #[derive(Clone, Debug, Default)]
 pub struct People {
-    sightings: HashMap<Box<str>, Sighting, foldhash::fast::RandomState>,
+    /// By credential: the sighting, and the credential's sort key ([`sort_key`]).
+    sightings: HashMap<Box<str>, (Sighting, u128), foldhash::fast::RandomState>,
     seq: u64,
     /// Per area: the sequence number of the last time someone may have left it unseen.
     left_unseen: Vec<u64>,
@@ -68,6 +69,8 @@ pub struct People {
     forgiven: u64,
     /// Per zone, the same for one zone.
     zone_forgiven: Vec<u64>,
+    /// Per area: it is exterior (read once from the site, for the listings).
+    exterior: Vec<bool>,
     /// The changes not yet taken, when they are kept (`keep_changes`).
     changes: Option<Vec<PeopleChange>>,
 }
@@ -88,6 +91,7 @@ impl People {
         People {
             left_unseen: vec![0; site.areas.len()],
             zone_forgiven: vec![0; site.zones.len()],
+            exterior: site.areas.iter().map(|a| a.is_exterior()).collect(),
             ..People::default()
         }
     }
@@ -135,7 +139,8 @@ impl People {
                     .area
                     .is_none_or(|area| area.index() < self.left_unseen.len())
                 {
-                    self.sightings.insert(credential.into(), sighting);
+                    let key = sort_key(&credential);
+                    self.sightings.insert(credential.into(), (sighting, key));
                 }
             }
             PeopleChange::LeftUnseen { area, seq } => {
@@ -162,9 +167,10 @@ impl People {
             forgiven: false,
         };
         match self.sightings.get_mut(credential) {
-            Some(slot) => *slot = sighting,
+            Some(slot) => slot.0 = sighting,
             None => {
-                self.sightings.insert(credential.into(), sighting);
+                self.sightings
+                    .insert(credential.into(), (sighting, sort_key(credential)));
             }
         }
         self.record(|| PeopleChange::Seen {
@@ -181,18 +187,18 @@ impl People {
     }
 
     pub fn sighting(&self, credential: &str) -> Option<&Sighting> {
-        self.sightings.get(credential)
+        self.sightings.get(credential).map(|(sighting, _)| sighting)
     }
 
     pub fn whereabouts(&self, site: &Site, credential: &str) -> Whereabouts {
         self.sightings
             .get(credential)
-            .map_or(Whereabouts::Outside, |s| self.whereabouts_of(site, s))
+            .map_or(Whereabouts::Outside, |(s, _)| self.whereabouts_of(site, s))
     }
 
-    fn whereabouts_of(&self, site: &Site, sighting: &Sighting) -> Whereabouts {
+    fn whereabouts_of(&self, _site: &Site, sighting: &Sighting) -> Whereabouts {
         match sighting.area {
-            Some(area) if !site.area(area).is_exterior() => {
+            Some(area) if !self.exterior[area.index()] => {
                 if self.left_unseen[area.index()] > sighting.seq {
                     Whereabouts::MaybeLeft(area)
                 } else {
@@ -206,7 +212,7 @@ impl People {
     /// Whether going into `zone` now is a re-entry: the holder was seen going into one of
     /// its areas and not seen leaving it, and nothing has forgiven them since.
     pub fn inside_zone(&self, site: &Site, credential: &str, zone: ZoneIdx, now: Millis) -> bool {
-        let Some(sighting) = self.sightings.get(credential) else {
+        let Some((sighting, _)) = self.sightings.get(credential) else {
             return false;
         };
         let Whereabouts::In(area) = self.whereabouts_of(site, sighting) else {
@@ -240,7 +246,7 @@ impl People {
     /// One holder is forgiven; `false` if they were never seen.
     pub fn forgive_holder(&mut self, credential: &str) -> bool {
         match self.sightings.get_mut(credential) {
-            Some(sighting) => {
+            Some((sighting, _)) => {
                 sighting.forgiven = true;
                 let sighting = *sighting;
                 self.record(|| PeopleChange::Seen {
@@ -255,40 +261,46 @@ impl People {
 
     /// Per area, by index: the credentials known to be there, sorted.
     pub fn occupants(&self, site: &Site) -> Vec<Vec<&str>> {
-        let mut areas: Vec<Vec<&str>> = vec![Vec::new(); site.areas.len()];
-        for (credential, sighting) in &self.sightings {
+        let mut areas: Vec<Vec<(u128, &str)>> = vec![Vec::new(); site.areas.len()];
+        for (credential, (sighting, key)) in &self.sightings {
             if let Whereabouts::In(area) = self.whereabouts_of(site, sighting) {
-                areas[area.index()].push(credential);
+                areas[area.index()].push((*key, credential));
             }
         }
-        for list in &mut areas {
-            sort_by_credential(list, |c| c);
-        }
         areas
+            .into_iter()
+            .map(|mut list| {
+                list.sort_unstable_by(|a, b| by_key(a.0, a.1, b.0, b.1));
+                list.into_iter().map(|(_, credential)| credential).collect()
+            })
+            .collect()
     }
 
     /// Everyone last seen inside the building (known to be there or not), sorted by
     /// credential: who still has to muster.
     pub fn last_seen_inside(&self, site: &Site) -> Vec<ToMuster<'_>> {
-        let mut list: Vec<ToMuster> = self
+        let mut list: Vec<(u128, ToMuster)> = self
             .sightings
             .iter()
-            .filter_map(|(credential, sighting)| {
+            .filter_map(|(credential, (sighting, key))| {
                 let (area, maybe_left) = match self.whereabouts_of(site, sighting) {
                     Whereabouts::In(area) => (area, false),
                     Whereabouts::MaybeLeft(area) => (area, true),
                     Whereabouts::Outside => return None,
                 };
-                Some(ToMuster {
-                    credential,
-                    area,
-                    at: sighting.at,
-                    maybe_left,
-                })
+                Some((
+                    *key,
+                    ToMuster {
+                        credential,
+                        area,
+                        at: sighting.at,
+                        maybe_left,
+                    },
+                ))
             })
             .collect();
-        sort_by_credential(&mut list, |p| p.credential);
-        list
+        list.sort_unstable_by(|a, b| by_key(a.0, a.1.credential, b.0, b.1.credential));
+        list.into_iter().map(|(_, person)| person).collect()
     }
 
     /// How many holders have been seen at all.
@@ -301,25 +313,24 @@ impl People {
     }
 }
 
-/// Sorts by credential number, comparing the first eight bytes as one integer before the
-/// rest: most numbers differ there, so a list of 100,000 sorts in a fraction of the time
-/// string comparisons take.
-fn sort_by_credential<T>(list: &mut [T], number: impl Fn(&T) -> &str) {
-    let prefix = |text: &str| {
-        let mut bytes = [0u8; 8];
-        let n = text.len().min(8);
-        bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
-        u64::from_be_bytes(bytes)
-    };
-    list.sort_unstable_by(|a, b| {
-        let (a, b) = (number(a), number(b));
-        prefix(a).cmp(&prefix(b)).then_with(|| a.cmp(b))
-    });
+/// A credential's sort key: its first sixteen bytes as one integer. Numbers differ there
+/// (most are shorter), so sorting by the key, then by the text only when keys tie, orders a
+/// list of 100,000 as the text would without following a pointer to the text for most
+/// comparisons. Computed once, when the holder is first seen.
+fn sort_key(credential: &str) -> u128 {
+    let mut bytes = [0u8; 16];
+    let n = credential.len().min(16);
+    bytes[..n].copy_from_slice(&credential.as_bytes()[..n]);
+    u128::from_be_bytes(bytes)
+}
+
+fn by_key(a_key: u128, a: &str, b_key: u128, b: &str) -> std::cmp::Ordering {
+    a_key.cmp(&b_key).then_with(|| a.cmp(b))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::sort_by_credential;
+    use super::{by_key, sort_key};
 
     #[test]
     fn credentials_sort_as_strings_do() {
@@ -335,7 +346,7 @@ mod tests {
         ];
         let mut expected = numbers.clone();
         expected.sort_unstable();
-        sort_by_credential(&mut numbers, |n| n);
+        numbers.sort_unstable_by(|a, b| by_key(sort_key(a), a, sort_key(b), b));
         assert_eq!(numbers, expected);
     }
 }
