@@ -8,8 +8,9 @@ use std::sync::Arc;
 use common::generated::gen_site;
 use keyway_core::controller::Detail;
 use keyway_core::controller::{Controller, EventKind, Input};
-use keyway_core::credentials::DenyReason;
+use keyway_core::credentials::{CredentialExtra, DenyReason};
 use keyway_core::credentials::{CredentialStore, DoorScope, NewCredential};
+use keyway_core::emergency::Mode;
 use keyway_core::physics::{Command, LockPosition, controller_can_unlock};
 use keyway_core::site::{
     AreaIdx, Arrangement, CircuitIdx, DoorIdx, FailMode, Side, Site, StationIdx, ZoneIdx,
@@ -47,6 +48,10 @@ enum RawInput {
     Muster(usize, u8),
     /// An operator's forgiveness: a holder, a zone, or (neither) everyone.
     Forgive(Option<u8>, Option<usize>),
+    /// An emergency mode (by its place in `Mode::ALL`), for one area or the whole site.
+    Mode(usize, Option<usize>),
+    /// Digits at a keypad: the credential's PIN (`true`) or a wrong one.
+    Pin(usize, bool),
 }
 
 fn raw_input() -> impl Strategy<Value = RawInput> {
@@ -77,6 +82,8 @@ fn raw_input() -> impl Strategy<Value = RawInput> {
         3 => (0usize..64, 0u8..6).prop_map(|(d, c)| RawInput::ExitBadge(d, c)),
         1 => (0usize..4, 0u8..6).prop_map(|(s, c)| RawInput::Muster(s, c)),
         1 => (prop::option::of(0u8..6), prop::option::of(0usize..4)).prop_map(|(c, z)| RawInput::Forgive(c, z)),
+        2 => (0usize..6, prop::option::of(0usize..8)).prop_map(|(m, a)| RawInput::Mode(m, a)),
+        2 => (0usize..64, any::<bool>()).prop_map(|(d, right)| RawInput::Pin(d, right)),
     ]
 }
 
@@ -144,6 +151,16 @@ fn to_input(site: &Site, now: i64, raw: &RawInput) -> Input {
             station: StationIdx((station % site.muster_stations.len()) as u32),
             credential: format!("c{c}"),
         },
+        RawInput::Mode(mode, area) => Input::Emergency {
+            mode: Mode::ALL[*mode % Mode::ALL.len()].1,
+            areas: area.map(|a| vec![AreaIdx((a % site.areas.len()) as u32)]),
+        },
+        // Every credential's PIN is 1234.
+        RawInput::Pin(d, right) => Input::Pin {
+            door: door(*d),
+            side: Side::Entry,
+            pin: if *right { "1234" } else { "0000" }.to_string(),
+        },
         RawInput::Forgive(c, zone) => Input::ForgivePassback {
             credential: c.map(|c| format!("c{c}")),
             zone: zone
@@ -177,8 +194,12 @@ fn credentials(site: &Site) -> CredentialStore {
                 valid_until: None,
                 responder: c == 4,
                 disabled: false,
-                staff: false,
-                extra: Default::default(),
+                staff: c == 2,
+                extra: CredentialExtra {
+                    pin: Some("1234".to_string()),
+                    duress_pin: (c == 1).then(|| "9999".to_string()),
+                    uses: (c == 3).then_some(3),
+                },
             })
             .unwrap();
     }
@@ -308,12 +329,15 @@ fn check_people(
     // The muster list is exactly the holders last seen inside, while the fire alarm lasts.
     match controller.muster_list() {
         Some(list) => {
-            prop_assert!(fire_alarm, "a muster without a fire alarm");
+            prop_assert!(fire_alarm, "a muster without a fire alarm or an evacuation");
             let listed: Vec<String> = list.iter().map(|p| p.credential.to_string()).collect();
             let expected: Vec<String> = inside.iter().map(|(c, _, _)| c.clone()).collect();
             prop_assert_eq!(listed, expected);
         }
-        None => prop_assert!(!fire_alarm, "a fire alarm without a muster"),
+        None => prop_assert!(
+            !fire_alarm,
+            "a fire alarm or an evacuation without a muster"
+        ),
     }
     Ok(())
 }
@@ -322,6 +346,8 @@ fn check_people(
 struct Watch {
     logged: Vec<LockPosition>,
     fire_alarm: bool,
+    /// The emergency mode in force, as the inputs set it.
+    mode: Mode,
 }
 
 fn check_invariants(controller: &Controller, watch: &Watch) -> Result<(), TestCaseError> {
@@ -415,6 +441,7 @@ proptest! {
         let mut watch = Watch {
             logged: site.door_indices().map(|d| controller.door_status(d).lock).collect(),
             fire_alarm: false,
+            mode: Mode::None,
         };
         // The start logs the changes from the at-rest position (none here: no schedules).
         absorb(&mut controller, &mut watch)?;
@@ -433,13 +460,16 @@ proptest! {
             controller.handle(now, input.clone());
             match input {
                 Input::FireAlarm => watch.fire_alarm = true,
+                Input::Emergency { mode, .. } => watch.mode = mode,
+                Input::Lockdown => watch.mode = Mode::Lockdown,
+                Input::LockdownEnd if watch.mode == Mode::Lockdown => watch.mode = Mode::None,
                 Input::FireAlarmReset => watch.fire_alarm = false,
                 _ => {}
             }
             let events = absorb(&mut controller, &mut watch)?;
             check_invariants(&controller, &watch)?;
             people.step(&site, now, alive_before, &input, &events);
-            check_people(&controller, &people, watch.fire_alarm)?;
+            check_people(&controller, &people, watch.fire_alarm || watch.mode == Mode::Evacuate)?;
 
             // Anti-passback never keeps anyone in: an exit reader never refuses for it.
             for event in &events {

@@ -25,6 +25,7 @@ pub struct GenDoor {
     pub reader: bool,
     pub exit_reader: bool,
     pub two_person: bool,
+    pub card_and_pin: bool,
 }
 
 /// An anti-passback zone: area indices (taken modulo the site's, the exterior left out),
@@ -99,7 +100,11 @@ pub fn gen_site() -> impl Strategy<Value = GenSite> {
             prop::option::of(any::<bool>()),
             any::<bool>(),
             any::<bool>(),
-            (any::<bool>(), prop::bool::weighted(0.15)),
+            (
+                any::<bool>(),
+                prop::bool::weighted(0.15),
+                prop::bool::weighted(0.15),
+            ),
         )
             .prop_map(
                 |(
@@ -114,7 +119,7 @@ pub fn gen_site() -> impl Strategy<Value = GenSite> {
                     push_to_exit,
                     fire_alarm,
                     reader,
-                    (exit_reader, two_person),
+                    (exit_reader, two_person, card_and_pin),
                 )| GenDoor {
                     inside,
                     outside,
@@ -129,6 +134,7 @@ pub fn gen_site() -> impl Strategy<Value = GenSite> {
                     reader,
                     exit_reader,
                     two_person,
+                    card_and_pin,
                 },
             );
         let zone = (
@@ -215,8 +221,11 @@ impl GenSite {
             if d.exit_reader {
                 out += "[door.exit_reader]\nkind = \"osdp\"\n";
             }
-            if d.two_person {
-                out += "[door.access]\ntwo_person = true\n";
+            if d.two_person || d.card_and_pin {
+                out += &format!(
+                    "[door.access]\ntwo_person = {}\ncard_and_pin = {}\n",
+                    d.two_person, d.card_and_pin
+                );
             }
         }
         for (i, zone) in self.zones.iter().enumerate() {
