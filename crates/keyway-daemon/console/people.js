@@ -104,7 +104,11 @@ function fromForm() {
     valid_from: $("credential-from").value || null,
     valid_until: $("credential-until").value || null,
     responder: $("credential-responder").checked,
+    staff: $("credential-staff").checked,
     disabled: $("credential-disabled").checked,
+    pin: $("credential-pin").value || null,
+    duress_pin: $("credential-duress").value || null,
+    uses: $("credential-uses").value ? Number($("credential-uses").value) : null,
   };
 }
 
@@ -121,7 +125,11 @@ function edit(c) {
   $("credential-from").value = c.valid_from ? c.valid_from.slice(0, 16) : "";
   $("credential-until").value = c.valid_until ? c.valid_until.slice(0, 16) : "";
   $("credential-responder").checked = c.responder;
+  $("credential-staff").checked = !!c.staff;
   $("credential-disabled").checked = c.disabled;
+  $("credential-pin").value = c.pin || "";
+  $("credential-duress").value = c.duress_pin || "";
+  $("credential-uses").value = c.uses ?? "";
   $("credential-save").textContent = "Save";
   $("credential-cancel").classList.remove("hidden");
   $("credential-holder").focus();
