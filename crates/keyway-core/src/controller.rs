@@ -454,7 +454,7 @@ pub struct Controller {
     events_stamped: usize,
     /// Where each holder was last seen.
     people: People,
-    /// Since when the muster list is kept (a fire alarm), on the controller's clock.
+    /// Since when the muster list is kept (a fire alarm or an evacuation), on the controller's clock.
     muster_since: Option<Millis>,
     /// How many times each pass with a number of uses has been granted.
     used: HashMap<String, u32>,
@@ -720,14 +720,14 @@ impl Controller {
         self.people.occupants(&self.site)
     }
 
-    /// While a fire alarm is active: everyone last seen inside who has not mustered since,
+    /// While a fire alarm or an evacuation lasts: everyone last seen inside who has not mustered since,
     /// sorted by credential. `None` when there is no muster.
     pub fn muster_list(&self) -> Option<Vec<ToMuster<'_>>> {
         self.muster_since?;
         Some(self.people.last_seen_inside(&self.site))
     }
 
-    /// When the muster began (the fire alarm), on the wall clock.
+    /// When the muster began (the fire alarm or the evacuation), on the wall clock.
     pub fn muster_since(&self) -> Option<Millis> {
         self.muster_since
             .map(|at| at.saturating_add(self.wall_offset))

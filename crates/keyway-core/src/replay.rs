@@ -19,7 +19,7 @@ pub struct Probe {
     pub doors: Vec<DoorStatus>,
     /// By area index: the credentials known to be there, sorted.
     pub occupants: Vec<Vec<String>>,
-    /// While a fire alarm is active: the credentials still to muster, sorted.
+    /// While a fire alarm or an evacuation lasts: the credentials still to muster, sorted.
     pub muster: Option<Vec<String>>,
 }
 

@@ -1321,6 +1321,17 @@ struct BadgeBody {
     credential: String,
 }
 
+/// A reader's side as a request names it: `entry` (the default) or `exit`.
+pub(super) fn side_of(side: Option<&str>) -> ApiResult<Side> {
+    match side {
+        None | Some("entry") => Ok(Side::Entry),
+        Some("exit") => Ok(Side::Exit),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "field `side` = {other:?}: expected \"entry\" or \"exit\""
+        ))),
+    }
+}
+
 async fn sim_badge(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -1329,15 +1340,7 @@ async fn sim_badge(
     let caller = authorize(&state, &headers, Role::Operator)?;
     let Json(body) = body?;
     let door = door_index(&state, &body.door)?;
-    let side = match body.side.as_deref() {
-        None | Some("entry") => Side::Entry,
-        Some("exit") => Side::Exit,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "field `side` = {other:?}: expected \"entry\" or \"exit\""
-            )));
-        }
-    };
+    let side = side_of(body.side.as_deref())?;
     let site_door = state.service.site().door(door);
     let has_reader = match side {
         Side::Entry => site_door.reader.is_some(),

@@ -379,12 +379,19 @@ fn pins_are_digits_uses_are_positive_and_a_pin_needs_a_keypad_door() {
 
 #[test]
 fn staff_is_true_or_false_and_a_duress_pin_is_digits() {
-    let text = SCRIPT.replace("doors = [\"lab\"]", "doors = [\"lab\"]\nstaff = \"yes\"\nduress_pin = \"help\"");
+    let text = SCRIPT.replace(
+        "doors = [\"lab\"]",
+        "doors = [\"lab\"]\nstaff = \"yes\"\nduress_pin = \"help\"",
+    );
     assert_pointed(
         "bad_staff",
         &text,
         line_of(&text, "staff"),
-        &["credential \"1001\"", "field `staff` = \"yes\"", "true or false"],
+        &[
+            "credential \"1001\"",
+            "field `staff` = \"yes\"",
+            "true or false",
+        ],
     );
     assert_pointed(
         "bad_duress",

@@ -10,14 +10,14 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::HeaderMap;
 use keyway_core::controller::Input;
 use keyway_core::emergency::Mode;
-use keyway_core::site::{AreaIdx, Side};
+use keyway_core::site::AreaIdx;
 use keyway_core::site::{StationIdx, ZoneIdx};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    ApiError, ApiResult, AppState, authorize, event_json, events_json, refuse_real, run_input,
-    service_error,
+    ApiError, ApiResult, AppState, authorize, door_index, event_json, events_json, refuse_real,
+    run_input, service_error, side_of,
 };
 use crate::auth::Role;
 use crate::real_devices;
@@ -228,24 +228,14 @@ pub async fn sim_pin(
     let caller = authorize(&state, &headers, Role::Operator)?;
     let Json(body) = body?;
     let site = state.service.site();
-    let door = site
-        .find_door(&body.door)
-        .ok_or_else(|| ApiError::not_found(format!("no door {:?} in the site", body.door)))?;
+    let door = door_index(&state, &body.door)?;
     if !site.door(door).access.card_and_pin {
         return Err(ApiError::bad_request(format!(
             "door {:?} does not ask for a PIN (`access.card_and_pin`)",
             body.door
         )));
     }
-    let side = match body.side.as_deref() {
-        None | Some("entry") => Side::Entry,
-        Some("exit") => Side::Exit,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "field `side` = {other:?}: expected \"entry\" or \"exit\""
-            )));
-        }
-    };
+    let side = side_of(body.side.as_deref())?;
     if body.pin.is_empty() || body.pin.len() > 12 || !body.pin.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::bad_request(
             "field `pin`: expected 1 to 12 digits",
