@@ -323,6 +323,29 @@ fn run_bus(bus: &Bus, doors: &HashMap<u8, Vec<Place>>, service: &Service, stop: 
 }
 
 /// One reader event: the inputs it stands for, and the logs.
+/// What a card read or keypad entry (`pin:DIGITS`) at a reader means: at a door, a badge at
+/// its side, except that digits at a door that asks for a PIN after the card complete that
+/// card; at a muster station, a muster.
+fn read_input(site: &Site, place: Place, credential: &str) -> Input {
+    let pin = credential.strip_prefix("pin:");
+    match (place, pin) {
+        (Place::Door(door, side), Some(pin)) if site.door(door).access.card_and_pin => Input::Pin {
+            door,
+            side,
+            pin: pin.to_string(),
+        },
+        (Place::Door(door, side), _) => Input::Badge {
+            door,
+            side,
+            credential: credential.to_string(),
+        },
+        (Place::Station(station), _) => Input::Muster {
+            station,
+            credential: credential.to_string(),
+        },
+    }
+}
+
 /// The doors of the readers at an address (a muster station's reader is on none).
 fn doors_at(doors: &HashMap<u8, Vec<Place>>, address: u8) -> impl Iterator<Item = DoorIdx> + '_ {
     doors
@@ -358,30 +381,8 @@ fn handle(
     };
     match event {
         ReaderEvent::Card { credential, .. } | ReaderEvent::Keypad { credential, .. } => {
-            // Digits at a door that asks for a PIN after the card complete that card; anywhere
-            // else they are a credential of their own (`pin:DIGITS`).
-            let pin = credential.strip_prefix("pin:").map(str::to_string);
             for place in doors.get(&address).into_iter().flatten() {
-                let input = match (*place, &pin) {
-                    (Place::Door(door, side), Some(pin))
-                        if service.site().door(door).access.card_and_pin =>
-                    {
-                        Input::Pin {
-                            door,
-                            side,
-                            pin: pin.clone(),
-                        }
-                    }
-                    (Place::Door(door, side), _) => Input::Badge {
-                        door,
-                        side,
-                        credential: credential.clone(),
-                    },
-                    (Place::Station(station), _) => Input::Muster {
-                        station,
-                        credential: credential.clone(),
-                    },
-                };
+                let input = read_input(service.site(), *place, &credential);
                 if let Some(decision) = submit(input) {
                     decisions.push((address, decision));
                 }
@@ -489,5 +490,87 @@ fn handle(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SITE: &str = r#"
+[site]
+name = "readers"
+[controller]
+power = "mains"
+[[power]]
+id = "mains"
+[[area]]
+id = "street"
+kind = "exterior"
+[[area]]
+id = "lab"
+[[bus]]
+id = "b"
+device = "/dev/ttyUSB0"
+[[door]]
+id = "lab"
+inside = "lab"
+outside = "street"
+[door.access]
+card_and_pin = true
+[door.reader]
+kind = "osdp"
+bus = "b"
+address = 1
+[door.exit_reader]
+kind = "osdp"
+bus = "b"
+address = 2
+[[muster_station]]
+id = "yard"
+area = "street"
+[muster_station.reader]
+kind = "osdp"
+bus = "b"
+address = 3
+"#;
+
+    #[test]
+    fn entry_and_exit_readers_and_muster_stations_have_their_places_on_the_bus() {
+        let site = keyway_core::parse_site("site.toml", SITE).unwrap();
+        let places = places_on(&site, &site.buses[0]);
+        assert_eq!(places[&1], [Place::Door(DoorIdx(0), Side::Entry)]);
+        assert_eq!(places[&2], [Place::Door(DoorIdx(0), Side::Exit)]);
+        assert_eq!(places[&3], [Place::Station(StationIdx(0))]);
+        assert_eq!(doors_at(&places, 3).count(), 0, "a station is on no door");
+    }
+
+    #[test]
+    fn keypad_digits_complete_a_card_where_a_pin_is_asked_for() {
+        let site = keyway_core::parse_site("site.toml", SITE).unwrap();
+        let exit = Place::Door(DoorIdx(0), Side::Exit);
+        assert_eq!(
+            read_input(&site, exit, "pin:0451"),
+            Input::Pin {
+                door: DoorIdx(0),
+                side: Side::Exit,
+                pin: "0451".into()
+            }
+        );
+        assert_eq!(
+            read_input(&site, exit, "123:4567"),
+            Input::Badge {
+                door: DoorIdx(0),
+                side: Side::Exit,
+                credential: "123:4567".into()
+            }
+        );
+        assert_eq!(
+            read_input(&site, Place::Station(StationIdx(0)), "pin:77"),
+            Input::Muster {
+                station: StationIdx(0),
+                credential: "pin:77".into()
+            }
+        );
     }
 }
