@@ -724,7 +724,7 @@ impl Controller {
     /// sorted by credential. `None` when there is no muster.
     pub fn muster_list(&self) -> Option<Vec<ToMuster<'_>>> {
         self.muster_since?;
-        Some(self.people.last_seen_inside(&self.site))
+        Some(self.people.last_seen_inside())
     }
 
     /// When the muster began (the fire alarm or the evacuation), on the wall clock.
@@ -904,9 +904,7 @@ impl Controller {
             Input::FireAlarmReset => {
                 if self.fire_alarm {
                     self.fire_alarm = false;
-                    if self.mode != Mode::Evacuate {
-                        self.muster_since = None;
-                    }
+                    self.refresh_muster(now);
                     self.power.fire_alarm_since = None;
                     self.power_changed(Some(Event::new(now, EventKind::FireAlarmReset)));
                 }
@@ -1011,12 +1009,10 @@ impl Controller {
             });
         }
         if mode == Mode::Evacuate && was != Mode::Evacuate {
-            // As in a fire: everyone leaves by the nearest way, and the muster begins.
+            // As in a fire: everyone leaves by the nearest way.
             self.people.forgive_everyone();
-            self.muster_since.get_or_insert(now);
-        } else if was == Mode::Evacuate && mode != Mode::Evacuate && !self.fire_alarm {
-            self.muster_since = None;
         }
+        self.refresh_muster(now);
         if mode != was {
             // Whoever was admitted through the old mode's locks goes back to the normal rules.
             for state in &mut self.doors {
@@ -1026,12 +1022,21 @@ impl Controller {
         self.refresh_all_doors();
     }
 
+    /// A muster lasts while a fire alarm or an evacuation does, from the first of them.
+    fn refresh_muster(&mut self, now: Millis) {
+        if self.fire_alarm || self.mode == Mode::Evacuate {
+            self.muster_since.get_or_insert(now);
+        } else {
+            self.muster_since = None;
+        }
+    }
+
     fn fire_alarm_latch(&mut self, now: Millis) {
         if !self.fire_alarm {
             self.fire_alarm = true;
             // Everyone leaves by the nearest way: nobody is held to the way they came in.
             self.people.forgive_everyone();
-            self.muster_since.get_or_insert(now);
+            self.refresh_muster(now);
             self.power.fire_alarm_since = Some(now);
             self.power_changed(Some(Event::new(now, EventKind::FireAlarm)));
         }

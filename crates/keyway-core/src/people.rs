@@ -190,13 +190,13 @@ impl People {
         self.sightings.get(credential).map(|(sighting, _)| sighting)
     }
 
-    pub fn whereabouts(&self, site: &Site, credential: &str) -> Whereabouts {
+    pub fn whereabouts(&self, credential: &str) -> Whereabouts {
         self.sightings
             .get(credential)
-            .map_or(Whereabouts::Outside, |(s, _)| self.whereabouts_of(site, s))
+            .map_or(Whereabouts::Outside, |(s, _)| self.whereabouts_of(s))
     }
 
-    fn whereabouts_of(&self, _site: &Site, sighting: &Sighting) -> Whereabouts {
+    fn whereabouts_of(&self, sighting: &Sighting) -> Whereabouts {
         match sighting.area {
             Some(area) if !self.exterior[area.index()] => {
                 if self.left_unseen[area.index()] > sighting.seq {
@@ -215,7 +215,7 @@ impl People {
         let Some((sighting, _)) = self.sightings.get(credential) else {
             return false;
         };
-        let Whereabouts::In(area) = self.whereabouts_of(site, sighting) else {
+        let Whereabouts::In(area) = self.whereabouts_of(sighting) else {
             return false;
         };
         let rules = site.zone(zone);
@@ -263,7 +263,7 @@ impl People {
     pub fn occupants(&self, site: &Site) -> Vec<Vec<&str>> {
         let mut areas: Vec<Vec<(u128, &str)>> = vec![Vec::new(); site.areas.len()];
         for (credential, (sighting, key)) in &self.sightings {
-            if let Whereabouts::In(area) = self.whereabouts_of(site, sighting) {
+            if let Whereabouts::In(area) = self.whereabouts_of(sighting) {
                 areas[area.index()].push((*key, credential));
             }
         }
@@ -278,12 +278,12 @@ impl People {
 
     /// Everyone last seen inside the building (known to be there or not), sorted by
     /// credential: who still has to muster.
-    pub fn last_seen_inside(&self, site: &Site) -> Vec<ToMuster<'_>> {
+    pub fn last_seen_inside(&self) -> Vec<ToMuster<'_>> {
         let mut list: Vec<(u128, ToMuster)> = self
             .sightings
             .iter()
             .filter_map(|(credential, (sighting, key))| {
-                let (area, maybe_left) = match self.whereabouts_of(site, sighting) {
+                let (area, maybe_left) = match self.whereabouts_of(sighting) {
                     Whereabouts::In(area) => (area, false),
                     Whereabouts::MaybeLeft(area) => (area, true),
                     Whereabouts::Outside => return None,

@@ -661,6 +661,27 @@ impl Site {
             .map(|i| DoorIdx(i as u32))
     }
 
+    pub fn find_area(&self, id: &str) -> Option<AreaIdx> {
+        self.areas
+            .iter()
+            .position(|a| a.id == id)
+            .map(|i| AreaIdx(i as u32))
+    }
+
+    pub fn find_zone(&self, id: &str) -> Option<ZoneIdx> {
+        self.zones
+            .iter()
+            .position(|z| z.id == id)
+            .map(|i| ZoneIdx(i as u32))
+    }
+
+    pub fn find_station(&self, id: &str) -> Option<StationIdx> {
+        self.muster_stations
+            .iter()
+            .position(|s| s.id == id)
+            .map(|i| StationIdx(i as u32))
+    }
+
     pub fn find_circuit(&self, id: &str) -> Option<CircuitIdx> {
         self.circuits
             .iter()

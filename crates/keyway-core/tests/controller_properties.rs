@@ -306,7 +306,7 @@ fn check_people(
     let site = controller.site();
     let inside: Vec<(String, AreaIdx, bool)> = controller
         .people()
-        .last_seen_inside(site)
+        .last_seen_inside()
         .into_iter()
         .map(|p| (p.credential.to_string(), p.area, p.maybe_left))
         .collect();

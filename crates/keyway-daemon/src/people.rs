@@ -12,26 +12,14 @@
 //! | `forgiven:ZONE` | the same for one zone |
 
 use crate::storage::StateChange;
+use std::collections::HashMap;
+
 use keyway_core::Site;
 use keyway_core::controller::Controller;
 use keyway_core::people::{PeopleChange, Sighting};
 use keyway_core::physics::Millis;
-use keyway_core::site::{AreaIdx, ZoneIdx};
+use keyway_core::site::AreaIdx;
 use serde::Serialize;
-
-fn area_of(site: &Site, id: &str) -> Option<AreaIdx> {
-    site.areas
-        .iter()
-        .position(|a| a.id == id)
-        .map(|i| AreaIdx(i as u32))
-}
-
-fn zone_of(site: &Site, id: &str) -> Option<ZoneIdx> {
-    site.zones
-        .iter()
-        .position(|z| z.id == id)
-        .map(|i| ZoneIdx(i as u32))
-}
 
 /// The state rows that store these changes.
 pub fn state_changes(site: &Site, changes: Vec<PeopleChange>) -> Vec<StateChange> {
@@ -68,15 +56,21 @@ pub fn state_changes(site: &Site, changes: Vec<PeopleChange>) -> Vec<StateChange
 /// longer has, or that cannot be read, is left out (the holder is then not known to be
 /// anywhere).
 pub fn restore_changes(site: &Site, state: &[(String, String)]) -> Vec<PeopleChange> {
+    // One lookup table for the whole start: a row per holder ever seen, each naming an area.
+    let areas: HashMap<&str, AreaIdx> = site
+        .area_indices()
+        .map(|a| (site.area(a).id.as_str(), a))
+        .collect();
+    let area_of = |id: &str| areas.get(id).copied();
     let mut changes = Vec::new();
     for (key, value) in state {
         let change = if let Some(credential) = key.strip_prefix("seen:") {
-            parse_sighting(site, value).map(|sighting| PeopleChange::Seen {
+            parse_sighting(&area_of, value).map(|sighting| PeopleChange::Seen {
                 credential: credential.to_string(),
                 sighting,
             })
         } else if let Some(area) = key.strip_prefix("unseen:") {
-            area_of(site, area)
+            area_of(area)
                 .zip(value.parse().ok())
                 .map(|(area, seq)| PeopleChange::LeftUnseen { area, seq })
         } else if key == "forgiven" {
@@ -85,7 +79,7 @@ pub fn restore_changes(site: &Site, state: &[(String, String)]) -> Vec<PeopleCha
                 .ok()
                 .map(|seq| PeopleChange::ForgivenAll { seq })
         } else if let Some(zone) = key.strip_prefix("forgiven:") {
-            zone_of(site, zone)
+            site.find_zone(zone)
                 .zip(value.parse().ok())
                 .map(|(zone, seq)| PeopleChange::ZoneForgiven { zone, seq })
         } else {
@@ -96,11 +90,11 @@ pub fn restore_changes(site: &Site, state: &[(String, String)]) -> Vec<PeopleCha
     changes
 }
 
-fn parse_sighting(site: &Site, value: &str) -> Option<Sighting> {
+fn parse_sighting(area_of: &dyn Fn(&str) -> Option<AreaIdx>, value: &str) -> Option<Sighting> {
     let mut parts = value.split('|');
     let area = match parts.next()? {
         "" => None,
-        id => Some(area_of(site, id)?),
+        id => Some(area_of(id)?),
     };
     let at: Millis = parts.next()?.parse().ok()?;
     let seq = parts.next()?.parse().ok()?;
@@ -185,7 +179,7 @@ pub fn snapshot(controller: &Controller) -> PeopleSnapshot {
             occupants: list.iter().map(|c| person(c)).collect(),
         })
         .collect();
-    let inside = controller.people().last_seen_inside(site);
+    let inside = controller.people().last_seen_inside();
     let unknown = inside
         .iter()
         .filter(|p| p.maybe_left)
@@ -219,6 +213,7 @@ pub fn snapshot(controller: &Controller) -> PeopleSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use keyway_core::site::ZoneIdx;
 
     const SITE: &str = r#"
 [site]

@@ -511,8 +511,7 @@ pub fn parse_emergency(site: &Site, value: &str) -> Option<Input> {
         Some(list) => {
             let areas: Vec<AreaIdx> = list
                 .split(',')
-                .filter_map(|id| site.areas.iter().position(|a| a.id == id))
-                .map(|i| AreaIdx(i as u32))
+                .filter_map(|id| site.find_area(id))
                 .collect();
             if areas.is_empty() {
                 return None;

@@ -681,8 +681,8 @@ impl<'s> Loader<'s> {
                     Some(list) => {
                         let mut areas = Vec::with_capacity(list.len());
                         for (text, span) in list {
-                            match site.areas.iter().position(|a| a.id == text) {
-                                Some(i) => areas.push(AreaIdx(i as u32)),
+                            match site.find_area(text) {
+                                Some(area) => areas.push(area),
                                 None => {
                                     self.bad_value(
                                         scope,

@@ -10,8 +10,6 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::HeaderMap;
 use keyway_core::controller::Input;
 use keyway_core::emergency::Mode;
-use keyway_core::site::AreaIdx;
-use keyway_core::site::{StationIdx, ZoneIdx};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -78,10 +76,7 @@ pub async fn forgive(
     let site = state.service.site();
     let zone = match &body.zone {
         Some(id) => Some(
-            site.zones
-                .iter()
-                .position(|z| &z.id == id)
-                .map(|i| ZoneIdx(i as u32))
+            site.find_zone(id)
                 .ok_or_else(|| ApiError::not_found(format!("no zone {id:?} in the site")))?,
         ),
         None => None,
@@ -123,14 +118,9 @@ pub async fn sim_muster(
     let caller = authorize(&state, &headers, Role::Operator)?;
     let Json(body) = body?;
     let site = state.service.site();
-    let station = site
-        .muster_stations
-        .iter()
-        .position(|s| s.id == body.station)
-        .map(|i| StationIdx(i as u32))
-        .ok_or_else(|| {
-            ApiError::not_found(format!("no muster station {:?} in the site", body.station))
-        })?;
+    let station = site.find_station(&body.station).ok_or_else(|| {
+        ApiError::not_found(format!("no muster station {:?} in the site", body.station))
+    })?;
     refuse_real(real_devices::at_station(site, station))?;
     let events = run_input(
         &state,
@@ -187,15 +177,9 @@ pub async fn emergency(
         Some(ids) => Some(
             ids.iter()
                 .map(|id| {
-                    site.areas
-                        .iter()
-                        .position(|a| &a.id == id)
-                        .map(|i| AreaIdx(i as u32))
-                        .ok_or_else(|| {
-                            ApiError::bad_request(format!(
-                                "field `areas`: the site has no area {id:?}"
-                            ))
-                        })
+                    site.find_area(id).ok_or_else(|| {
+                        ApiError::bad_request(format!("field `areas`: the site has no area {id:?}"))
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         ),
