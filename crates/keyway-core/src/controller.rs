@@ -154,6 +154,11 @@ pub enum Input {
     MomentaryUnlock {
         door: DoorIdx,
     },
+    /// Ends the door's granted-access unlock (a momentary unlock or an access granted) now,
+    /// as its timer would: a remote `LOCK`. Nothing else changes (holds, releases, modes).
+    MomentaryEnd {
+        door: DoorIdx,
+    },
     /// The door's reader stopped answering. Logged; it changes no lock (losing a reader
     /// never unlocks a door).
     ReaderOffline {
@@ -947,6 +952,12 @@ impl Controller {
             }
             Input::Release { door } => self.hold(door, None, None),
             Input::MomentaryUnlock { door } => self.momentary_unlock(door),
+            Input::MomentaryEnd { door } => {
+                // Its permit stays: opened within `unlock_seconds` of it, the door is not
+                // forced (a REX or a key may have given it, not only the grant).
+                self.doors[door.index()].granted_until = None;
+                self.refresh_door(door);
+            }
             Input::ReaderOffline { door } => {
                 self.log(Event::door(now, EventKind::ReaderOffline, door))
             }

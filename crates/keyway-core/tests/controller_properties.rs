@@ -41,6 +41,7 @@ enum RawInput {
     /// A hold (unlock when `true`) ending this many milliseconds after it is set.
     HoldFor(usize, bool, i64),
     Momentary(usize),
+    MomentaryEnd(usize),
     LockSensed(usize, bool),
     BatteryLow(usize),
     DoorFoundOpen(usize),
@@ -76,6 +77,7 @@ fn raw_input() -> impl Strategy<Value = RawInput> {
         1 => door.clone().prop_map(RawInput::Release),
         1 => (door.clone(), any::<bool>(), 0i64..120_000).prop_map(|(d, u, ms)| RawInput::HoldFor(d, u, ms)),
         1 => door.clone().prop_map(RawInput::Momentary),
+        1 => door.clone().prop_map(RawInput::MomentaryEnd),
         2 => (door, any::<bool>()).prop_map(|(d, l)| RawInput::LockSensed(d, l)),
         1 => (0usize..8).prop_map(RawInput::BatteryLow),
         1 => (0usize..64).prop_map(RawInput::DoorFoundOpen),
@@ -134,6 +136,7 @@ fn to_input(site: &Site, now: i64, raw: &RawInput) -> Input {
             until: now + ms,
         },
         RawInput::Momentary(d) => Input::MomentaryUnlock { door: door(*d) },
+        RawInput::MomentaryEnd(d) => Input::MomentaryEnd { door: door(*d) },
         RawInput::LockSensed(d, locked) => Input::LockSensed {
             door: door(*d),
             locked: *locked,

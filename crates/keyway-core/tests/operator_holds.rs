@@ -186,6 +186,31 @@ fn a_momentary_unlock_lasts_the_doors_unlock_seconds() {
 }
 
 #[test]
+fn a_momentary_end_locks_at_once_and_leaves_a_hold_alone() {
+    let mut controller = office();
+    let server = controller.site().find_door("server").unwrap();
+    controller.handle(SUNDAY_NIGHT, Input::MomentaryUnlock { door: server });
+    controller.handle(SUNDAY_NIGHT + 1_000, Input::MomentaryEnd { door: server });
+    let status = controller.door_status(server);
+    assert_eq!(status.lock, LockPosition::Locked);
+    assert_eq!(status.reason, Reason::Rule(Rule::Locked));
+    // Its timer, still queued, finds nothing to end.
+    controller.advance(SUNDAY_NIGHT + 4_000);
+    assert_eq!(
+        kinds(&mut controller),
+        [EventKind::DoorUnlocked, EventKind::DoorLocked]
+    );
+    // An operator's unlock hold is not a grant: it stays.
+    controller.handle(SUNDAY_NIGHT + 5_000, Input::Unlock { door: server });
+    controller.handle(SUNDAY_NIGHT + 6_000, Input::MomentaryEnd { door: server });
+    assert_eq!(controller.door_status(server).lock, LockPosition::Unlocked);
+    assert_eq!(
+        controller.door_status(server).reason,
+        Reason::Rule(Rule::OperatorHold)
+    );
+}
+
+#[test]
 fn lockdown_and_a_lock_hold_outrank_a_momentary_unlock() {
     let mut controller = office();
     let server = controller.site().find_door("server").unwrap();

@@ -417,7 +417,12 @@ fn circuit_index(state: &AppState, id: &str) -> ApiResult<CircuitIdx> {
 
 /// An event as the API shows it: local time with its offset in the site's zone.
 pub fn event_json(state: &AppState, event: &StoredEvent) -> Value {
-    let mut json = new_event_json(state, &event.event);
+    stored_event_json(&state.service.site().info.timezone, event)
+}
+
+/// A stored event as the API (and MQTT, and webhooks) show it, its time in `zone`.
+pub fn stored_event_json(zone: &jiff::tz::TimeZone, event: &StoredEvent) -> Value {
+    let mut json = event_in_zone(zone, &event.event);
     json["seq"] = json!(event.seq);
     json["hash"] = json!(event.hash);
     json
@@ -431,10 +436,13 @@ fn local_time(state: &AppState, millis: i64) -> String {
 
 /// An event not (yet) stored: no sequence number, no hash.
 fn new_event_json(state: &AppState, event: &keyway_store::NewEvent) -> Value {
-    let at = local_time(state, event.at);
+    event_in_zone(&state.service.site().info.timezone, event)
+}
+
+fn event_in_zone(zone: &jiff::tz::TimeZone, event: &keyway_store::NewEvent) -> Value {
     json!({
         "seq": null,
-        "at": at,
+        "at": crate::clock::time_in(zone, event.at),
         "kind": event.kind,
         "door": event.door,
         "credential": event.credential,

@@ -16,6 +16,7 @@ pub mod hardware;
 pub mod http;
 pub mod import;
 pub mod metrics;
+pub mod mqtt;
 pub mod people;
 pub mod readers;
 pub mod real_devices;
@@ -79,6 +80,8 @@ pub struct Config {
     pub accept_broken_log: bool,
     /// The HTTP edge: connections at once, header-read timeout.
     pub http: http::HttpLimits,
+    /// Publish to an MQTT broker (`--mqtt`); `None`: no MQTT.
+    pub mqtt: Option<mqtt::MqttConfig>,
 }
 
 /// The key file the daemon uses for `data_dir`.
@@ -113,6 +116,8 @@ pub enum DaemonError {
     /// A user that cannot be added as given (name, password, or the name is taken).
     #[error("{0}")]
     BadUser(String),
+    #[error(transparent)]
+    Mqtt(#[from] mqtt::MqttError),
 }
 
 /// What the daemon tells its caller once it listens.
@@ -154,6 +159,12 @@ pub async fn serve(
         auth::strong_enough(token).map_err(DaemonError::WeakAdminToken)?;
     }
     let site = Arc::new(load_site(&config.site)?);
+    // A bad MQTT configuration (base topic, CA file) stops the start, before any relay moves.
+    let mqtt = config
+        .mqtt
+        .as_ref()
+        .map(|mqtt| mqtt::prepare(&site, mqtt).map(|prepared| (mqtt.clone(), prepared)))
+        .transpose()?;
     // The wiring's lines: relays requested at rest, inputs opened, before the store is
     // opened, so that a corrupt or unreadable database still leaves every relay at rest.
     let outputs = gpio::WiredOutputs::open(&site, SimulatedOutputs::default())?;
@@ -364,6 +375,20 @@ pub async fn serve(
         Arc::clone(&stop_readers),
     ));
     let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
+    let mqtt_task = mqtt.map(|(mqtt, (names, options))| {
+        tokio::spawn(mqtt::run(
+            mqtt,
+            names,
+            options,
+            mqtt::Context {
+                service: service.clone(),
+                site: Arc::clone(&site),
+                clock: Arc::clone(&config.clock),
+                live: live.subscribe(),
+                stopping: stopping_rx.clone(),
+            },
+        ))
+    });
     let state = AppState {
         service,
         reader: Arc::new(Mutex::new(reader)),
@@ -404,6 +429,10 @@ pub async fn serve(
     )
     .await;
     tracing::info!("stopped serving; finishing writes");
+    if let Some(task) = mqtt_task {
+        // It saw `stopping`: it says `offline` and disconnects.
+        let _ = task.await;
+    }
     stop_readers.store(true, std::sync::atomic::Ordering::Relaxed);
     for thread in reader_threads {
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;

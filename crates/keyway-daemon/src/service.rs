@@ -134,6 +134,8 @@ pub enum Source {
     Timer,
     /// Start-up: the latched state restored.
     Boot,
+    /// A command from the MQTT broker (`--mqtt-commands`).
+    Mqtt,
 }
 
 impl Source {
@@ -146,6 +148,7 @@ impl Source {
             Source::Schedule => "schedule",
             Source::Timer => "timer",
             Source::Boot => "boot",
+            Source::Mqtt => "mqtt",
         }
     }
 }
@@ -574,6 +577,7 @@ enum OperatorWhat {
     HoldUntil(Command, Millis),
     Release,
     Momentary,
+    MomentaryEnd,
 }
 
 impl OperatorCommand {
@@ -588,12 +592,14 @@ impl OperatorCommand {
             } => (*door, OperatorWhat::HoldUntil(*command, *until)),
             Input::Release { door } => (*door, OperatorWhat::Release),
             Input::MomentaryUnlock { door } => (*door, OperatorWhat::Momentary),
+            Input::MomentaryEnd { door } => (*door, OperatorWhat::MomentaryEnd),
             _ => return None,
         };
         Some(OperatorCommand { door, what })
     }
 
-    /// `unlock`, `lock`, `unlock until 2026-12-02T17:00:00.000-06:00`, `release`, `momentary`.
+    /// `unlock`, `lock`, `unlock until 2026-12-02T17:00:00.000-06:00`, `release`, `momentary`,
+    /// `momentary end`.
     fn describe(&self, site: &Site) -> String {
         match self.what {
             OperatorWhat::Hold(command) => command_name(command).to_string(),
@@ -604,6 +610,7 @@ impl OperatorCommand {
             ),
             OperatorWhat::Release => "release".to_string(),
             OperatorWhat::Momentary => "momentary".to_string(),
+            OperatorWhat::MomentaryEnd => "momentary end".to_string(),
         }
     }
 }
@@ -953,6 +960,16 @@ impl Service {
         state: Vec<StateChange>,
     ) -> Result<Vec<StoredEvent>, ServiceError> {
         let event = self.own_event(kind, origin, credential, detail);
+        self.log_event(event, state).await
+    }
+
+    /// Logs `event` (stamped by the caller) in order with the inputs, with latched state
+    /// changed in the same transaction, and waits for it to be durable as an input's events.
+    pub async fn log_event(
+        &self,
+        event: NewEvent,
+        state: Vec<StateChange>,
+    ) -> Result<Vec<StoredEvent>, ServiceError> {
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(Request::Log {

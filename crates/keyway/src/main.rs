@@ -23,6 +23,8 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+// Parsed once at start: `serve`'s many options cost nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Review a site file against the life-safety codes and plain sense about outages.
     ///
@@ -112,6 +114,37 @@ enum Command {
         /// Seconds a client has to send its request's headers before it is cut off.
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=3_600))]
         header_timeout_seconds: u32,
+        /// Publish the doors, the circuits and every event to this MQTT broker, with Home
+        /// Assistant discovery: mqtt://[user:password@]host[:port], or mqtts:// for TLS
+        /// (see docs/integrations.md). A broker that is down is retried with backoff; it
+        /// never stops the doors.
+        #[arg(
+            long,
+            env = "KEYWAY_MQTT_URL",
+            hide_env_values = true,
+            value_name = "URL"
+        )]
+        mqtt: Option<keyway_daemon::mqtt::BrokerUrl>,
+        /// The topics' base (default: keyway/<the site's name as a slug>).
+        #[arg(long, requires = "mqtt", value_name = "TOPIC")]
+        mqtt_base: Option<String>,
+        /// Home Assistant's discovery prefix.
+        #[arg(
+            long,
+            requires = "mqtt",
+            default_value = "homeassistant",
+            value_name = "PREFIX"
+        )]
+        mqtt_discovery_prefix: String,
+        /// Act on UNLOCK and LOCK sent to <base>/door/<door>/set (as a momentary unlock,
+        /// never over a higher rule such as a fire alarm or a lockdown). Without it, every
+        /// command is logged as refused.
+        #[arg(long, requires = "mqtt")]
+        mqtt_commands: bool,
+        /// With mqtts://: the CA certificates (PEM) the broker's certificate must chain to
+        /// (default: the system's).
+        #[arg(long, requires = "mqtt", value_name = "FILE")]
+        mqtt_ca: Option<PathBuf>,
     },
     /// Check the audit log's hash chain. Exits 0 when intact, 1 naming the first broken
     /// record, 2 when the database cannot be read.
@@ -328,18 +361,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             accept_broken_log,
             max_connections,
             header_timeout_seconds,
-        } => serve(
+            mqtt,
+            mqtt_base,
+            mqtt_discovery_prefix,
+            mqtt_commands,
+            mqtt_ca,
+        } => serve(ServeArgs {
             site,
             data,
             listen,
-            clock_start.map(|start| (start, virtual_clock)),
+            clock_start: clock_start.map(|start| (start, virtual_clock)),
             log_key,
             accept_broken_log,
-            keyway_daemon::http::HttpLimits {
+            http: keyway_daemon::http::HttpLimits {
                 max_connections: max_connections as usize,
                 header_read_timeout: std::time::Duration::from_secs(header_timeout_seconds.into()),
             },
-        ),
+            mqtt: mqtt.map(|broker| keyway_daemon::mqtt::MqttConfig {
+                broker,
+                base: mqtt_base,
+                discovery_prefix: mqtt_discovery_prefix,
+                commands: mqtt_commands,
+                ca_file: mqtt_ca,
+            }),
+        }),
         Command::VerifyLog { data, log_key } => {
             match keyway_daemon::verify_log(&data, log_key.as_deref())? {
                 keyway_store::Verification::Intact { events, unkeyed } => {
@@ -427,16 +472,30 @@ fn add_user(
     Ok(ExitCode::SUCCESS)
 }
 
-fn serve(
+/// `keyway serve`'s arguments, checked.
+struct ServeArgs {
     site: Option<PathBuf>,
     data: PathBuf,
     listen: std::net::SocketAddr,
-    // `--clock-start`, and whether `--virtual-clock` was given with it.
+    /// `--clock-start`, and whether `--virtual-clock` was given with it.
     clock_start: Option<(jiff::Timestamp, bool)>,
     log_key: Option<PathBuf>,
     accept_broken_log: bool,
     http: keyway_daemon::http::HttpLimits,
-) -> anyhow::Result<ExitCode> {
+    mqtt: Option<keyway_daemon::mqtt::MqttConfig>,
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let ServeArgs {
+        site,
+        data,
+        listen,
+        clock_start,
+        log_key,
+        accept_broken_log,
+        http,
+        mqtt,
+    } = args;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -473,6 +532,7 @@ fn serve(
         log_key,
         accept_broken_log,
         http,
+        mqtt,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

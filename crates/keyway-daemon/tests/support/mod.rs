@@ -112,6 +112,7 @@ impl Server {
             log_key: None,
             accept_broken_log: false,
             http,
+            mqtt: None,
         };
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
