@@ -730,6 +730,7 @@ pub async fn run(config: MqttConfig, names: Names, options: MqttOptions, context
         discovered: BTreeSet::new(),
     };
     let mut next_refresh = clock.monotonic().saturating_add(REFRESH_MILLIS);
+    let mut warned = false;
     loop {
         tokio::select! {
             notice = notices.recv() => {
@@ -738,13 +739,16 @@ pub async fn run(config: MqttConfig, names: Names, options: MqttOptions, context
                     Notice::Connected => {
                         tracing::info!(broker = %config.broker, "MQTT: connected");
                         publisher.connected = true;
+                        warned = false;
                         publisher.on_connect(&service).await;
                     }
                     Notice::Disconnected(problem) => {
-                        if publisher.connected {
-                            tracing::warn!(broker = %config.broker, %problem, "MQTT: disconnected; reconnecting with backoff");
+                        // Once an outage: the retries that follow are debug.
+                        if publisher.connected || !warned {
+                            tracing::warn!(broker = %config.broker, %problem, "MQTT: no connection to the broker; retrying with backoff");
+                            warned = true;
                         } else {
-                            tracing::debug!(broker = %config.broker, %problem, "MQTT: still not connected");
+                            tracing::debug!(broker = %config.broker, %problem, "MQTT: still no connection");
                         }
                         publisher.connected = false;
                     }
@@ -1076,6 +1080,30 @@ mod tests {
             "mqtt://u:%zz@h".parse::<BrokerUrl>(),
             Err(BrokerUrlError::Escape { .. })
         ));
+    }
+
+    #[test]
+    fn a_bad_ca_file_or_base_stops_the_start_and_names_it() {
+        let site = keyway_core::parse_site("demo", crate::DEMO_SITE).unwrap();
+        let config = |base: Option<&str>, ca: Option<&str>| MqttConfig {
+            broker: "mqtts://localhost".parse().unwrap(),
+            base: base.map(str::to_string),
+            discovery_prefix: "homeassistant".to_string(),
+            commands: false,
+            ca_file: ca.map(PathBuf::from),
+        };
+        let error = prepare(&site, &config(None, Some("/nonexistent/ca.pem"))).unwrap_err();
+        assert!(matches!(error, MqttError::CaFile { .. }), "{error}");
+        assert!(error.to_string().contains("/nonexistent/ca.pem"), "{error}");
+        let error = prepare(&site, &config(Some("keyway/#"), None)).unwrap_err();
+        assert!(error.to_string().contains("keyway/#"), "{error}");
+        let error = prepare(&site, &config(None, Some("/dev/null"))).unwrap_err();
+        assert!(error.to_string().contains("no PEM certificate"), "{error}");
+        let mut plain = config(Some("site/a"), None);
+        plain.broker = "mqtt://localhost".parse().unwrap();
+        let (names, _) = prepare(&site, &plain).unwrap();
+        assert_eq!(names.status(), "site/a/status");
+        assert_eq!(names.node, "keyway_riverside-office");
     }
 
     #[test]

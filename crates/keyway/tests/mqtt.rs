@@ -610,3 +610,143 @@ fn a_door_that_leaves_the_site_leaves_home_assistant() {
     let front = config_topic("lock", "front");
     assert!(!watcher.latest()[&front].is_empty());
 }
+
+/// Runs `openssl` with `args` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl (Debian's openssl package) makes the test's certificates");
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn mqtts_checks_the_brokers_certificate_against_the_given_ca() {
+    let dir = data_dir("mqtt-tls");
+    let Some(mut plain) = Broker::start(&dir.join("plain")) else {
+        return;
+    };
+    plain.stop();
+    // A CA of the test's own and a certificate for localhost signed by it.
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &tls,
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-subj",
+                "/CN=keyway-test-ca",
+                "-days",
+                "2",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &tls,
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        tls.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(
+        &tls,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.pem",
+        ],
+    );
+    // The same broker with TLS only (as root it would drop to a user who cannot read the key).
+    let t = |name: &str| tls.join(name).display().to_string();
+    std::fs::write(
+        &plain.conf,
+        format!(
+            "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\ncafile {}\ncertfile {}\nkeyfile {}\n",
+            plain.port,
+            t("ca.pem"),
+            t("server.pem"),
+            t("server.key")
+        ),
+    )
+    .unwrap();
+    plain.restart();
+    let broker = plain;
+
+    // The watcher speaks TLS too.
+    let mut options = rumqttc::MqttOptions::new("watcher-tls", "localhost", broker.port);
+    let ca = std::fs::read(tls.join("ca.pem")).unwrap();
+    options.set_transport(rumqttc::Transport::tls(ca, None, None));
+    let (client, mut connection) = rumqttc::Client::new(options, 100);
+    client
+        .subscribe(format!("{BASE}/status"), rumqttc::QoS::AtLeastOnce)
+        .unwrap();
+    let (seen_tx, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for notification in connection.iter() {
+            if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) = notification {
+                let _ = seen_tx.send(String::from_utf8_lossy(&p.payload).to_string());
+            }
+        }
+    });
+
+    let url = format!("mqtts://localhost:{}", broker.port);
+    let mut command = serve_command(&dir.join("data"), common::ADMIN);
+    command.args([
+        "--clock-start",
+        CLOCK_START,
+        "--virtual-clock",
+        "--mqtt",
+        &url,
+    ]);
+    command.args(["--mqtt-ca", &t("ca.pem")]);
+    let _daemon = Daemon::spawn(command);
+    let status = seen
+        .recv_timeout(Duration::from_secs(20))
+        .expect("online over TLS");
+    assert_eq!(status, "online");
+}
