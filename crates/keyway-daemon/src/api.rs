@@ -37,6 +37,7 @@ mod alarms;
 mod levels;
 mod people;
 mod schedules;
+mod webhooks;
 
 /// Everything a handler needs.
 #[derive(Clone, Debug)]
@@ -59,6 +60,8 @@ pub struct AppState {
     pub alarms: Arc<RwLock<crate::alarms::AlarmBook>>,
     /// The site file's schedules, as the file has them (before the console's changes).
     pub file_schedules: Arc<Vec<keyway_core::site::Schedule>>,
+    /// The webhook endpoints' delivery tasks.
+    pub webhooks: crate::webhooks::Webhooks,
 }
 
 /// An API error: a status and a message for the person reading it.
@@ -189,6 +192,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/levels/{id}", delete(levels::delete))
         .route("/api/schedules", get(schedules::list).post(schedules::put))
         .route("/api/schedules/{id}", delete(schedules::delete))
+        .route("/api/webhooks", get(webhooks::list).post(webhooks::add))
+        .route(
+            "/api/webhooks/{id}",
+            get(webhooks::get_one).delete(webhooks::delete),
+        )
+        .route("/api/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/api/alarms", get(alarms::list))
         .route("/api/alarms/{seq}/acknowledge", post(alarms::acknowledge))
         .route(

@@ -24,6 +24,8 @@ pub mod schedules;
 pub mod service;
 pub mod stale;
 pub mod storage;
+pub mod tls;
+pub mod webhooks;
 pub mod writer;
 
 use std::collections::HashMap;
@@ -186,7 +188,7 @@ pub async fn serve(
         accepted_break = Some(format!("record {seq}: {problem}"));
     }
     let mut reader = Store::open(&config.data_dir)?;
-    reader.read_with_key(key);
+    reader.read_with_key(key.clone());
     // The schedules changed or added from the console replace or join the file's: the site
     // the controller, the check and the API see.
     let file_schedules = Arc::new(site.schedules.clone());
@@ -319,6 +321,12 @@ pub async fn serve(
 
     // The wiring's lines: relays requested at rest, inputs opened, before anything runs.
 
+    // The webhook endpoints, and a connection of their own to read the events they are owed.
+    let webhook_rows = store.webhooks()?;
+    let mut webhook_reader = Store::open(&config.data_dir)?;
+    webhook_reader.read_with_key(key.clone());
+    let last_seq = store.last_seq();
+
     let (live, _) = broadcast::channel(16_384);
     let storage: Box<dyn storage::Storage> = match &config.faults {
         Some(faults) => Box::new(storage::FaultyStorage::new(
@@ -329,6 +337,15 @@ pub async fn serve(
         None => Box::new(store),
     };
     let (writer, writer_thread) = Writer::start(storage, live.clone(), Arc::clone(&config.clock));
+    writer.health().note_last_seq(last_seq);
+    let webhooks = webhooks::Webhooks::start(
+        webhook_rows,
+        webhook_reader,
+        writer.clone(),
+        live.clone(),
+        Arc::clone(&config.clock),
+        site.info.timezone.clone(),
+    );
     let service = Service::start(
         Arc::clone(&site),
         credentials,
@@ -400,6 +417,7 @@ pub async fn serve(
         accounts: Arc::new(RwLock::new(accounts)),
         alarms: Arc::new(RwLock::new(alarm_book)),
         file_schedules,
+        webhooks: webhooks.clone(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -429,6 +447,9 @@ pub async fn serve(
     )
     .await;
     tracing::info!("stopped serving; finishing writes");
+    // Each endpoint records what it delivered, then lets go of the writer.
+    webhooks.stop_all().await;
+    drop(webhooks);
     if let Some(task) = mqtt_task {
         // It saw `stopping`: it says `offline` and disconnects.
         let _ = task.await;

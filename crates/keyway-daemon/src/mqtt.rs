@@ -191,12 +191,8 @@ pub struct MqttConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MqttError {
-    #[error("cannot read the MQTT CA file {path}: {problem}")]
-    CaFile { path: PathBuf, problem: String },
-    #[error("no CA certificate for mqtts:// ({0}); give one with --mqtt-ca")]
-    NoRoots(String),
-    #[error("TLS for MQTT: {0}")]
-    Tls(String),
+    #[error("MQTT over TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     #[error("the MQTT base topic {0:?} must be non-empty, without + # or a leading or trailing /")]
     BadBase(String),
 }
@@ -629,56 +625,12 @@ fn options(config: &MqttConfig, names: &Names, site: &Site) -> Result<MqttOption
     }
     if config.broker.tls {
         options.set_transport(Transport::tls_with_config(
-            rumqttc::TlsConfiguration::Rustls(Arc::new(tls_config(config)?)),
+            rumqttc::TlsConfiguration::Rustls(Arc::new(crate::tls::client_config(
+                config.ca_file.as_deref(),
+            )?)),
         ));
     }
     Ok(options)
-}
-
-fn tls_config(config: &MqttConfig) -> Result<rustls::ClientConfig, MqttError> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    match &config.ca_file {
-        Some(path) => {
-            let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(path)
-                .and_then(|certs| certs.collect())
-                .map_err(|e| MqttError::CaFile {
-                    path: path.clone(),
-                    problem: e.to_string(),
-                })?;
-            if certs.is_empty() {
-                return Err(MqttError::CaFile {
-                    path: path.clone(),
-                    problem: "no PEM certificate in it".to_string(),
-                });
-            }
-            for cert in certs {
-                roots.add(cert).map_err(|e| MqttError::CaFile {
-                    path: path.clone(),
-                    problem: e.to_string(),
-                })?;
-            }
-        }
-        None => {
-            let found = rustls_native_certs::load_native_certs();
-            for cert in found.certs {
-                let _ = roots.add(cert);
-            }
-            if roots.is_empty() {
-                return Err(MqttError::NoRoots(
-                    found
-                        .errors
-                        .first()
-                        .map_or("the system has none".to_string(), |e| e.to_string()),
-                ));
-            }
-        }
-    }
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| MqttError::Tls(e.to_string()))
-        .map(|builder| builder.with_root_certificates(roots).with_no_client_auth())
 }
 
 /// What `run` needs of the daemon.
@@ -1093,7 +1045,10 @@ mod tests {
             ca_file: ca.map(PathBuf::from),
         };
         let error = prepare(&site, &config(None, Some("/nonexistent/ca.pem"))).unwrap_err();
-        assert!(matches!(error, MqttError::CaFile { .. }), "{error}");
+        assert!(
+            matches!(error, MqttError::Tls(crate::tls::TlsError::CaFile { .. })),
+            "{error}"
+        );
         assert!(error.to_string().contains("/nonexistent/ca.pem"), "{error}");
         let error = prepare(&site, &config(Some("keyway/#"), None)).unwrap_err();
         assert!(error.to_string().contains("keyway/#"), "{error}");

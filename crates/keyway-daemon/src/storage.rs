@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use keyway_store::{
     AccountChange, CredentialRow, LevelChange, LevelOutcome, NewEvent, ScheduleChange, Store,
-    StoreError, StoredEvent, TokenRow,
+    StoreError, StoredEvent, TokenRow, WebhookChange,
 };
 
 /// One item of the latched operator state: a key set to a value, or with `None` cleared.
@@ -32,6 +32,9 @@ pub trait Storage: Send {
     fn change_accounts(&mut self, change: &AccountChange) -> Result<bool, StoreError>;
     fn change_access_level(&mut self, change: &LevelChange) -> Result<LevelOutcome, StoreError>;
     fn change_schedule(&mut self, change: &ScheduleChange) -> Result<LevelOutcome, StoreError>;
+    /// A webhook endpoint added or removed, or a delivery's outcome; says whether the
+    /// endpoint was there.
+    fn change_webhook(&mut self, change: &WebhookChange) -> Result<bool, StoreError>;
     /// The writer stops: a last signed checkpoint of the log.
     fn finish(&mut self) -> Result<(), StoreError> {
         Ok(())
@@ -78,6 +81,10 @@ impl Storage for Store {
 
     fn change_accounts(&mut self, change: &AccountChange) -> Result<bool, StoreError> {
         Store::change_accounts(self, change)
+    }
+
+    fn change_webhook(&mut self, change: &WebhookChange) -> Result<bool, StoreError> {
+        Store::change_webhook(self, change)
     }
 
     fn finish(&mut self) -> Result<(), StoreError> {
@@ -269,6 +276,11 @@ impl<S: Storage> Storage for FaultyStorage<S> {
     fn change_schedule(&mut self, change: &ScheduleChange) -> Result<LevelOutcome, StoreError> {
         self.check()?;
         self.inner.change_schedule(change)
+    }
+
+    fn change_webhook(&mut self, change: &WebhookChange) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.change_webhook(change)
     }
 
     fn finish(&mut self) -> Result<(), StoreError> {

@@ -82,6 +82,10 @@ pub enum Job {
         change: keyway_store::ScheduleChange,
         reply: oneshot::Sender<Result<keyway_store::LevelOutcome, StoreError>>,
     },
+    Webhook {
+        change: keyway_store::WebhookChange,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
 }
 
 /// What the writer tells the rest of the daemon about storage (`/healthz`, `/metrics`).
@@ -94,6 +98,8 @@ pub struct StorageHealth {
     last_error: Mutex<Option<String>>,
     /// When the current fault began (its `storage_fault` event's time), 0 while none.
     fault_since: AtomicI64,
+    /// The sequence number of the newest stored event.
+    last_seq: AtomicU64,
 }
 
 impl StorageHealth {
@@ -130,6 +136,16 @@ impl StorageHealth {
     /// Events dropped because the buffer was full.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// The sequence number of the newest stored event.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq.load(Ordering::Relaxed)
+    }
+
+    /// Where the log ends at start.
+    pub fn note_last_seq(&self, seq: u64) {
+        self.last_seq.fetch_max(seq, Ordering::Relaxed);
     }
 }
 
@@ -364,6 +380,9 @@ impl WriterLoop {
                         self.health.failing.store(false, Ordering::Relaxed);
                     }
                     self.backoff = FIRST_BACKOFF;
+                    if let Some(last) = stored.last() {
+                        self.health.note_last_seq(last.seq);
+                    }
                     if self.live.receiver_count() > 0 {
                         for event in &stored {
                             let _ = self.live.send(event.clone());
@@ -450,6 +469,9 @@ impl WriterLoop {
             ),
             Job::Schedule { change, reply } => {
                 answer(&self.health, self.storage.change_schedule(&change), reply)
+            }
+            Job::Webhook { change, reply } => {
+                answer(&self.health, self.storage.change_webhook(&change), reply)
             }
             Job::Commit { .. } => {}
         }

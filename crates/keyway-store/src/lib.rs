@@ -7,13 +7,15 @@
 //!   chained with plain SHA-256, and said to be);
 //! - credentials and access levels;
 //! - the latched operator state (holds, lockdown, an unreset fire alarm);
-//! - API tokens, stored only hashed.
+//! - API tokens, stored only hashed;
+//! - webhook endpoints, each with its cursor in the log (the outbox: `webhooks.rs`).
 //!
 //! The store is synchronous and does no threading: [`Store::append`] writes a whole batch in
 //! one transaction and returns once it is durable, which is what lets the daemon group many
 //! events into one commit. Schema changes are versioned migrations (`PRAGMA user_version`).
 
 mod keyed;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +24,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 pub use keyed::{CHECKPOINT_EVERY, CHECKPOINT_FILE, Checkpoint, Checkpoints, KEY_FILE, LogKey};
+pub use webhooks::{Attempt, DELIVERIES_KEPT, DeliveryRow, WebhookChange, WebhookRow};
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "keyway.db";
@@ -134,6 +137,26 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE credentials ADD COLUMN pin TEXT;
      ALTER TABLE credentials ADD COLUMN duress_pin TEXT;
      ALTER TABLE credentials ADD COLUMN uses INTEGER;",
+    // 12: webhook endpoints, each with its cursor in the log (`webhooks.rs`), and the
+    // outcome of each delivery.
+    "CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        kinds TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        cursor INTEGER NOT NULL
+     );
+     CREATE TABLE webhook_deliveries (
+        webhook TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT,
+        updated INTEGER NOT NULL,
+        PRIMARY KEY (webhook, seq)
+     );",
 ];
 
 #[derive(Debug, thiserror::Error)]
