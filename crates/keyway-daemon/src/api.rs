@@ -1953,12 +1953,17 @@ async fn metrics(
 ) -> ApiResult<impl IntoResponse> {
     authorize(&state, &headers, Role::Viewer)?;
     let snapshot = state.service.snapshot().await.ok();
+    let readers = state.service.reader_registry().all();
+    let webhooks = state.webhooks.progress();
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(
-            snapshot.as_ref(),
-            state.live.receiver_count(),
-            state.service.writer().health(),
-        ),
+        state.metrics.render(&crate::metrics::Scrape {
+            site: state.service.site(),
+            snapshot: snapshot.as_ref(),
+            stream_subscribers: state.live.receiver_count(),
+            storage: state.service.writer().health(),
+            readers: &readers,
+            webhooks: &webhooks,
+        }),
     ))
 }

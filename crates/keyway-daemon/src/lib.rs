@@ -406,12 +406,13 @@ pub async fn serve(
             },
         ))
     });
+    let metrics = Arc::new(metrics::Metrics::default());
     let state = AppState {
         service,
         reader: Arc::new(Mutex::new(reader)),
         tokens: Arc::new(RwLock::new(tokens)),
         live,
-        metrics: Arc::new(metrics::Metrics::default()),
+        metrics,
         stopping: stopping_rx,
         stale: Arc::new(Mutex::new(stale)),
         accounts: Arc::new(RwLock::new(accounts)),

@@ -448,8 +448,9 @@ pub fn discovery(site: &Site, names: &Names) -> Vec<(String, Value)> {
 /// The `event` entity's types, and the event kinds they stand for.
 const ACCESS_EVENT_TYPES: [&str; 4] = ["granted", "denied", "forced", "held_open"];
 
-/// A reader not on a bus is simulated: it works while the controller does.
-fn reader_online(registry: &[crate::readers::ReaderInfo], door: &str, alive: bool) -> bool {
+/// Whether the door's reader answers (also `/metrics`). A reader not on a bus is
+/// simulated: it works while the controller does.
+pub fn reader_online(registry: &[crate::readers::ReaderInfo], door: &str, alive: bool) -> bool {
     registry
         .iter()
         .find(|reader| reader.doors.iter().any(|d| d == door))

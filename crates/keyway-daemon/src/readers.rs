@@ -52,6 +52,9 @@ pub struct ReaderInfo {
     pub tamper: Option<bool>,
     pub power_fault: Option<bool>,
     pub last_problem: Option<String>,
+    /// Exchanges started with it, and frames sent again, since the daemon started.
+    pub exchanges: u64,
+    pub retries: u64,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -128,6 +131,8 @@ fn info(bus: &str, doors: Vec<String>, status: ReaderStatus) -> ReaderInfo {
         tamper: status.tamper,
         power_fault: status.power_fault,
         last_problem: status.last_problem,
+        exchanges: status.exchanges,
+        retries: status.retries,
     }
 }
 

@@ -100,6 +100,8 @@ pub struct StorageHealth {
     fault_since: AtomicI64,
     /// The sequence number of the newest stored event.
     last_seq: AtomicU64,
+    /// (event kind, door or "") → events stored since the daemon started (`/metrics`).
+    stored: Mutex<std::collections::BTreeMap<(String, String), u64>>,
 }
 
 impl StorageHealth {
@@ -146,6 +148,25 @@ impl StorageHealth {
     /// Where the log ends at start.
     pub fn note_last_seq(&self, seq: u64) {
         self.last_seq.fetch_max(seq, Ordering::Relaxed);
+    }
+
+    /// Events stored since the daemon started, by (kind, door or "").
+    pub fn stored_counts(&self) -> std::collections::BTreeMap<(String, String), u64> {
+        self.stored
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn count_stored(&self, events: &[StoredEvent]) {
+        let mut stored = self.stored.lock().unwrap_or_else(|e| e.into_inner());
+        for event in events {
+            let key = (
+                event.event.kind.clone(),
+                event.event.door.clone().unwrap_or_default(),
+            );
+            *stored.entry(key).or_default() += 1;
+        }
     }
 }
 
@@ -383,6 +404,8 @@ impl WriterLoop {
                     if let Some(last) = stored.last() {
                         self.health.note_last_seq(last.seq);
                     }
+                    // Counted before anyone is told: a reply's events are in the counts.
+                    self.health.count_stored(&stored);
                     if self.live.receiver_count() > 0 {
                         for event in &stored {
                             let _ = self.live.send(event.clone());

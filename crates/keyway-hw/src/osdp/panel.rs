@@ -169,6 +169,8 @@ pub struct ReaderStatus {
     pub power_fault: Option<bool>,
     /// Exchanges started with the reader (not counting retries).
     pub exchanges: u64,
+    /// Frames sent again because the first went unanswered or garbled.
+    pub retries: u64,
     /// What went wrong in its last exchange that gave nothing usable.
     pub last_problem: Option<String>,
 }
@@ -229,6 +231,7 @@ struct Reader {
     /// one of them is a late reply to it, never a sign of a wrong key.
     challenges: VecDeque<(KeyUse, [u8; 8])>,
     exchanges: u64,
+    retries: u64,
     last_problem: Option<String>,
     /// LED and buzzer commands, sent instead of polls.
     feedback: VecDeque<Command>,
@@ -347,6 +350,7 @@ impl Panel {
                 try_default_key: false,
                 challenges: VecDeque::new(),
                 exchanges: 0,
+                retries: 0,
                 last_problem: None,
                 feedback: VecDeque::new(),
                 queries: VecDeque::new(),
@@ -462,6 +466,7 @@ impl Panel {
             tamper: reader.tamper,
             power_fault: reader.power_fault,
             exchanges: reader.exchanges,
+            retries: reader.retries,
             last_problem: reader.last_problem.clone(),
         })
     }
@@ -552,6 +557,7 @@ impl Panel {
     /// attempt was lost.
     fn retry(&mut self, mut exchange: Exchange) {
         exchange.retries -= 1;
+        self.readers[exchange.reader].retries += 1;
         exchange.sent = None;
         self.exchange = Some(exchange);
     }
