@@ -120,6 +120,8 @@ pub enum DaemonError {
     BadUser(String),
     #[error(transparent)]
     Mqtt(#[from] mqtt::MqttError),
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// What the daemon tells its caller once it listens.
@@ -345,7 +347,8 @@ pub async fn serve(
         live.clone(),
         Arc::clone(&config.clock),
         site.info.timezone.clone(),
-    );
+    )
+    .map_err(DaemonError::Thread)?;
     let service = Service::start(
         Arc::clone(&site),
         credentials,

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use hmac::{KeyInit, Mac};
 use http_body_util::{BodyExt, Full};
 use keyway_core::physics::Millis;
-use keyway_store::{Attempt, Store, StoredEvent, WebhookChange, WebhookRow};
+use keyway_store::{Attempt, DeliveryRow, Store, StoredEvent, WebhookChange, WebhookRow};
 use tokio::sync::{broadcast, oneshot, watch};
 
 use crate::clock::Clock;
@@ -127,10 +127,12 @@ pub const BACKOFF_MILLIS: (Millis, Millis) = (1_000, 600_000);
 pub const RETRY_FOR_MILLIS: Millis = 24 * 3_600_000;
 /// How long a receiver has to answer one delivery.
 pub const ANSWER_WITHIN_MILLIS: Millis = 10_000;
-/// Deliveries recorded together at most (the rest of a burst waits for the next batch).
-const RECORD_EVERY: usize = 100;
-/// A delivered event's record waits at most this long for others to join it.
-const RECORD_WITHIN_MILLIS: Millis = 1_000;
+/// The outcomes of every endpoint's attempts are recorded together, in one transaction,
+/// this often (on the daemon's clock), so that the audit log's writer pays one commit a
+/// second for them however many endpoints and events there are.
+pub const RECORD_EVERY_MILLIS: Millis = 1_000;
+/// Sooner when this many wait.
+const RECORD_AT_MOST: usize = 10_000;
 
 /// What a running endpoint shows: its cursor as far as it has delivered, and its counts.
 #[derive(Debug, Default)]
@@ -139,6 +141,31 @@ pub struct Progress {
     pub deliveries: AtomicU64,
     pub failures: AtomicU64,
     pub given_up: AtomicU64,
+    /// The newest outcomes since the daemon started, newest first, one per event (the
+    /// database keeps only the failures).
+    recent: Mutex<std::collections::VecDeque<DeliveryRow>>,
+}
+
+impl Progress {
+    fn remember(&self, row: DeliveryRow) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.front().is_some_and(|newest| newest.seq == row.seq) {
+            recent.pop_front();
+        }
+        recent.push_front(row);
+        recent.truncate(keyway_store::DELIVERIES_KEPT as usize);
+    }
+
+    /// The newest `limit` outcomes since the daemon started, newest first.
+    pub fn recent(&self, limit: usize) -> Vec<DeliveryRow> {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .take(limit)
+            .cloned()
+            .collect()
+    }
 }
 
 struct Running {
@@ -155,12 +182,24 @@ impl std::fmt::Debug for Running {
     }
 }
 
-/// The endpoints' delivery tasks.
+/// The endpoints' delivery tasks, on a runtime of their own (one thread): however many
+/// endpoints and events there are, delivering them takes at most one core from the
+/// controller and the API.
 #[derive(Clone, Debug)]
 pub struct Webhooks {
     running: Arc<Mutex<HashMap<String, Running>>>,
     context: Arc<Context>,
+    runtime: tokio::runtime::Handle,
+    /// Ends the runtime's thread, once every task has stopped.
+    end: Arc<Mutex<Option<ThreadEnd>>>,
+    /// The task recording every endpoint's outcomes, and its stop.
+    recorder: Arc<Mutex<Option<TaskStop>>>,
 }
+
+/// What ends the delivery thread: a signal to its runtime, and the thread to join.
+type ThreadEnd = (oneshot::Sender<()>, std::thread::JoinHandle<()>);
+/// What stops a task: its stop signal, and the task to wait for.
+type TaskStop = (watch::Sender<bool>, tokio::task::JoinHandle<()>);
 
 /// What every delivery task shares.
 pub struct Context {
@@ -170,6 +209,10 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
     pub zone: jiff::tz::TimeZone,
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// Outcomes waiting to be recorded, each with its endpoint's id.
+    unrecorded: Mutex<Vec<(String, Attempt)>>,
+    /// Tells the recorder that many wait.
+    full: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Context {
@@ -179,7 +222,8 @@ impl std::fmt::Debug for Context {
 }
 
 impl Webhooks {
-    /// Starts a task for each stored endpoint. `reader` is a connection of its own.
+    /// Starts the delivery thread and a task for each stored endpoint. `reader` is a
+    /// connection of its own.
     pub fn start(
         rows: Vec<WebhookRow>,
         reader: Store,
@@ -187,7 +231,30 @@ impl Webhooks {
         live: broadcast::Sender<StoredEvent>,
         clock: Arc<dyn Clock>,
         zone: jiff::tz::TimeZone,
-    ) -> Webhooks {
+    ) -> std::io::Result<Webhooks> {
+        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+        let (end_tx, end_rx) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("keyway-webhooks".to_string())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => {
+                        let _ = handle_tx.send(Ok(runtime.handle().clone()));
+                        runtime.block_on(async {
+                            let _ = end_rx.await;
+                        });
+                    }
+                    Err(error) => {
+                        let _ = handle_tx.send(Err(error));
+                    }
+                }
+            })?;
+        let runtime = handle_rx
+            .recv()
+            .map_err(|_| std::io::Error::other("the webhook thread ended at start"))??;
         // Without roots an https:// endpoint fails each attempt and says why.
         let tls = match crate::tls::client_config(None) {
             Ok(config) => Some(Arc::new(config)),
@@ -198,6 +265,8 @@ impl Webhooks {
         };
         let webhooks = Webhooks {
             running: Arc::default(),
+            runtime,
+            end: Arc::new(Mutex::new(Some((end_tx, thread)))),
             context: Arc::new(Context {
                 reader: Mutex::new(reader),
                 writer,
@@ -205,12 +274,20 @@ impl Webhooks {
                 clock,
                 zone,
                 tls,
+                unrecorded: Mutex::new(Vec::new()),
+                full: tokio::sync::Notify::new(),
             }),
+            recorder: Arc::new(Mutex::new(None)),
         };
+        let (stop, stopped) = watch::channel(false);
+        let task = webhooks
+            .runtime
+            .spawn(recorder(Arc::clone(&webhooks.context), stopped));
+        *webhooks.recorder.lock().unwrap_or_else(|e| e.into_inner()) = Some((stop, task));
         for row in rows {
             webhooks.run(row);
         }
-        webhooks
+        Ok(webhooks)
     }
 
     /// Starts delivering to an endpoint just stored.
@@ -219,7 +296,7 @@ impl Webhooks {
         let progress = Arc::new(Progress::default());
         progress.delivered_to.store(row.cursor, Ordering::Relaxed);
         let id = row.id.clone();
-        let task = tokio::spawn(deliver(
+        let task = self.runtime.spawn(deliver(
             row,
             Arc::clone(&self.context),
             Arc::clone(&progress),
@@ -245,7 +322,8 @@ impl Webhooks {
         }
     }
 
-    /// Stops every task and waits for them to record what they delivered.
+    /// Stops every task, waits for them to record what they delivered, then ends the
+    /// delivery thread.
     pub async fn stop_all(&self) {
         let running: Vec<Running> = self.lock().drain().map(|(_, r)| r).collect();
         for r in &running {
@@ -253,6 +331,21 @@ impl Webhooks {
         }
         for r in running {
             let _ = r.task.await;
+        }
+        // The last outcomes recorded.
+        let recorder = self
+            .recorder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some((stop, task)) = recorder {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
+        let end = self.end.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((end, thread)) = end {
+            let _ = end.send(());
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
     }
 
@@ -305,34 +398,47 @@ async fn deliver(
     let mut connection: Option<Connection> = None;
     // Read up to here (the kinds it did not ask for are passed over).
     let mut scanned = row.cursor;
-    // Delivered, not yet recorded; and when the oldest of them was delivered.
-    let mut unrecorded: Vec<Attempt> = Vec::new();
-    let mut unrecorded_since: Millis = 0;
+    // Events taken from the live stream while caught up: no read of the log for them.
+    let mut fresh: Vec<StoredEvent> = Vec::new();
     'endpoint: loop {
         if *stop.borrow() {
             break;
         }
-        let batch = {
-            let reader = context.reader.lock().unwrap_or_else(|e| e.into_inner());
-            reader.events_after(scanned, 256)
-        };
-        let batch = match batch {
-            Ok(batch) => batch,
-            Err(error) => {
-                tracing::warn!(id = %row.id, %error, "webhook: cannot read the log; trying again");
-                if wait(&*clock, &mut stop, BACKOFF_MILLIS.0).await {
-                    break;
+        let batch = if fresh.is_empty() {
+            let read = {
+                let reader = context.reader.lock().unwrap_or_else(|e| e.into_inner());
+                reader.events_after(scanned, 256)
+            };
+            match read {
+                Ok(batch) => batch,
+                Err(error) => {
+                    tracing::warn!(id = %row.id, %error, "webhook: cannot read the log; trying again");
+                    if wait(&*clock, &mut stop, BACKOFF_MILLIS.0).await {
+                        break;
+                    }
+                    continue;
                 }
-                continue;
             }
+        } else {
+            std::mem::take(&mut fresh)
         };
         if batch.is_empty() {
-            if !unrecorded.is_empty() {
-                flush(&context, &row.id, &mut unrecorded).await;
-            }
-            // Until an event is stored (or the endpoint stops).
+            // Caught up: until an event is stored or the endpoint stops.
             tokio::select! {
-                _ = live.recv() => {}
+                event = live.recv() => {
+                    // The next one in the log, and those right after it: delivered from
+                    // here. Anything else (a gap, a lag) is read from the log.
+                    if let Ok(event) = event && event.seq == scanned + 1 {
+                        fresh.push(event);
+                        while let Ok(next) = live.try_recv() {
+                            if next.seq != fresh[fresh.len() - 1].seq + 1 {
+                                fresh.clear();
+                                break;
+                            }
+                            fresh.push(next);
+                        }
+                    }
+                }
                 _ = stop.changed() => {}
             }
             continue;
@@ -365,22 +471,18 @@ async fn deliver(
                     Ok(()) => {
                         progress.deliveries.fetch_add(1, Ordering::Relaxed);
                         progress.delivered_to.store(event.seq, Ordering::Relaxed);
-                        if unrecorded.is_empty() {
-                            unrecorded_since = clock.monotonic();
-                        }
-                        unrecorded.push(Attempt {
-                            seq: event.seq,
-                            kind: event.event.kind.clone(),
-                            attempts,
-                            error: None,
-                            give_up: false,
-                            at: now,
-                        });
-                        if unrecorded.len() >= RECORD_EVERY
-                            || clock.monotonic() - unrecorded_since >= RECORD_WITHIN_MILLIS
-                        {
-                            flush(&context, &row.id, &mut unrecorded).await;
-                        }
+                        context.note(
+                            &row.id,
+                            &progress,
+                            Attempt {
+                                seq: event.seq,
+                                kind: event.event.kind.clone(),
+                                attempts,
+                                error: None,
+                                give_up: false,
+                                at: now,
+                            },
+                        );
                         break;
                     }
                     Err(Failure::Stopped) => break 'endpoint,
@@ -388,15 +490,18 @@ async fn deliver(
                         progress.failures.fetch_add(1, Ordering::Relaxed);
                         let give_up = now.saturating_sub(first) >= RETRY_FOR_MILLIS;
                         tracing::debug!(id = %row.id, seq = event.seq, attempts, %error, give_up, "webhook delivery failed");
-                        unrecorded.push(Attempt {
-                            seq: event.seq,
-                            kind: event.event.kind.clone(),
-                            attempts,
-                            error: Some(error),
-                            give_up,
-                            at: now,
-                        });
-                        flush(&context, &row.id, &mut unrecorded).await;
+                        context.note(
+                            &row.id,
+                            &progress,
+                            Attempt {
+                                seq: event.seq,
+                                kind: event.event.kind.clone(),
+                                attempts,
+                                error: Some(error),
+                                give_up,
+                                at: now,
+                            },
+                        );
                         if give_up {
                             progress.given_up.fetch_add(1, Ordering::Relaxed);
                             progress.delivered_to.store(event.seq, Ordering::Relaxed);
@@ -412,20 +517,59 @@ async fn deliver(
             }
         }
     }
-    if !unrecorded.is_empty() {
-        flush(&context, &row.id, &mut unrecorded).await;
+}
+
+impl Context {
+    /// An attempt's outcome: kept in memory for the API, and to be recorded with the others.
+    fn note(&self, id: &str, progress: &Progress, attempt: Attempt) {
+        progress.remember(DeliveryRow {
+            seq: attempt.seq,
+            kind: attempt.kind.clone(),
+            status: match (&attempt.error, attempt.give_up) {
+                (None, _) => "delivered",
+                (Some(_), true) => "failed",
+                (Some(_), false) => "retrying",
+            }
+            .to_string(),
+            attempts: attempt.attempts,
+            last_error: attempt.error.clone(),
+            updated: attempt.at,
+        });
+        let mut unrecorded = self.unrecorded.lock().unwrap_or_else(|e| e.into_inner());
+        unrecorded.push((id.to_string(), attempt));
+        if unrecorded.len() >= RECORD_AT_MOST {
+            self.full.notify_one();
+        }
     }
 }
 
-/// Records what was delivered or failed; a record that cannot be written is dropped (the
-/// cursor stays, so those are delivered again: at least once).
-async fn flush(context: &Context, id: &str, attempts: &mut Vec<Attempt>) {
-    let change = WebhookChange::Attempts {
-        id: id.to_string(),
-        attempts: std::mem::take(attempts),
-    };
-    if let Err(error) = record(&context.writer, change).await {
-        tracing::warn!(id, %error, "webhook deliveries not recorded; they will be made again");
+/// Records every endpoint's outcomes together, each `RECORD_EVERY_MILLIS` (or sooner when
+/// many wait), and once more when it stops. A record that cannot be written is dropped: the
+/// cursors stay where they were, so those events are delivered again (at least once).
+async fn recorder(context: Arc<Context>, mut stop: watch::Receiver<bool>) {
+    let clock = Arc::clone(&context.clock);
+    loop {
+        let stopping = *stop.borrow();
+        if !stopping {
+            let due = clock.monotonic().saturating_add(RECORD_EVERY_MILLIS);
+            while clock.monotonic() < due && !*stop.borrow() {
+                tokio::select! {
+                    _ = clock.sleep_until(due) => {}
+                    _ = stop.changed() => {}
+                    _ = context.full.notified() => break,
+                }
+            }
+        }
+        let attempts =
+            std::mem::take(&mut *context.unrecorded.lock().unwrap_or_else(|e| e.into_inner()));
+        if !attempts.is_empty()
+            && let Err(error) = record(&context.writer, WebhookChange::Attempts { attempts }).await
+        {
+            tracing::warn!(%error, "webhook deliveries not recorded; they will be made again");
+        }
+        if stopping {
+            return;
+        }
     }
 }
 

@@ -47,12 +47,12 @@ pub enum WebhookChange {
     Delete {
         id: String,
     },
-    /// Attempts' outcomes, in one transaction (a busy endpoint's deliveries are recorded a
-    /// batch at a time; its cursor may lag what was delivered, so a crash delivers those
-    /// again: at least once).
+    /// Attempts' outcomes, each with its endpoint's id, in one transaction: a delivery moves
+    /// the cursor, a failure is kept as a row (deliveries are recorded a batch at a time; a cursor may lag what was delivered, so a crash delivers
+    /// those again: at least once). Those of an endpoint no longer stored are dropped; the
+    /// answer says whether any endpoint was found.
     Attempts {
-        id: String,
-        attempts: Vec<Attempt>,
+        attempts: Vec<(String, Attempt)>,
     },
 }
 
@@ -110,60 +110,96 @@ impl Store {
                     .map_err(sqlite)?
                     > 0
             }
-            WebhookChange::Attempts { id, attempts } => {
-                let exists = transaction
-                    .query_row("SELECT 1 FROM webhooks WHERE id = ?1", params![id], |_| {
-                        Ok(())
-                    })
-                    .optional()
-                    .map_err(sqlite)?
-                    .is_some();
-                if exists {
-                    let mut moved = false;
-                    for attempt in attempts {
-                        let status = match (&attempt.error, attempt.give_up) {
-                            (None, _) => "delivered",
-                            (Some(_), true) => "failed",
-                            (Some(_), false) => "retrying",
-                        };
-                        transaction
-                            .execute(
-                                "INSERT OR REPLACE INTO webhook_deliveries
-                                   (webhook, seq, kind, status, attempts, last_error, updated)
-                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                                params![
-                                    id,
-                                    attempt.seq as i64,
-                                    attempt.kind,
-                                    status,
-                                    attempt.attempts,
-                                    attempt.error,
-                                    attempt.at
-                                ],
-                            )
-                            .map_err(sqlite)?;
-                        if attempt.error.is_none() || attempt.give_up {
-                            transaction
-                                .execute(
-                                    "UPDATE webhooks SET cursor = MAX(cursor, ?2) WHERE id = ?1",
-                                    params![id, attempt.seq as i64],
+            WebhookChange::Attempts { attempts } => {
+                let mut found = std::collections::HashMap::new();
+                let mut latest: std::collections::BTreeMap<&String, u64> =
+                    std::collections::BTreeMap::new();
+                for (id, attempt) in attempts {
+                    let exists = match found.get(id) {
+                        Some(exists) => *exists,
+                        None => {
+                            let exists = transaction
+                                .query_row(
+                                    "SELECT 1 FROM webhooks WHERE id = ?1",
+                                    params![id],
+                                    |_| Ok(()),
                                 )
-                                .map_err(sqlite)?;
-                            moved = true;
+                                .optional()
+                                .map_err(sqlite)?
+                                .is_some();
+                            found.insert(id.clone(), exists);
+                            exists
                         }
+                    };
+                    if !exists {
+                        continue;
                     }
-                    if moved {
-                        transaction
-                            .execute(
-                                "DELETE FROM webhook_deliveries WHERE webhook = ?1 AND seq <=
-                                   (SELECT seq FROM webhook_deliveries WHERE webhook = ?1
-                                    ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
-                                params![id, DELIVERIES_KEPT as i64],
-                            )
-                            .map_err(sqlite)?;
+                    let status = match (&attempt.error, attempt.give_up) {
+                        // A delivery moves the cursor; its row is the daemon's, in memory.
+                        (None, _) => {
+                            latest.insert(id, attempt.seq);
+                            // Delivered after failing: its row says so now.
+                            if attempt.attempts > 1 {
+                                transaction
+                                    .execute(
+                                        "UPDATE webhook_deliveries
+                                         SET status = 'delivered', attempts = ?3,
+                                             last_error = NULL, updated = ?4
+                                         WHERE webhook = ?1 AND seq = ?2",
+                                        params![
+                                            id,
+                                            attempt.seq as i64,
+                                            attempt.attempts,
+                                            attempt.at
+                                        ],
+                                    )
+                                    .map_err(sqlite)?;
+                            }
+                            continue;
+                        }
+                        (Some(_), true) => "failed",
+                        (Some(_), false) => "retrying",
+                    };
+                    transaction
+                        .execute(
+                            "INSERT OR REPLACE INTO webhook_deliveries
+                               (webhook, seq, kind, status, attempts, last_error, updated)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                            params![
+                                id,
+                                attempt.seq as i64,
+                                attempt.kind,
+                                status,
+                                attempt.attempts,
+                                attempt.error,
+                                attempt.at
+                            ],
+                        )
+                        .map_err(sqlite)?;
+                    if attempt.give_up {
+                        latest.insert(id, attempt.seq);
                     }
                 }
-                exists
+                // One cursor update per endpoint, however many deliveries.
+                for (id, seq) in &latest {
+                    transaction
+                        .execute(
+                            "UPDATE webhooks SET cursor = MAX(cursor, ?2) WHERE id = ?1",
+                            params![id, *seq as i64],
+                        )
+                        .map_err(sqlite)?;
+                }
+                for id in latest.keys() {
+                    transaction
+                        .execute(
+                            "DELETE FROM webhook_deliveries WHERE webhook = ?1 AND seq <=
+                               (SELECT seq FROM webhook_deliveries WHERE webhook = ?1
+                                ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+                            params![id, DELIVERIES_KEPT as i64],
+                        )
+                        .map_err(sqlite)?;
+                }
+                found.values().any(|exists| *exists)
             }
         };
         transaction.commit().map_err(sqlite)?;
@@ -271,15 +307,18 @@ mod tests {
         assert_eq!(stored[0].cursor, 2, "owed only what comes after it");
         store.append(vec![event("c"), event("d")]).unwrap();
         let attempt = |seq, error: Option<&str>, give_up| WebhookChange::Attempts {
-            id: "wh1".into(),
-            attempts: vec![Attempt {
-                seq,
-                kind: "c".into(),
-                attempts: 1,
-                error: error.map(str::to_string),
-                give_up,
-                at: 10,
-            }],
+            // The second attempt at 3 delivers it.
+            attempts: vec![(
+                "wh1".to_string(),
+                Attempt {
+                    seq,
+                    kind: "c".into(),
+                    attempts: if error.is_none() { 2 } else { 1 },
+                    error: error.map(str::to_string),
+                    give_up,
+                    at: 10,
+                },
+            )],
         };
         store
             .change_webhook(&attempt(3, Some("refused"), false))

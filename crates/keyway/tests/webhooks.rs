@@ -315,14 +315,23 @@ fn a_burst_arrives_signed_and_in_order_while_a_silent_receiver_delays_no_one() {
         silent_row["backlog"].as_u64().unwrap() >= 199,
         "{silent_row}"
     );
-    let (status, deliveries) = daemon
-        .request(
-            "GET",
-            &format!("/api/webhooks/{id}/deliveries?limit=5"),
-            None,
-        )
-        .unwrap();
-    assert_eq!(status, 200);
+    // Each event's outcome, newest first, as soon as it is known.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let deliveries = loop {
+        let (status, deliveries) = daemon
+            .request(
+                "GET",
+                &format!("/api/webhooks/{id}/deliveries?limit=5"),
+                None,
+            )
+            .unwrap();
+        assert_eq!(status, 200);
+        if deliveries[0]["seq"] == *seqs.last().unwrap() {
+            break deliveries;
+        }
+        assert!(Instant::now() < deadline, "not recorded: {deliveries}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(deliveries[0]["status"], "delivered");
     assert_eq!(deliveries[0]["attempts"], 1);
     assert_eq!(deliveries[0]["seq"], *seqs.last().unwrap());

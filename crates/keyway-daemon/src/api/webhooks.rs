@@ -186,9 +186,9 @@ pub struct DeliveriesQuery {
     limit: Option<usize>,
 }
 
-/// `GET /api/webhooks/{id}/deliveries?limit=N`: the newest deliveries (at most 1,000
-/// kept), newest first: each event's status (`delivered`, `retrying`, `failed`), attempts
-/// and last error.
+/// `GET /api/webhooks/{id}/deliveries?limit=N`: the newest outcomes, newest first, one per
+/// event: its status (`delivered`, `retrying`, `failed`), attempts and last error. Those
+/// since the daemon started (the newest 1,000), then the failures stored before.
 pub async fn deliveries(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -206,7 +206,25 @@ pub async fn deliveries(
         )));
     }
     find(&state, &id).await?;
-    let rows = read_store(&state, move |reader| reader.webhook_deliveries(&id, limit)).await?;
+    // Since the start, from memory; before it, the failures the database kept.
+    let mut rows = state
+        .webhooks
+        .progress()
+        .into_iter()
+        .find(|(running, _)| *running == id)
+        .map_or_else(Vec::new, |(_, progress)| progress.recent(limit));
+    if rows.len() < limit {
+        let oldest = rows.last().map(|r| r.seq);
+        let stored =
+            read_store(&state, move |reader| reader.webhook_deliveries(&id, limit)).await?;
+        let missing = limit - rows.len();
+        rows.extend(
+            stored
+                .into_iter()
+                .filter(|r| oldest.is_none_or(|oldest| r.seq < oldest))
+                .take(missing),
+        );
+    }
     Ok(Json(Value::Array(
         rows.iter()
             .map(|d| {
