@@ -661,7 +661,10 @@ pub async fn run(config: MqttConfig, names: Names, options: MqttOptions, context
         mut live,
         mut stopping,
     } = context;
-    let (client, eventloop) = AsyncClient::new(options, 4_096);
+    // Room for every discovery config and state at once (a connection publishes them all),
+    // and a burst of events on top: a full queue drops a message.
+    let entities = discovery(&site, &names).len();
+    let (client, eventloop) = AsyncClient::new(options, 4 * entities + 4_096);
     let (notices_tx, mut notices) = mpsc::channel(1_024);
     let (finished_tx, finished) = watch::channel(false);
     let connection = tokio::spawn(connection(
@@ -681,6 +684,7 @@ pub async fn run(config: MqttConfig, names: Names, options: MqttOptions, context
         published: BTreeMap::new(),
         connected: false,
         discovered: BTreeSet::new(),
+        discovery_due: false,
     };
     let mut next_refresh = clock.monotonic().saturating_add(REFRESH_MILLIS);
     let mut warned = false;
@@ -822,6 +826,8 @@ struct Publisher {
     connected: bool,
     /// The discovery topics of this site now.
     discovered: BTreeSet<String>,
+    /// Some discovery config was not published.
+    discovery_due: bool,
 }
 
 impl Publisher {
@@ -861,10 +867,13 @@ impl Publisher {
 
     fn publish_discovery(&mut self) {
         self.discovered.clear();
+        let mut complete = true;
         for (topic, config) in discovery(&self.site, &self.names) {
             self.discovered.insert(topic.clone());
-            self.publish(topic, true, config.to_string());
+            complete &= self.publish(topic, true, config.to_string());
         }
+        // A config the queue could not take is published again with the next states.
+        self.discovery_due = !complete;
     }
 
     /// A retained config of this node that the site no longer has: removed, and the state
@@ -914,6 +923,9 @@ impl Publisher {
     async fn publish_states(&mut self, service: &Service) {
         if !self.connected {
             return;
+        }
+        if self.discovery_due {
+            self.publish_discovery();
         }
         let Ok(snapshot) = service.snapshot().await else {
             return;

@@ -39,17 +39,53 @@ fn health_and_openapi_need_no_token_metrics_need_one() {
 #[test]
 fn every_route_of_the_router_is_in_the_openapi_document() {
     let spec: Value = serde_json::from_str(keyway_daemon::OPENAPI).unwrap();
-    let source = include_str!("../src/api.rs");
-    for line in source
-        .lines()
-        .filter(|l| l.trim_start().starts_with(".route(\""))
-    {
-        let path = line.split('"').nth(1).unwrap();
-        assert!(
-            spec["paths"].get(path).is_some(),
-            "{path} is routed but not in openapi.json"
-        );
+    // Every `.route(PATH, METHODS)` of the router (all in api.rs), however it is laid out
+    // on lines: the path and each method of it.
+    let mut routes = 0;
+    for source in [include_str!("../src/api.rs")] {
+        for (start, _) in source.match_indices(".route(") {
+            let rest = source[start + ".route(".len()..].trim_start();
+            let Some(rest) = rest.strip_prefix('"') else {
+                continue;
+            };
+            let (path, rest) = rest.split_once('"').unwrap();
+            // The methods: up to the parenthesis that closes `.route(`.
+            let mut depth = 1;
+            let end = rest
+                .char_indices()
+                .find(|(_, c)| {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    depth == 0
+                })
+                .map(|(i, _)| i)
+                .unwrap();
+            let methods = &rest[..end];
+            let mut found = 0;
+            for method in ["get", "post", "put", "delete", "patch"] {
+                for (i, _) in methods.match_indices(&format!("{method}(")) {
+                    let before = methods[..i].chars().last();
+                    if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                        continue;
+                    }
+                    found += 1;
+                    assert!(
+                        spec["paths"][path].get(method).is_some(),
+                        "{method} {path} is routed but not in openapi.json"
+                    );
+                }
+            }
+            assert!(found > 0, "no method found for {path} in {methods:?}");
+            routes += 1;
+        }
     }
+    assert!(
+        routes >= 56,
+        "only {routes} routes found: the parse is wrong"
+    );
 }
 
 #[test]
