@@ -467,22 +467,19 @@ async fn deliver(
                 )
                 .await;
                 let now = clock.wall();
+                let outcome = |error, give_up| Attempt {
+                    seq: event.seq,
+                    kind: event.event.kind.clone(),
+                    attempts,
+                    error,
+                    give_up,
+                    at: now,
+                };
                 match result {
                     Ok(()) => {
                         progress.deliveries.fetch_add(1, Ordering::Relaxed);
                         progress.delivered_to.store(event.seq, Ordering::Relaxed);
-                        context.note(
-                            &row.id,
-                            &progress,
-                            Attempt {
-                                seq: event.seq,
-                                kind: event.event.kind.clone(),
-                                attempts,
-                                error: None,
-                                give_up: false,
-                                at: now,
-                            },
-                        );
+                        context.note(&row.id, &progress, outcome(None, false));
                         break;
                     }
                     Err(Failure::Stopped) => break 'endpoint,
@@ -490,18 +487,7 @@ async fn deliver(
                         progress.failures.fetch_add(1, Ordering::Relaxed);
                         let give_up = now.saturating_sub(first) >= RETRY_FOR_MILLIS;
                         tracing::debug!(id = %row.id, seq = event.seq, attempts, %error, give_up, "webhook delivery failed");
-                        context.note(
-                            &row.id,
-                            &progress,
-                            Attempt {
-                                seq: event.seq,
-                                kind: event.event.kind.clone(),
-                                attempts,
-                                error: Some(error),
-                                give_up,
-                                at: now,
-                            },
-                        );
+                        context.note(&row.id, &progress, outcome(Some(error), give_up));
                         if give_up {
                             progress.given_up.fetch_add(1, Ordering::Relaxed);
                             progress.delivered_to.store(event.seq, Ordering::Relaxed);

@@ -158,6 +158,17 @@ fn serve(data: &Path) -> Daemon {
     Daemon::spawn(command)
 }
 
+/// `serve`, with card 1001 let through every door.
+fn serve_with_card(data: &Path) -> Daemon {
+    let daemon = serve(data);
+    post(
+        &daemon,
+        "/api/credentials",
+        r#"{"number": "1001", "doors": ["*"]}"#,
+    );
+    daemon
+}
+
 fn post(daemon: &Daemon, path: &str, body: &str) -> Value {
     let (status, answer) = daemon.request("POST", path, Some(body)).unwrap();
     assert!(
@@ -262,12 +273,7 @@ fn check_signed_and_in_order(got: &[Delivery], secret: &str, seqs: &[u64]) {
 #[test]
 fn a_burst_arrives_signed_and_in_order_while_a_silent_receiver_delays_no_one() {
     let dir = data_dir("webhooks-burst");
-    let daemon = serve(&dir);
-    post(
-        &daemon,
-        "/api/credentials",
-        r#"{"number": "1001", "doors": ["*"]}"#,
-    );
+    let daemon = serve_with_card(&dir);
     let receiver = Receiver::start(UP);
     let silent = Receiver::start(SILENT);
     let (id, secret) = add_webhook(&daemon, &receiver.url());
@@ -350,12 +356,7 @@ fn a_burst_arrives_signed_and_in_order_while_a_silent_receiver_delays_no_one() {
 #[test]
 fn a_receiver_down_for_a_minute_loses_nothing() {
     let dir = data_dir("webhooks-down");
-    let daemon = serve(&dir);
-    post(
-        &daemon,
-        "/api/credentials",
-        r#"{"number": "1001", "doors": ["*"]}"#,
-    );
+    let daemon = serve_with_card(&dir);
     let receiver = Receiver::start(FAILING);
     let (id, secret) = add_webhook(&daemon, &receiver.url());
     let seqs = badges(&daemon, 20);
@@ -381,12 +382,7 @@ fn a_receiver_down_for_a_minute_loses_nothing() {
 #[test]
 fn deliveries_pending_at_a_kill_are_made_after_the_restart() {
     let dir = data_dir("webhooks-kill");
-    let daemon = serve(&dir);
-    post(
-        &daemon,
-        "/api/credentials",
-        r#"{"number": "1001", "doors": ["*"]}"#,
-    );
+    let daemon = serve_with_card(&dir);
     let receiver = Receiver::start(FAILING);
     let (_, secret) = add_webhook(&daemon, &receiver.url());
     let seqs = badges(&daemon, 10);
