@@ -62,6 +62,8 @@ pub struct AppState {
     pub file_schedules: Arc<Vec<keyway_core::site::Schedule>>,
     /// The webhook endpoints' delivery tasks.
     pub webhooks: crate::webhooks::Webhooks,
+    /// With `--mqtt`: whether the broker is connected.
+    pub mqtt_connected: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// An API error: a status and a message for the person reading it.
@@ -1964,6 +1966,10 @@ async fn metrics(
             storage: state.service.writer().health(),
             readers: &readers,
             webhooks: &webhooks,
+            mqtt_connected: state
+                .mqtt_connected
+                .as_ref()
+                .map(|c| c.load(std::sync::atomic::Ordering::Relaxed)),
         }),
     ))
 }

@@ -395,6 +395,10 @@ pub async fn serve(
         Arc::clone(&stop_readers),
     ));
     let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
+    // `Some` with MQTT: whether it is connected, for `/metrics`.
+    let mqtt_connected = mqtt
+        .is_some()
+        .then(|| Arc::new(std::sync::atomic::AtomicBool::new(false)));
     let mqtt_task = mqtt.map(|(mqtt, (names, options))| {
         tokio::spawn(mqtt::run(
             mqtt,
@@ -406,6 +410,7 @@ pub async fn serve(
                 clock: Arc::clone(&config.clock),
                 live: live.subscribe(),
                 stopping: stopping_rx.clone(),
+                connected: mqtt_connected.clone().unwrap_or_default(),
             },
         ))
     });
@@ -422,6 +427,7 @@ pub async fn serve(
         alarms: Arc::new(RwLock::new(alarm_book)),
         file_schedules,
         webhooks: webhooks.clone(),
+        mqtt_connected,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -29,6 +29,8 @@ pub struct Scrape<'a> {
     pub readers: &'a [ReaderInfo],
     /// Each webhook endpoint's progress, by id.
     pub webhooks: &'a [(String, std::sync::Arc<Progress>)],
+    /// With MQTT: whether the broker is connected.
+    pub mqtt_connected: Option<bool>,
 }
 
 /// The exposition format, a family at a time.
@@ -152,6 +154,14 @@ impl Metrics {
             render_site(&mut out, scrape, snapshot, &stored);
         }
         render_webhooks(&mut out, scrape);
+        if let Some(connected) = scrape.mqtt_connected {
+            out.one(
+                "keyway_mqtt_connected",
+                "gauge",
+                "The daemon is connected to its MQTT broker (--mqtt).",
+                flag(connected),
+            );
+        }
         out.0
     }
 }

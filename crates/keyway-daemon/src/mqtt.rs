@@ -642,6 +642,8 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
     pub live: broadcast::Receiver<StoredEvent>,
     pub stopping: watch::Receiver<bool>,
+    /// Set while connected to the broker (`keyway_mqtt_connected`).
+    pub connected: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Checks the configuration (names, TLS) before the daemon starts, so that a bad one stops
@@ -660,6 +662,7 @@ pub async fn run(config: MqttConfig, names: Names, options: MqttOptions, context
         clock,
         mut live,
         mut stopping,
+        connected,
     } = context;
     // Room for every discovery config and state at once (a connection publishes them all),
     // and a burst of events on top: a full queue drops a message.
@@ -696,6 +699,7 @@ pub async fn run(config: MqttConfig, names: Names, options: MqttOptions, context
                     Notice::Connected => {
                         tracing::info!(broker = %config.broker, "MQTT: connected");
                         publisher.connected = true;
+                        connected.store(true, std::sync::atomic::Ordering::Relaxed);
                         warned = false;
                         publisher.on_connect(&service).await;
                     }
@@ -708,6 +712,7 @@ pub async fn run(config: MqttConfig, names: Names, options: MqttOptions, context
                             tracing::debug!(broker = %config.broker, %problem, "MQTT: still no connection");
                         }
                         publisher.connected = false;
+                        connected.store(false, std::sync::atomic::Ordering::Relaxed);
                     }
                     Notice::Message { topic, payload, retained } => {
                         if topic == format!("{}/status", names.prefix) {
@@ -760,6 +765,7 @@ pub async fn run(config: MqttConfig, names: Names, options: MqttOptions, context
             }
         }
     }
+    connected.store(false, std::sync::atomic::Ordering::Relaxed);
     // Said before the will would be: a clean stop is `offline` at once.
     let _ = client.try_publish(names.status(), QoS::AtLeastOnce, true, "offline");
     let _ = client.try_disconnect();

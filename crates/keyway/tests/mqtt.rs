@@ -416,6 +416,14 @@ fn the_will_says_offline_on_kill_and_a_broker_restart_is_survived() {
     // A clean stop says offline itself; a start says online.
     let mut daemon = serve(&dir.join("data"), &broker, &[]);
     watcher.wait_for(from, &format!("{BASE}/status"), "online");
+    let (_, metrics) = daemon.request("GET", "/metrics", None).unwrap();
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("keyway_mqtt_connected 1"),
+        "{metrics}"
+    );
 
     // The broker restarts (and forgets everything): the daemon reconnects with backoff on
     // its clock, and publishes its state again.
