@@ -511,12 +511,7 @@ impl Context {
         progress.remember(DeliveryRow {
             seq: attempt.seq,
             kind: attempt.kind.clone(),
-            status: match (&attempt.error, attempt.give_up) {
-                (None, _) => "delivered",
-                (Some(_), true) => "failed",
-                (Some(_), false) => "retrying",
-            }
-            .to_string(),
+            status: attempt.status().to_string(),
             attempts: attempt.attempts,
             last_error: attempt.error.clone(),
             updated: attempt.at,

@@ -69,6 +69,17 @@ pub struct Attempt {
     pub at: i64,
 }
 
+impl Attempt {
+    /// `delivered`, `failed` (given up on) or `retrying`.
+    pub fn status(&self) -> &'static str {
+        match (&self.error, self.give_up) {
+            (None, _) => "delivered",
+            (Some(_), true) => "failed",
+            (Some(_), false) => "retrying",
+        }
+    }
+}
+
 /// How many delivery rows each endpoint keeps.
 pub const DELIVERIES_KEPT: u64 = 1_000;
 
@@ -134,32 +145,23 @@ impl Store {
                     if !exists {
                         continue;
                     }
-                    let status = match (&attempt.error, attempt.give_up) {
-                        // A delivery moves the cursor; its row is the daemon's, in memory.
-                        (None, _) => {
-                            latest.insert(id, attempt.seq);
-                            // Delivered after failing: its row says so now.
-                            if attempt.attempts > 1 {
-                                transaction
-                                    .execute(
-                                        "UPDATE webhook_deliveries
-                                         SET status = 'delivered', attempts = ?3,
-                                             last_error = NULL, updated = ?4
-                                         WHERE webhook = ?1 AND seq = ?2",
-                                        params![
-                                            id,
-                                            attempt.seq as i64,
-                                            attempt.attempts,
-                                            attempt.at
-                                        ],
-                                    )
-                                    .map_err(sqlite)?;
-                            }
-                            continue;
+                    // A delivery moves the cursor; its row is the daemon's, in memory.
+                    if attempt.error.is_none() {
+                        latest.insert(id, attempt.seq);
+                        // Delivered after failing: its row says so now.
+                        if attempt.attempts > 1 {
+                            transaction
+                                .execute(
+                                    "UPDATE webhook_deliveries
+                                     SET status = 'delivered', attempts = ?3,
+                                         last_error = NULL, updated = ?4
+                                     WHERE webhook = ?1 AND seq = ?2",
+                                    params![id, attempt.seq as i64, attempt.attempts, attempt.at],
+                                )
+                                .map_err(sqlite)?;
                         }
-                        (Some(_), true) => "failed",
-                        (Some(_), false) => "retrying",
-                    };
+                        continue;
+                    }
                     transaction
                         .execute(
                             "INSERT OR REPLACE INTO webhook_deliveries
@@ -169,7 +171,7 @@ impl Store {
                                 id,
                                 attempt.seq as i64,
                                 attempt.kind,
-                                status,
+                                attempt.status(),
                                 attempt.attempts,
                                 attempt.error,
                                 attempt.at
@@ -208,10 +210,7 @@ impl Store {
 
     /// Every endpoint, oldest first.
     pub fn webhooks(&self) -> Result<Vec<WebhookRow>, StoreError> {
-        let sqlite = |source| StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        };
+        let sqlite = |source| self.sqlite(source);
         let mut statement = self
             .connection
             .prepare(
@@ -244,10 +243,7 @@ impl Store {
         id: &str,
         limit: usize,
     ) -> Result<Vec<DeliveryRow>, StoreError> {
-        let sqlite = |source| StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        };
+        let sqlite = |source| self.sqlite(source);
         let mut statement = self
             .connection
             .prepare(

@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{CLOCK_START, Daemon, serve_command};
+use common::{CLOCK_START, Daemon, data_dir, post, serve_command};
 use serde_json::Value;
 
 /// The demo site's topics.
@@ -199,21 +199,6 @@ fn serve(data: &Path, broker: &Broker, extra: &[&str]) -> Daemon {
     command.args(["--mqtt", &broker.url()]);
     command.args(extra);
     Daemon::spawn(command)
-}
-
-fn data_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn post(daemon: &Daemon, path: &str, body: &str) -> Value {
-    let (status, answer) = daemon.request("POST", path, Some(body)).unwrap();
-    assert!(
-        (200..300).contains(&status),
-        "{path} {body}: {status} {answer}"
-    );
-    answer
 }
 
 fn json(message: &Message) -> Value {

@@ -8,14 +8,14 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use common::{CLOCK_START, Daemon, serve_command};
+use common::{CLOCK_START, Daemon, data_dir, post, serve_command};
 use hmac::{KeyInit, Mac};
 use serde_json::Value;
 
@@ -146,12 +146,6 @@ fn serve_connection(stream: TcpStream, mode: &AtomicU8, got: &Mutex<Vec<Delivery
     }
 }
 
-fn data_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
 fn serve(data: &Path) -> Daemon {
     let mut command = serve_command(data, common::ADMIN);
     command.args(["--clock-start", CLOCK_START, "--virtual-clock"]);
@@ -167,15 +161,6 @@ fn serve_with_card(data: &Path) -> Daemon {
         r#"{"number": "1001", "doors": ["*"]}"#,
     );
     daemon
-}
-
-fn post(daemon: &Daemon, path: &str, body: &str) -> Value {
-    let (status, answer) = daemon.request("POST", path, Some(body)).unwrap();
-    assert!(
-        (200..300).contains(&status),
-        "{path} {body}: {status} {answer}"
-    );
-    answer
 }
 
 /// Adds an endpoint for the access events; its id and secret.

@@ -99,6 +99,23 @@ impl Drop for Daemon {
     }
 }
 
+/// A fresh directory for a test under the target's temporary directory.
+pub fn data_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// A POST that must succeed (2xx); its answer.
+pub fn post(daemon: &Daemon, path: &str, body: &str) -> Value {
+    let (status, answer) = daemon.request("POST", path, Some(body)).unwrap();
+    assert!(
+        (200..300).contains(&status),
+        "{path} {body}: {status} {answer}"
+    );
+    answer
+}
+
 /// One HTTP/1.1 request with the admin token; `None` when the connection fails.
 pub fn request(
     addr: SocketAddr,
